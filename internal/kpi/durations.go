@@ -1,0 +1,49 @@
+package kpi
+
+// numDurationBuckets is the number of classic buckets of the cumulative
+// duration histograms.
+const numDurationBuckets = 13
+
+// durationBoundsMs returns the bucket upper bounds in milliseconds: from
+// one minute to seven days.
+func durationBoundsMs() [numDurationBuckets]int64 {
+	const minute, hour = 60_000, 3_600_000
+	return [...]int64{
+		minute, 5 * minute, 15 * minute, 30 * minute,
+		hour, 2 * hour, 4 * hour, 8 * hour, 12 * hour,
+		24 * hour, 48 * hour, 72 * hour, 168 * hour,
+	}
+}
+
+// DurationBuckets returns the upper bounds, in seconds, of the classic
+// buckets of the cumulative first reply and resolution histograms.
+func DurationBuckets() []float64 {
+	b := durationBoundsMs()
+	s := make([]float64, len(b))
+	for i, ms := range b {
+		s[i] = float64(ms) / 1000
+	}
+	return s
+}
+
+// durationHist is a cumulative histogram of durations in milliseconds:
+// counts per bucket (not cumulative across buckets; the last slot counts
+// what exceeds every bound), the sample count and sum.
+type durationHist struct {
+	buckets [numDurationBuckets + 1]int64
+	count   int64
+	sumMs   int64
+}
+
+func (h *durationHist) observe(ms, sign int64) {
+	i := 0
+	for _, ub := range durationBoundsMs() {
+		if ms <= ub {
+			break
+		}
+		i++
+	}
+	h.buckets[i] += sign
+	h.count += sign
+	h.sumMs += sign * ms
+}

@@ -1,0 +1,572 @@
+// Package kpi folds helpdesk events into per-ticket state and windowed KPI
+// aggregates, and takes immutable snapshots of the result.
+//
+// State is owned by one goroutine: it is not safe for concurrent use, and it
+// never reads the clock (callers pass now). Readers get a Snapshot, which
+// never changes once taken.
+//
+// Out-of-order delivery is handled by keeping, per tracked ticket, a small
+// log of its applied events sorted by event time. A ticket's contribution to
+// the windows and counters is a fold over that log. An event that arrives in
+// order extends the fold by one step; one that arrives out of order takes
+// the ticket's whole contribution back (every aggregate here can be
+// subtracted exactly), inserts the event and folds again. So the result does
+// not depend on arrival order, as contract section 1 requires.
+package kpi
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/helpdesk-kpi/aggregator/internal/events"
+	"github.com/helpdesk-kpi/aggregator/internal/windows"
+)
+
+// Window names one sliding window: Name is its label value ("1h"), Width
+// its length.
+type Window struct {
+	Name  string
+	Width time.Duration
+}
+
+// Config holds what the state needs to know; see contract sections 1–3.
+type Config struct {
+	Windows   []Window
+	Quantiles []float64 // ascending, each in (0, 1]
+	// Channels is the channel allow-list; other values count as "other".
+	Channels []string
+	// Teams is the team allow-list. When empty, the first MaxTeams
+	// distinct teams in stream order are admitted.
+	Teams    []string
+	MaxTeams int
+	// HoldFor is how long a reply, resolution or reopening waits for its
+	// ticket's opening, measured on the newest event time seen.
+	HoldFor time.Duration
+	// RetainResolved is how long a resolved ticket stays tracked.
+	RetainResolved time.Duration
+	// RetainIDs is how long ids of events without a tracked ticket are
+	// remembered for de-duplication.
+	RetainIDs time.Duration
+	// MaxClockSkew is how far ahead of now an event may lie.
+	MaxClockSkew time.Duration
+}
+
+// DefaultConfig returns the contract's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Windows: []Window{
+			{"15m", 15 * time.Minute}, {"1h", time.Hour},
+			{"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour},
+		},
+		Quantiles:      []float64{0.5, 0.9, 0.99},
+		Channels:       []string{"email", "chat", "phone", "social", "web"},
+		MaxTeams:       50,
+		HoldFor:        time.Hour,
+		RetainResolved: 8 * 24 * time.Hour,
+		RetainIDs:      8 * 24 * time.Hour,
+		MaxClockSkew:   5 * time.Minute,
+	}
+}
+
+// Counters kept per cell in every window pane.
+const (
+	cOpened = iota
+	cResolved
+	cReopened
+	cFirstReplies
+	cFirstReplyMs
+	cResolutions
+	cResolutionMs
+	cFCRResolutions
+	cFCROneReply
+	cHandled
+	cHandleMs
+	cCSAT
+	cCSATSatisfied
+	cCSATScore
+	cNPS
+	cNPSPromoters
+	cNPSDetractors
+	cCES
+	cCESScore
+	cCESEasy
+	numCounters
+)
+
+// Histograms kept per cell.
+const (
+	hFirstReply = iota
+	hResolution
+	numHists
+)
+
+// Result says what Apply did with an event.
+type Result uint8
+
+// Results of Apply.
+const (
+	Applied   Result = iota // folded into the state (possibly held for its opening)
+	Duplicate               // an event with this id was already applied
+)
+
+// State is the whole aggregation state. The zero value is not usable; call
+// New.
+type State struct {
+	cfg     Config
+	dims    *dims
+	wins    []*windows.Window
+	longest *windows.Window
+
+	tickets []ticket // slab; byID points into it
+	free    []int32  // unused slots of tickets
+	byID    map[string]int32
+
+	// held are events waiting for their ticket's opening, by ticket id.
+	held    map[string][]entry
+	heldMin int64 // earliest event time among held entries
+	// ticketless remembers ids of events applied without a ticket, with
+	// the event time, for de-duplication.
+	ticketless map[uint64]int64
+
+	watermark int64 // newest event time seen
+	nextSweep int64 // watermark at which resolved tickets are evicted next
+
+	open      []int64 // open tickets per cell
+	totals    [3][]int64
+	durations [numHists][]durationHist
+	surveys   [events.NumSurveyKinds][11]int64
+
+	applied    [events.NumTypes]int64
+	rejected   map[events.Reason]int64
+	duplicates int64
+	late       int64
+	orphaned   int64
+	lastEvent  int64
+}
+
+// ticket is one tracked ticket: opened, and not yet evicted.
+type ticket struct {
+	id  string
+	log []entry // sorted by entry.less
+	fs  foldState
+}
+
+// foldState is what a ticket's fold has established so far.
+type foldState struct {
+	openedAt int64
+	bd       breakdown
+	replied  bool
+	open     bool
+}
+
+// New returns an empty state whose windows end at now.
+func New(cfg Config, now int64) (*State, error) {
+	if len(cfg.Windows) == 0 {
+		return nil, fmt.Errorf("no windows configured")
+	}
+	bins, err := windows.NewBins()
+	if err != nil {
+		return nil, err
+	}
+	d := newDims(cfg.Channels, cfg.Teams, cfg.MaxTeams)
+	s := &State{
+		cfg:        cfg,
+		dims:       d,
+		byID:       map[string]int32{},
+		held:       map[string][]entry{},
+		heldMin:    maxTime,
+		ticketless: map[uint64]int64{},
+		watermark:  minTime,
+		open:       make([]int64, d.numCells()),
+		rejected:   map[events.Reason]int64{},
+		lastEvent:  minTime,
+	}
+	layout := windows.Layout{Counters: d.numCells() * numCounters, Hists: d.numCells() * numHists}
+	for _, wc := range cfg.Windows {
+		w, err := windows.New(windows.Spec{Width: wc.Width, Ahead: cfg.MaxClockSkew}, layout, bins, now)
+		if err != nil {
+			return nil, fmt.Errorf("window %s: %w", wc.Name, err)
+		}
+		s.wins = append(s.wins, w)
+		if s.longest == nil || wc.Width > s.longest.Width() {
+			s.longest = w
+		}
+	}
+	combos := len(d.channels) * numPri * (2 + d.maxTeams)
+	for i := range s.totals {
+		s.totals[i] = make([]int64, combos)
+	}
+	for h := range s.durations {
+		s.durations[h] = make([]durationHist, len(d.channels)*events.NumPriorities)
+	}
+	return s, nil
+}
+
+const (
+	minTime = -1 << 63
+	maxTime = 1<<63 - 1
+)
+
+// Advance moves every window so that it ends at now.
+func (s *State) Advance(now int64) {
+	for _, w := range s.wins {
+		w.Advance(now)
+	}
+}
+
+// Reject counts a message rejected before it reached Apply.
+func (s *State) Reject(r events.Reason) { s.rejected[r]++ }
+
+// Apply folds one validated event into the state. The event's byte slices
+// are copied where they must outlive the call.
+func (s *State) Apply(ev *events.Event) Result {
+	e := newEntry(ev, breakdown{})
+	tix, tracked := int32(-1), false
+	if len(ev.TicketID) > 0 {
+		tix, tracked = s.byID[string(ev.TicketID)]
+	}
+	if s.seen(e, ev.TicketID, tix, tracked) {
+		s.duplicates++
+		return Duplicate
+	}
+	s.applied[ev.Type]++
+	if ev.Type == events.TicketOpened {
+		e = newEntry(ev, s.dims.breakdown(ev))
+	}
+	s.lastEvent = max(s.lastEvent, e.at)
+	if !s.longest.Covers(e.at) {
+		s.late++
+	}
+	if e.at > s.watermark {
+		s.watermark = e.at
+		s.expire()
+		if tracked {
+			// expire never evicts an open ticket or one just touched,
+			// but the slab index must be looked up again to be safe.
+			tix, tracked = s.byID[string(ev.TicketID)]
+		}
+	}
+	switch {
+	case tracked:
+		s.addToTicket(&s.tickets[tix], e)
+	case len(ev.TicketID) == 0:
+		s.ticketless[e.id] = e.at
+		s.contribute(unknown(), e, 1)
+	case ev.Type == events.TicketOpened:
+		s.track(string(ev.TicketID), e)
+	default:
+		if ev.Type == events.SurveyAnswered {
+			// Surveys are never held: counted now as unknown, moved
+			// to their ticket should its opening turn up.
+			s.contribute(unknown(), e, 1)
+		}
+		s.held[string(ev.TicketID)] = append(s.held[string(ev.TicketID)], e)
+		s.heldMin = min(s.heldMin, e.at)
+	}
+	return Applied
+}
+
+// seen reports whether an event with e's id was already applied.
+func (s *State) seen(e entry, ticketID []byte, tix int32, tracked bool) bool {
+	if _, ok := s.ticketless[e.id]; ok {
+		return true
+	}
+	var log []entry
+	if tracked {
+		log = s.tickets[tix].log
+	} else if len(ticketID) > 0 {
+		log = s.held[string(ticketID)]
+	}
+	for _, x := range log {
+		if x.id == e.id {
+			return true
+		}
+	}
+	return false
+}
+
+// track starts tracking a ticket at its opening, taking over the events
+// held for it.
+func (s *State) track(id string, opened entry) {
+	log := make([]entry, 0, 4)
+	log = append(log, opened)
+	for _, e := range s.held[id] {
+		if e.typ() == events.SurveyAnswered {
+			s.contribute(unknown(), e, -1) // re-counted by the fold
+		}
+		log = insertSorted(log, e)
+	}
+	delete(s.held, id)
+	var tix int32
+	if n := len(s.free); n > 0 {
+		tix = s.free[n-1]
+		s.free = s.free[:n-1]
+	} else {
+		tix = int32(len(s.tickets))
+		s.tickets = append(s.tickets, ticket{})
+	}
+	s.tickets[tix] = ticket{id: id, log: log}
+	s.byID[id] = tix
+	s.fold(&s.tickets[tix], 1)
+}
+
+// addToTicket applies e to a tracked ticket: one more fold step when e comes
+// after everything the ticket has seen, a full re-fold otherwise.
+func (s *State) addToTicket(tk *ticket, e entry) {
+	last := tk.log[len(tk.log)-1]
+	if e.typ() != events.TicketOpened && last.less(e) {
+		tk.log = append(tk.log, e)
+		s.step(&tk.fs, e, 1)
+		return
+	}
+	if e.typ() == events.TicketOpened && tk.log[tk.defining()].less(e) {
+		// A later opening changes nothing; keep its id.
+		tk.log = insertSorted(tk.log, e)
+		return
+	}
+	s.fold(tk, -1)
+	tk.log = insertSorted(tk.log, e)
+	s.fold(tk, 1)
+}
+
+func insertSorted(log []entry, e entry) []entry {
+	i := len(log)
+	for i > 0 && e.less(log[i-1]) {
+		i--
+	}
+	log = append(log, entry{})
+	copy(log[i+1:], log[i:])
+	log[i] = e
+	return log
+}
+
+// defining returns the index of the ticket's earliest opening.
+func (tk *ticket) defining() int {
+	for i, e := range tk.log {
+		if e.typ() == events.TicketOpened {
+			return i
+		}
+	}
+	panic("BUG: tracked ticket " + tk.id + " has no opening")
+}
+
+// fold adds (sign 1) or takes back (sign -1) the ticket's whole
+// contribution: its defining opening first, then every other event in
+// event-time order, which is how held events join their ticket.
+func (s *State) fold(tk *ticket, sign int64) {
+	var fs foldState
+	def := tk.defining()
+	s.step(&fs, tk.log[def], sign)
+	for i, e := range tk.log {
+		if i != def && e.typ() != events.TicketOpened {
+			s.step(&fs, e, sign)
+		}
+	}
+	tk.fs = fs
+}
+
+// step folds one event of a ticket into fs and the aggregates.
+func (s *State) step(fs *foldState, e entry, sign int64) {
+	switch e.typ() {
+	case events.TicketOpened:
+		fs.openedAt, fs.bd, fs.open = e.at, e.breakdown(), true
+		s.setOpen(fs.bd, sign)
+	case events.TicketFirstReply:
+		if fs.replied {
+			return
+		}
+		fs.replied = true
+	case events.TicketResolved:
+		if fs.open {
+			fs.open = false
+			s.setOpen(fs.bd, -sign)
+		}
+	case events.TicketReopened:
+		if !fs.open {
+			fs.open = true
+			s.setOpen(fs.bd, sign)
+		}
+	case events.SurveyAnswered:
+		if e.at < fs.openedAt {
+			// Answered before the ticket opened (in event time): the
+			// ticket was not known then.
+			s.contribute(unknown(), e, sign)
+			return
+		}
+	}
+	s.contribute(fs.bd, e, sign)
+	switch e.typ() {
+	case events.TicketFirstReply:
+		s.duration(hFirstReply, fs.bd, e.at, e.at-fs.openedAt, sign)
+	case events.TicketResolved:
+		s.duration(hResolution, fs.bd, e.at, e.at-fs.openedAt, sign)
+	}
+}
+
+// contribute adds the counts of one event (durations aside) at breakdown bd.
+func (s *State) contribute(bd breakdown, e entry, sign int64) {
+	switch e.typ() {
+	case events.TicketOpened:
+		s.count(e.at, bd, cOpened, sign)
+		s.totals[0][s.combo(bd)] += sign
+	case events.TicketResolved:
+		s.count(e.at, bd, cResolved, sign)
+		s.totals[1][s.combo(bd)] += sign
+		if r := e.replies(); r >= 0 {
+			s.count(e.at, bd, cFCRResolutions, sign)
+			if r == 1 {
+				s.count(e.at, bd, cFCROneReply, sign)
+			}
+		}
+		if h := e.handleMillis(); h >= 0 {
+			s.count(e.at, bd, cHandled, sign)
+			s.count(e.at, bd, cHandleMs, sign*h)
+		}
+	case events.TicketReopened:
+		s.count(e.at, bd, cReopened, sign)
+		s.totals[2][s.combo(bd)] += sign
+	case events.SurveyAnswered:
+		kind, score := e.survey()
+		s.surveys[kind][score] += sign
+		switch kind {
+		case events.SurveyCSAT:
+			s.count(e.at, bd, cCSAT, sign)
+			s.count(e.at, bd, cCSATScore, sign*int64(score))
+			if score >= 4 {
+				s.count(e.at, bd, cCSATSatisfied, sign)
+			}
+		case events.SurveyNPS:
+			s.count(e.at, bd, cNPS, sign)
+			if score >= 9 {
+				s.count(e.at, bd, cNPSPromoters, sign)
+			} else if score <= 6 {
+				s.count(e.at, bd, cNPSDetractors, sign)
+			}
+		case events.SurveyCES:
+			s.count(e.at, bd, cCES, sign)
+			s.count(e.at, bd, cCESScore, sign*int64(score))
+			if score >= 5 {
+				s.count(e.at, bd, cCESEasy, sign)
+			}
+		}
+	}
+}
+
+// duration records a first reply or resolution time d (ns; negative, for a
+// reply stamped before its opening, counts as zero) observed at time at.
+func (s *State) duration(h int, bd breakdown, at, d int64, sign int64) {
+	d = max(d, 0)
+	ms := (d + 500_000) / 1_000_000
+	k := cFirstReplies
+	if h == hResolution {
+		k = cResolutions
+	}
+	s.count(at, bd, k, sign)
+	s.count(at, bd, k+1, sign*ms)
+	cells := s.dims.cells(bd)
+	var idx [4]int
+	for i, c := range cells {
+		idx[i] = c*numHists + h
+	}
+	secs := float64(d) / 1e9
+	for _, w := range s.wins {
+		w.Observe(at, idx[:], secs, int(sign))
+	}
+	if bd.pri < events.NumPriorities {
+		s.durations[h][int(bd.ch)*events.NumPriorities+int(bd.pri)].observe(ms, sign)
+	}
+}
+
+// count adds delta to counter k of every cell of bd, in every window.
+func (s *State) count(at int64, bd breakdown, k int, delta int64) {
+	cells := s.dims.cells(bd)
+	var idx [4]int
+	for i, c := range cells {
+		idx[i] = c*numCounters + k
+	}
+	for _, w := range s.wins {
+		w.Add(at, idx[:], delta)
+	}
+}
+
+func (s *State) setOpen(bd breakdown, delta int64) {
+	for _, c := range s.dims.cells(bd) {
+		s.open[c] += delta
+	}
+}
+
+// combo is the index of bd in the channel × priority × team cross product
+// of the cumulative counters.
+func (s *State) combo(bd breakdown) int {
+	return (int(bd.ch)*numPri+int(bd.pri))*(2+s.dims.maxTeams) + int(bd.team)
+}
+
+// expire runs when the newest event time moves: held events whose opening
+// did not arrive within HoldFor are applied without it, and resolved
+// tickets and remembered ids past their retention are forgotten.
+func (s *State) expire() {
+	if s.watermark-int64(s.cfg.HoldFor) > s.heldMin {
+		s.expireHeld()
+	}
+	if s.watermark >= s.nextSweep {
+		s.sweep()
+	}
+}
+
+func (s *State) expireHeld() {
+	horizon := s.watermark - int64(s.cfg.HoldFor)
+	s.heldMin = maxTime
+	for id, log := range s.held {
+		kept := log[:0]
+		for _, e := range log {
+			if e.at >= horizon {
+				kept = append(kept, e)
+				s.heldMin = min(s.heldMin, e.at)
+				continue
+			}
+			s.ticketless[e.id] = e.at
+			if e.typ() == events.SurveyAnswered {
+				continue // already counted as unknown
+			}
+			s.orphaned++
+			// Counted in volumes as unknown, with no duration.
+			switch e.typ() {
+			case events.TicketResolved:
+				s.count(e.at, unknown(), cResolved, 1)
+				s.totals[1][s.combo(unknown())]++
+			case events.TicketReopened:
+				s.count(e.at, unknown(), cReopened, 1)
+				s.totals[2][s.combo(unknown())]++
+			}
+		}
+		if len(kept) == 0 {
+			delete(s.held, id)
+		} else {
+			s.held[id] = kept
+		}
+	}
+}
+
+// sweep forgets resolved tickets and ticketless ids past their retention.
+// It runs each time the newest event time crosses an eighth of the
+// retention, so a ticket is forgotten at most that much later than due.
+func (s *State) sweep() {
+	step := int64(min(s.cfg.RetainResolved, s.cfg.RetainIDs) / 8)
+	s.nextSweep = s.watermark - s.watermark%step + step
+	resolvedBefore := s.watermark - int64(s.cfg.RetainResolved)
+	for id, tix := range s.byID {
+		tk := &s.tickets[tix]
+		if tk.fs.open || tk.log[len(tk.log)-1].at >= resolvedBefore {
+			continue
+		}
+		delete(s.byID, id)
+		*tk = ticket{}
+		s.free = append(s.free, tix)
+	}
+	idsBefore := s.watermark - int64(s.cfg.RetainIDs)
+	for id, at := range s.ticketless {
+		if at < idsBefore {
+			delete(s.ticketless, id)
+		}
+	}
+}
