@@ -130,6 +130,12 @@ type Snapshot struct {
 
 	TrackedTickets int
 	HeldEvents     int
+
+	// AppliedSeq and PendingMessages say where the state stands in the
+	// stream: the last applied stream sequence and the messages after it.
+	// The state knows nothing of streams; its owner fills these in.
+	AppliedSeq      uint64
+	PendingMessages uint64
 }
 
 // Snapshot returns the current values with the windows ending at now.

@@ -1,0 +1,339 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/helpdesk-kpi/aggregator/internal/ingest"
+	"github.com/helpdesk-kpi/aggregator/internal/kpi"
+	"github.com/helpdesk-kpi/aggregator/internal/natsserver"
+)
+
+// envPrefix prefixes the environment variable of every flag:
+// -nats-url is also AGGREGATOR_NATS_URL.
+const envPrefix = "AGGREGATOR_"
+
+// Config is everything the aggregator needs to run, from flags, their
+// environment variables and the YAML file named by -config.
+type Config struct {
+	NATSURL          string
+	NATS             NATSAuth
+	EmbeddedNATSAddr string
+	HTTPAddr         string
+	ConfigFile       string
+	DataDir          string
+	LogLevel         string
+	LogFormat        string
+
+	KPI    kpi.Config
+	Ingest ingest.Config
+
+	// Test hooks, never set from flags.
+	now       func() time.Time
+	listening func(httpAddr string) // called once the HTTP listener is bound
+}
+
+// NATSAuth holds the optional credentials for -nats-url.
+type NATSAuth struct {
+	CredsFile string
+	NKeyFile  string
+	User      string
+	Password  string
+	TLSCA     string
+	TLSCert   string
+	TLSKey    string
+}
+
+// DefaultConfig returns the configuration of `aggregator` without flags.
+func DefaultConfig() Config {
+	return Config{
+		EmbeddedNATSAddr: "127.0.0.1:4222",
+		HTTPAddr:         ":9478",
+		DataDir:          "data",
+		LogLevel:         "info",
+		LogFormat:        "json",
+		KPI:              kpi.DefaultConfig(),
+		Ingest:           ingest.DefaultConfig(),
+		now:              time.Now,
+	}
+}
+
+// parseFlags fills cfg from args and the environment, then from the YAML
+// file, and validates the result.
+func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Config, error) {
+	cfg := DefaultConfig()
+	fs := flag.NewFlagSet("aggregator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.NATSURL, "nats-url", cfg.NATSURL, "NATS server URL(s), comma-separated; empty runs an embedded NATS server with JetStream")
+	fs.StringVar(&cfg.NATS.CredsFile, "nats-creds", "", "NATS credentials file (JWT and nkey seed)")
+	fs.StringVar(&cfg.NATS.NKeyFile, "nats-nkey", "", "NATS nkey seed file")
+	fs.StringVar(&cfg.NATS.User, "nats-user", "", "NATS user name")
+	fs.StringVar(&cfg.NATS.Password, "nats-password", "", "NATS password (prefer the environment variable AGGREGATOR_NATS_PASSWORD)")
+	fs.StringVar(&cfg.NATS.TLSCA, "nats-tls-ca", "", "CA certificate file to verify the NATS server")
+	fs.StringVar(&cfg.NATS.TLSCert, "nats-tls-cert", "", "client certificate file for NATS TLS")
+	fs.StringVar(&cfg.NATS.TLSKey, "nats-tls-key", "", "client key file for NATS TLS")
+	fs.StringVar(&cfg.EmbeddedNATSAddr, "embedded-nats-addr", cfg.EmbeddedNATSAddr, "listen address of the embedded NATS server (used when -nats-url is empty)")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "listen address for /metrics, /healthz, /readyz and /api/v1/")
+	fs.StringVar(&cfg.ConfigFile, "config", "", "YAML file with windows, quantiles, label allow-lists and stream settings")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the embedded NATS store and snapshots")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: json or console")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q: flags start with -, and the subcommands are simulate and bench", fs.Arg(0))
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return cfg, err
+	}
+	if cfg.ConfigFile != "" {
+		data, err := os.ReadFile(cfg.ConfigFile)
+		if err != nil {
+			return cfg, fmt.Errorf("-config: %w", err)
+		}
+		if err := applyYAML(&cfg, data); err != nil {
+			return cfg, fmt.Errorf("-config %s: %w", cfg.ConfigFile, err)
+		}
+	}
+	return cfg, cfg.Validate()
+}
+
+// applyEnv sets every flag not given on the command line from its
+// AGGREGATOR_ environment variable.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := envPrefix + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" && !set[f.Name] && err == nil {
+			if e := fs.Set(f.Name, v); e != nil {
+				err = fmt.Errorf("%s: %w", name, e)
+			}
+		}
+	})
+	return err
+}
+
+// fileConfig is the YAML file's shape. Absent fields keep their defaults.
+type fileConfig struct {
+	Windows        []string  `yaml:"windows"`
+	Quantiles      []float64 `yaml:"quantiles"`
+	Channels       []string  `yaml:"channels"`
+	Teams          []string  `yaml:"teams"`
+	MaxTeams       *int      `yaml:"max_teams"`
+	HoldFor        string    `yaml:"hold_for"`
+	RetainResolved string    `yaml:"retain_resolved"`
+	RetainIDs      string    `yaml:"retain_ids"`
+	MaxClockSkew   string    `yaml:"max_clock_skew"`
+	Stream         struct {
+		Name              string   `yaml:"name"`
+		Subjects          []string `yaml:"subjects"`
+		Create            *bool    `yaml:"create"`
+		MaxAge            string   `yaml:"max_age"`
+		DeadLetterSubject string   `yaml:"dead_letter_subject"`
+	} `yaml:"stream"`
+}
+
+func applyYAML(cfg *Config, data []byte) error {
+	var f fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	if f.Windows != nil {
+		cfg.KPI.Windows = nil
+		for _, w := range f.Windows {
+			d, err := parseDuration(w)
+			if err != nil {
+				return fmt.Errorf("windows: %q: %w", w, err)
+			}
+			cfg.KPI.Windows = append(cfg.KPI.Windows, kpi.Window{Name: w, Width: d})
+		}
+	}
+	if f.Quantiles != nil {
+		cfg.KPI.Quantiles = f.Quantiles
+	}
+	if f.Channels != nil {
+		cfg.KPI.Channels = f.Channels
+	}
+	if f.Teams != nil {
+		cfg.KPI.Teams = f.Teams
+	}
+	if f.MaxTeams != nil {
+		cfg.KPI.MaxTeams = *f.MaxTeams
+	}
+	for _, d := range []struct {
+		field string
+		text  string
+		dst   *time.Duration
+	}{
+		{"hold_for", f.HoldFor, &cfg.KPI.HoldFor},
+		{"retain_resolved", f.RetainResolved, &cfg.KPI.RetainResolved},
+		{"retain_ids", f.RetainIDs, &cfg.KPI.RetainIDs},
+		{"max_clock_skew", f.MaxClockSkew, &cfg.KPI.MaxClockSkew},
+		{"stream.max_age", f.Stream.MaxAge, &cfg.Ingest.MaxAge},
+	} {
+		if d.text == "" {
+			continue
+		}
+		v, err := parseDuration(d.text)
+		if err != nil {
+			return fmt.Errorf("%s: %q: %w", d.field, d.text, err)
+		}
+		*d.dst = v
+	}
+	cfg.Ingest.MaxClockSkew = cfg.KPI.MaxClockSkew
+	if f.Stream.Name != "" {
+		cfg.Ingest.Stream = f.Stream.Name
+	}
+	if f.Stream.Subjects != nil {
+		cfg.Ingest.Subjects = f.Stream.Subjects
+	}
+	if f.Stream.Create != nil {
+		cfg.Ingest.CreateStream = *f.Stream.Create
+	}
+	if f.Stream.DeadLetterSubject != "" {
+		cfg.Ingest.DeadLetterSubject = f.Stream.DeadLetterSubject
+	}
+	return nil
+}
+
+// parseDuration is time.ParseDuration plus whole days ("7d") and weeks
+// ("2w"), the units helpdesk windows are spoken in.
+func parseDuration(s string) (time.Duration, error) {
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			v, err := strconv.Atoi(n)
+			if err != nil {
+				return 0, fmt.Errorf("want a whole number of %s, like 7d or 2w, or a Go duration like 90m", suffix)
+			}
+			return time.Duration(v) * unit, nil
+		}
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("want a duration like 15m, 1h, 7d")
+	}
+	return d, nil
+}
+
+// Validate checks every field and names the one that is wrong.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
+	}
+	if c.NATSURL != "" {
+		for _, u := range strings.Split(c.NATSURL, ",") {
+			if p, err := url.Parse(strings.TrimSpace(u)); err != nil || p.Host == "" {
+				bad("-nats-url", "%q is not a URL like nats://host:4222", u)
+			}
+		}
+	} else if _, _, err := natsserver.ParseAddr(c.EmbeddedNATSAddr); err != nil {
+		bad("-embedded-nats-addr", "%q: %v (want host:port, like 127.0.0.1:4222)", c.EmbeddedNATSAddr, err)
+	}
+	if c.NATS.TLSCert != "" && c.NATS.TLSKey == "" || c.NATS.TLSCert == "" && c.NATS.TLSKey != "" {
+		bad("-nats-tls-cert", "a client certificate needs -nats-tls-key, and the key needs the certificate")
+	}
+	if _, _, err := natsserver.ParseAddr(c.HTTPAddr); err != nil {
+		bad("-http-addr", "%q: %v (want host:port or :port, like :9478)", c.HTTPAddr, err)
+	}
+	if c.DataDir == "" {
+		bad("-data-dir", "must not be empty")
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.LogLevel) {
+		bad("-log-level", "%q: must be debug, info, warn or error", c.LogLevel)
+	}
+	if !slices.Contains([]string{"json", "console"}, c.LogFormat) {
+		bad("-log-format", "%q: must be json or console", c.LogFormat)
+	}
+	k := &c.KPI
+	if len(k.Windows) == 0 {
+		bad("windows", "at least one window is needed")
+	}
+	seen := map[string]bool{}
+	for _, w := range k.Windows {
+		switch {
+		case w.Width < time.Minute:
+			bad("windows", "%q: must be at least 1m", w.Name)
+		case w.Width%60 != 0:
+			bad("windows", "%q: must split into 60 equal panes", w.Name)
+		case seen[w.Name]:
+			bad("windows", "%q appears twice", w.Name)
+		}
+		seen[w.Name] = true
+	}
+	if len(k.Quantiles) == 0 {
+		bad("quantiles", "at least one quantile is needed")
+	}
+	for i, q := range k.Quantiles {
+		if !(q > 0 && q <= 1) {
+			bad("quantiles", "%v: must be greater than 0 and at most 1", q)
+		}
+		if i > 0 && q <= k.Quantiles[i-1] {
+			bad("quantiles", "must be listed in ascending order without repeats")
+		}
+	}
+	for _, ch := range k.Channels {
+		if ch == "" || ch == kpi.LabelAll || ch == kpi.LabelOther {
+			bad("channels", "%q: must be non-empty and not %q or %q", ch, kpi.LabelAll, kpi.LabelOther)
+		}
+	}
+	if len(k.Channels) > 100 {
+		bad("channels", "at most 100 channels")
+	}
+	for _, t := range k.Teams {
+		if t == "" || t == kpi.LabelAll || t == kpi.LabelOther {
+			bad("teams", "%q: must be non-empty and not %q or %q", t, kpi.LabelAll, kpi.LabelOther)
+		}
+	}
+	if len(k.Teams) > 250 {
+		bad("teams", "at most 250 teams")
+	}
+	if k.MaxTeams < 0 || k.MaxTeams > 250 {
+		bad("max_teams", "%d: must be from 0 to 250", k.MaxTeams)
+	}
+	for _, d := range []struct {
+		field string
+		v     time.Duration
+	}{{"hold_for", k.HoldFor}, {"retain_resolved", k.RetainResolved}, {"retain_ids", k.RetainIDs}} {
+		if d.v < time.Second {
+			bad(d.field, "%v: must be at least 1s", d.v)
+		}
+	}
+	if k.MaxClockSkew < 0 {
+		bad("max_clock_skew", "%v: must not be negative", k.MaxClockSkew)
+	}
+	in := &c.Ingest
+	if in.Stream == "" || strings.ContainsAny(in.Stream, ". *>") {
+		bad("stream.name", "%q: must be a non-empty stream name without '.', ' ', '*' or '>'", in.Stream)
+	}
+	if len(in.Subjects) == 0 {
+		bad("stream.subjects", "at least one subject is needed")
+	}
+	if in.DeadLetterSubject == "" {
+		bad("stream.dead_letter_subject", "must not be empty")
+	}
+	var longest time.Duration
+	for _, w := range k.Windows {
+		longest = max(longest, w.Width)
+	}
+	if in.MaxAge != 0 && in.MaxAge < longest {
+		bad("stream.max_age", "%v: must be at least the longest window (%v) so a restart can rebuild it", in.MaxAge, longest)
+	}
+	return errors.Join(errs...)
+}

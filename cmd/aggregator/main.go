@@ -1,0 +1,71 @@
+// Command aggregator turns a JetStream stream of helpdesk events into live
+// KPI gauges for Prometheus.
+//
+//	aggregator              run with an embedded NATS server (the default)
+//	aggregator -nats-url …  run against an existing NATS
+//	aggregator simulate …   publish a synthetic helpdesk stream
+//	aggregator bench …      measure catch-up speed against a bare consumer
+//
+// Every flag is also read from an AGGREGATOR_-prefixed environment variable;
+// `aggregator -h` lists them.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/rs/zerolog"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := dispatch(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "aggregator:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// dispatch runs the subcommand named by args[0], or the aggregator.
+func dispatch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "simulate":
+			return runSimulate(ctx, args[1:], getenv, stdout, stderr)
+		case "bench":
+			return runBench(ctx, args[1:], stdout, stderr)
+		}
+	}
+	cfg, err := parseFlags(args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	logger, err := newLogger(cfg, stderr)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return run(ctx, cfg, logger, reg)
+}
+
+func newLogger(cfg Config, w io.Writer) (zerolog.Logger, error) {
+	level, err := zerolog.ParseLevel(cfg.LogLevel)
+	if err != nil {
+		return zerolog.Nop(), fmt.Errorf("-log-level: %w", err)
+	}
+	if cfg.LogFormat == "console" {
+		w = zerolog.ConsoleWriter{Out: w}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}

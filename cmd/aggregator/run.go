@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/helpdesk-kpi/aggregator/internal/engine"
+	"github.com/helpdesk-kpi/aggregator/internal/httpapi"
+	"github.com/helpdesk-kpi/aggregator/internal/ingest"
+	"github.com/helpdesk-kpi/aggregator/internal/kpi"
+	"github.com/helpdesk-kpi/aggregator/internal/metrics"
+	"github.com/helpdesk-kpi/aggregator/internal/natsserver"
+)
+
+// run wires the aggregator and runs it until ctx ends or a component fails.
+// Shutdown goes from the outside in: stop consuming, apply what was
+// handed over, stop serving HTTP, close the NATS connection, stop the
+// embedded server.
+func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Registry) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("-data-dir: %w", err)
+	}
+	natsURL := cfg.NATSURL
+	if natsURL == "" {
+		host, port, _ := natsserver.ParseAddr(cfg.EmbeddedNATSAddr)
+		ns, err := natsserver.Start(natsserver.Config{Host: host, Port: port, StoreDir: filepath.Join(cfg.DataDir, "jetstream")})
+		if err != nil {
+			return fmt.Errorf("%w (set -embedded-nats-addr to a free address, or -nats-url to use an existing NATS)", err)
+		}
+		defer func() {
+			ns.Shutdown()
+			ns.WaitForShutdown()
+			log.Info().Msg("embedded NATS stopped")
+		}()
+		natsURL = ns.ClientURL()
+		log.Info().Str("url", natsURL).Str("store", filepath.Join(cfg.DataDir, "jetstream")).Msg("embedded NATS started")
+	}
+	nc, err := connectNATS(natsURL, cfg.NATS, log)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+
+	consumer, err := ingest.New(cfg.Ingest, nc, log, reg, cfg.now)
+	if err != nil {
+		return err
+	}
+	setupCtx, cancelSetup := context.WithTimeout(ctx, 30*time.Second)
+	stream, err := consumer.EnsureStream(setupCtx)
+	cancelSetup()
+	if err != nil {
+		return err
+	}
+
+	state, err := kpi.New(cfg.KPI, cfg.now().UnixNano())
+	if err != nil {
+		return err
+	}
+	eng := engine.New(state, cfg.now, time.Second, log)
+	reg.MustRegister(metrics.NewCollector(func() *kpi.Snapshot {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return eng.Fresh(ctx)
+	}))
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("-http-addr %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           httpapi.Handler(eng, reg),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	log.Info().Str("addr", ln.Addr().String()).Msg("serving HTTP")
+	if cfg.listening != nil {
+		cfg.listening(ln.Addr().String())
+	}
+
+	consumeCtx, stopConsuming := context.WithCancel(ctx)
+	defer stopConsuming()
+	batches := make(chan *ingest.Batch, 2)
+	consumerErr := make(chan error, 1)
+	engineDone := make(chan struct{})
+	httpErr := make(chan error, 1)
+	go func() { consumerErr <- consumer.Run(consumeCtx, stream, 1, batches) }()
+	go func() { eng.Run(batches); close(engineDone) }()
+	go func() { httpErr <- srv.Serve(ln) }()
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info().Msg("stopping")
+	case err := <-consumerErr:
+		runErr = err
+		consumerErr <- err
+	case err := <-httpErr:
+		runErr = fmt.Errorf("HTTP server: %w", err)
+	}
+	stopConsuming()
+	if err := <-consumerErr; err != nil && runErr == nil {
+		runErr = err
+	}
+	<-engineDone
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Warn().Err(err).Msg("HTTP shutdown")
+	}
+	if err := nc.Drain(); err != nil {
+		log.Warn().Err(err).Msg("NATS drain")
+	}
+	log.Info().Msg("stopped")
+	return runErr
+}
+
+// connectNATS connects with every configured credential, reconnecting
+// forever once connected.
+func connectNATS(url string, auth NATSAuth, log zerolog.Logger) (*nats.Conn, error) {
+	log = log.With().Str("component", "nats").Logger()
+	opts := []nats.Option{
+		nats.Name("helpdesk-kpi-aggregator"),
+		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(false),
+		nats.DisconnectErrHandler(func(c *nats.Conn, err error) {
+			if !c.IsClosed() && !c.IsDraining() {
+				log.Warn().Err(err).Msg("disconnected from NATS; reconnecting")
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) {
+			log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("reconnected to NATS")
+		}),
+	}
+	if auth.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(auth.CredsFile))
+	}
+	if auth.NKeyFile != "" {
+		opt, err := nats.NkeyOptionFromSeed(auth.NKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("-nats-nkey: %w", err)
+		}
+		opts = append(opts, opt)
+	}
+	if auth.User != "" {
+		opts = append(opts, nats.UserInfo(auth.User, auth.Password))
+	}
+	if auth.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(auth.TLSCA))
+	}
+	if auth.TLSCert != "" {
+		opts = append(opts, nats.ClientCert(auth.TLSCert, auth.TLSKey))
+	}
+	if auth.TLSCA != "" || auth.TLSCert != "" {
+		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12}))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS at %s: %w (check -nats-url and credentials)", url, err)
+	}
+	log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("connected to NATS")
+	return nc, nil
+}

@@ -1,0 +1,158 @@
+// Package httpapi serves the aggregator's HTTP endpoints: /metrics,
+// /healthz, /readyz and the JSON API under /api/v1/. Every KPI it returns
+// comes from a kpi.Snapshot; it never touches the state itself.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/helpdesk-kpi/aggregator/internal/kpi"
+)
+
+// Source gives the handlers what they read.
+type Source interface {
+	// Fresh returns a snapshot including everything applied so far.
+	Fresh(ctx context.Context) *kpi.Snapshot
+	// Ready reports whether state is restored and the stream caught up.
+	Ready() bool
+}
+
+// Handler returns the mux of every endpoint. gatherer is what /metrics
+// exposes.
+func Handler(src Source, gatherer prometheus.Gatherer) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
+		MaxRequestsInFlight: 4,
+		Timeout:             30 * time.Second,
+	}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !src.Ready() {
+			http.Error(w, "not ready: restoring state or catching up with the stream", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.HandleFunc("GET /api/v1/kpis", func(w http.ResponseWriter, r *http.Request) {
+		serveKPIs(w, r, src.Fresh(r.Context()))
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(`<html><head><title>Helpdesk KPI aggregator</title></head><body><h1>Helpdesk KPI aggregator</h1><ul>` +
+			`<li><a href="/metrics">/metrics</a></li><li><a href="/api/v1/kpis?window=1h">/api/v1/kpis?window=1h</a></li>` +
+			`<li><a href="/healthz">/healthz</a></li><li><a href="/readyz">/readyz</a></li></ul></body></html>`))
+	})
+	return mux
+}
+
+// kpiSeries is one breakdown series of /api/v1/kpis. Its field names are
+// the metric names without the helpdesk_ prefix; ratios and averages are
+// omitted while they have no samples, as in /metrics.
+type kpiSeries struct {
+	Channel  string `json:"channel"`
+	Priority string `json:"priority"`
+	Team     string `json:"team"`
+
+	TicketsOpened   int64 `json:"tickets_opened"`
+	TicketsResolved int64 `json:"tickets_resolved"`
+	TicketsReopened int64 `json:"tickets_reopened"`
+	OpenTickets     int64 `json:"open_tickets"`
+
+	FirstReplies          int64              `json:"first_replies"`
+	FirstReplyTime        map[string]float64 `json:"first_reply_time_seconds,omitempty"`
+	FirstReplyTimeAvg     *float64           `json:"first_reply_time_avg_seconds,omitempty"`
+	ResolutionTime        map[string]float64 `json:"resolution_time_seconds,omitempty"`
+	ResolutionTimeAvg     *float64           `json:"resolution_time_avg_seconds,omitempty"`
+	FCRRatio              *float64           `json:"fcr_ratio,omitempty"`
+	ReopenRatio           *float64           `json:"reopen_ratio,omitempty"`
+	HandleTimeAvg         *float64           `json:"handle_time_avg_seconds,omitempty"`
+	CSATResponses         int64              `json:"csat_responses"`
+	CSATSatisfiedResponse int64              `json:"csat_satisfied_responses"`
+	CSATRatio             *float64           `json:"csat_ratio,omitempty"`
+	CSATScoreAvg          *float64           `json:"csat_score_avg,omitempty"`
+	NPSResponses          int64              `json:"nps_responses"`
+	NPSPromoters          int64              `json:"nps_promoters"`
+	NPSDetractors         int64              `json:"nps_detractors"`
+	NPSScore              *float64           `json:"nps_score,omitempty"`
+	CESResponses          int64              `json:"ces_responses"`
+	CESScoreAvg           *float64           `json:"ces_score_avg,omitempty"`
+	CESEasyRatio          *float64           `json:"ces_easy_ratio,omitempty"`
+}
+
+type kpiResponse struct {
+	Window string      `json:"window"`
+	Time   time.Time   `json:"time"`
+	Series []kpiSeries `json:"series"`
+}
+
+func opt(f func() (float64, bool)) *float64 {
+	if v, ok := f(); ok {
+		return &v
+	}
+	return nil
+}
+
+func quantileMap(qs, values []float64) map[string]float64 {
+	if values == nil {
+		return nil
+	}
+	m := make(map[string]float64, len(qs))
+	for i, q := range qs {
+		m[strconv.FormatFloat(q, 'f', -1, 64)] = values[i]
+	}
+	return m
+}
+
+func serveKPIs(w http.ResponseWriter, r *http.Request, s *kpi.Snapshot) {
+	name := r.URL.Query().Get("window")
+	var win *kpi.WindowValues
+	names := make([]string, 0, len(s.Windows))
+	for i := range s.Windows {
+		names = append(names, s.Windows[i].Name)
+		if s.Windows[i].Name == name {
+			win = &s.Windows[i]
+		}
+	}
+	if win == nil {
+		writeJSON(w, http.StatusBadRequest, map[string]any{
+			"error": "unknown or missing window " + strconv.Quote(name) + ": use ?window= with one of the configured windows", "windows": names})
+		return
+	}
+	resp := kpiResponse{Window: name, Time: time.Unix(0, s.Time).UTC(), Series: make([]kpiSeries, len(s.Cells))}
+	for i, c := range s.Cells {
+		v := &win.Cells[i]
+		resp.Series[i] = kpiSeries{
+			Channel: c.Channel, Priority: c.Priority, Team: c.Team,
+			TicketsOpened: v.Opened, TicketsResolved: v.Resolved, TicketsReopened: v.Reopened,
+			OpenTickets:       s.Open[i],
+			FirstReplies:      v.FirstReplies,
+			FirstReplyTime:    quantileMap(s.Quantiles, v.FirstReplyQuantiles),
+			FirstReplyTimeAvg: opt(v.FirstReplyAvg),
+			ResolutionTime:    quantileMap(s.Quantiles, v.ResolutionQuantiles),
+			ResolutionTimeAvg: opt(v.ResolutionAvg),
+			FCRRatio:          opt(v.FCRRatio), ReopenRatio: opt(v.ReopenRatio), HandleTimeAvg: opt(v.HandleAvg),
+			CSATResponses: v.CSATResponses, CSATSatisfiedResponse: v.CSATSatisfied,
+			CSATRatio: opt(v.CSATRatio), CSATScoreAvg: opt(v.CSATAvg),
+			NPSResponses: v.NPSResponses, NPSPromoters: v.NPSPromoters, NPSDetractors: v.NPSDetractors, NPSScore: opt(v.NPS),
+			CESResponses: v.CESResponses, CESScoreAvg: opt(v.CESAvg), CESEasyRatio: opt(v.CESEasyRatio),
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

@@ -1,0 +1,316 @@
+// Package ingest reads helpdesk events from a JetStream stream, decodes and
+// validates each message once, and hands batches to the aggregator.
+//
+// The consumer is an ordered consumer that starts at a stream sequence the
+// aggregator chooses (the first one on a fresh start, the one after a
+// snapshot on a restart). The aggregator owns the position, so nothing is
+// acknowledged on the server and nothing is redelivered: a message counts as
+// handled once the batch holding it is applied. A poison message is counted
+// (as a rejection in the batch), logged with its stream sequence, copied to
+// the dead-letter subject and skipped; it never stops the consumer.
+//
+// It does not fold events into state; that is the kpi package's job, done
+// by whoever reads the batches.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+
+	"github.com/helpdesk-kpi/aggregator/internal/events"
+)
+
+// Config says which stream to read and how.
+type Config struct {
+	// Stream is the stream name, HELPDESK_EVENTS by default.
+	Stream string
+	// Subjects are the stream's subjects when the consumer creates it.
+	Subjects []string
+	// CreateStream creates the stream (and the dead-letter stream) when
+	// missing.
+	CreateStream bool
+	// MaxAge is how long the created stream keeps messages.
+	MaxAge time.Duration
+	// DeadLetterSubject receives a copy of every rejected message.
+	DeadLetterSubject string
+	// DeadLetterStream, when CreateStream is set, is created to keep the
+	// dead letters.
+	DeadLetterStream string
+	// BatchSize is the most messages handed over at once.
+	BatchSize int
+	// MaxClockSkew is how far in the future an event may lie.
+	MaxClockSkew time.Duration
+}
+
+// DefaultConfig returns the contract's defaults.
+func DefaultConfig() Config {
+	return Config{
+		Stream:            "HELPDESK_EVENTS",
+		Subjects:          []string{"helpdesk.events.>"},
+		CreateStream:      true,
+		MaxAge:            8 * 24 * time.Hour,
+		DeadLetterSubject: "helpdesk.deadletter",
+		DeadLetterStream:  "HELPDESK_DEADLETTER",
+		BatchSize:         512,
+		MaxClockSkew:      5 * time.Minute,
+	}
+}
+
+// Batch is a run of consecutive stream messages, decoded. The reader owns
+// it until it calls Release; the event byte slices alias message data.
+type Batch struct {
+	// Events are the valid events, in stream order.
+	Events []events.Event
+	// Rejected holds the reason of every rejected message.
+	Rejected []events.Reason
+	// LastSeq is the stream sequence of the last message in the batch.
+	LastSeq uint64
+	// Pending is the number of stream messages after LastSeq.
+	Pending uint64
+
+	n    int // events in use; Events has spare decoded-into slots
+	pool chan *Batch
+}
+
+// Release gives the batch back to the consumer for reuse.
+func (b *Batch) Release() {
+	select {
+	case b.pool <- b:
+	default:
+	}
+}
+
+// Consumer reads one stream from a start sequence.
+type Consumer struct {
+	cfg     Config
+	js      jetstream.JetStream
+	nc      *nats.Conn
+	log     zerolog.Logger
+	now     func() time.Time
+	metrics *metrics
+	pool    chan *Batch
+}
+
+type metrics struct {
+	deadLettered       prometheus.Counter
+	deadLetterFailures prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		deadLettered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "helpdesk_events_deadlettered_total",
+			Help: "Rejected messages copied to the dead-letter subject.",
+		}),
+		deadLetterFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "helpdesk_deadletter_publish_failures_total",
+			Help: "Rejected messages that could not be copied to the dead-letter subject.",
+		}),
+	}
+	reg.MustRegister(m.deadLettered, m.deadLetterFailures)
+	return m
+}
+
+// New returns a consumer of the stream named in cfg. now is the clock used
+// to reject events from the future.
+func New(cfg Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registerer, now func() time.Time) (*Consumer, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	c := &Consumer{
+		cfg:  cfg,
+		js:   js,
+		nc:   nc,
+		log:  log.With().Str("component", "ingest").Logger(),
+		now:  now,
+		pool: make(chan *Batch, 4),
+	}
+	c.metrics = newMetrics(reg)
+	return c, nil
+}
+
+// EnsureStream finds the stream, creating it (and the dead-letter stream)
+// when it is missing and CreateStream is set.
+func (c *Consumer) EnsureStream(ctx context.Context) (jetstream.Stream, error) {
+	s, err := c.js.Stream(ctx, c.cfg.Stream)
+	if err == nil {
+		return s, nil
+	}
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("look up stream %s: %w", c.cfg.Stream, err)
+	}
+	if !c.cfg.CreateStream {
+		return nil, fmt.Errorf("stream %s does not exist and stream creation is off: create it or turn creation on", c.cfg.Stream)
+	}
+	s, err = c.js.CreateStream(ctx, jetstream.StreamConfig{
+		Name:       c.cfg.Stream,
+		Subjects:   c.cfg.Subjects,
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     c.cfg.MaxAge,
+		Storage:    jetstream.FileStorage,
+		Duplicates: 2 * time.Minute,
+		MaxMsgSize: events.MaxSize + 1024, // an oversized message still arrives and is rejected visibly
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create stream %s: %w", c.cfg.Stream, err)
+	}
+	c.log.Info().Str("stream", c.cfg.Stream).Strs("subjects", c.cfg.Subjects).Msg("created stream")
+	if c.cfg.DeadLetterStream != "" {
+		_, err := c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:       c.cfg.DeadLetterStream,
+			Subjects:   []string{c.cfg.DeadLetterSubject},
+			Retention:  jetstream.LimitsPolicy,
+			MaxAge:     c.cfg.MaxAge,
+			Storage:    jetstream.FileStorage,
+			Duplicates: 2 * time.Minute,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("create dead-letter stream %s: %w", c.cfg.DeadLetterStream, err)
+		}
+	}
+	return s, nil
+}
+
+// Run delivers the stream from sequence start onwards to out, in batches,
+// until ctx is cancelled; then it hands over what it has decoded, closes
+// out and returns nil. An error means the consumer could not go on.
+func (c *Consumer) Run(ctx context.Context, stream jetstream.Stream, start uint64, out chan<- *Batch) error {
+	defer close(out)
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   max(start, 1),
+	})
+	if err != nil {
+		return fmt.Errorf("create ordered consumer on %s: %w", c.cfg.Stream, err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("stream %s info: %w", c.cfg.Stream, err)
+	}
+	if info.State.LastSeq < start {
+		// Nothing to catch up on: say so at once.
+		out <- c.batch()
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(4 * c.cfg.BatchSize))
+	if err != nil {
+		return fmt.Errorf("consume %s: %w", c.cfg.Stream, err)
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+
+	c.log.Info().Str("stream", c.cfg.Stream).Uint64("start_seq", start).Msg("consuming")
+	b := c.batch()
+	var last jetstream.Msg
+	for {
+		var msg jetstream.Msg
+		if b.n+len(b.Rejected) == 0 {
+			msg, err = it.Next()
+		} else {
+			// Something is waiting: hand it over if nothing follows soon.
+			msg, err = it.Next(jetstream.NextMaxWait(5 * time.Millisecond))
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, nats.ErrTimeout):
+			c.flush(b, last, out)
+			b = c.batch()
+			continue
+		case errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil:
+			c.flush(b, last, out)
+			c.log.Info().Msg("stopped consuming")
+			return nil
+		default:
+			// The ordered consumer recreates itself after most errors.
+			c.log.Warn().Err(err).Msg("consumer interrupted; resuming")
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		last = msg
+		c.decode(b, msg)
+		if b.n+len(b.Rejected) >= c.cfg.BatchSize {
+			c.flush(b, last, out)
+			b = c.batch()
+		}
+	}
+}
+
+// batch returns an empty batch, reusing a released one when there is one.
+func (c *Consumer) batch() *Batch {
+	select {
+	case b := <-c.pool:
+		b.Events, b.n, b.Rejected, b.LastSeq, b.Pending = b.Events[:cap(b.Events)], 0, b.Rejected[:0], 0, 0
+		return b
+	default:
+		return &Batch{Events: make([]events.Event, c.cfg.BatchSize), pool: c.pool}
+	}
+}
+
+// decode adds msg to b: as an event, or as a rejection after dead-lettering.
+func (c *Consumer) decode(b *Batch, msg jetstream.Msg) {
+	ev := &b.Events[b.n]
+	err := events.Decode(msg.Data(), ev)
+	if err == nil && ev.OccurredAt > c.now().Add(c.cfg.MaxClockSkew).UnixNano() {
+		err = &events.Error{Reason: events.ReasonFuture, Field: "occurred_at",
+			Detail: "more than " + c.cfg.MaxClockSkew.String() + " ahead of the aggregator's clock"}
+	}
+	if err == nil {
+		b.n++
+		return
+	}
+	var de *events.Error
+	if !errors.As(err, &de) {
+		panic("BUG: events.Decode returned " + err.Error())
+	}
+	b.Rejected = append(b.Rejected, de.Reason)
+	c.deadLetter(msg, de)
+}
+
+// deadLetter copies a rejected message to the dead-letter subject and logs
+// it. The copy carries the reason and the original subject and sequence in
+// headers; its message id makes republishing after a restart harmless.
+func (c *Consumer) deadLetter(msg jetstream.Msg, de *events.Error) {
+	var seq uint64
+	if md, err := msg.Metadata(); err == nil {
+		seq = md.Sequence.Stream
+	}
+	c.log.Warn().Uint64("stream_seq", seq).Str("subject", msg.Subject()).Str("reason", string(de.Reason)).
+		Str("error", de.Error()).Msg("rejected message; copied to dead-letter subject")
+	dl := nats.NewMsg(c.cfg.DeadLetterSubject)
+	dl.Data = msg.Data()
+	dl.Header.Set(jetstream.MsgIDHeader, c.cfg.Stream+"-"+strconv.FormatUint(seq, 10))
+	dl.Header.Set("Helpdesk-Reject-Reason", string(de.Reason))
+	dl.Header.Set("Helpdesk-Reject-Error", de.Error())
+	dl.Header.Set("Helpdesk-Stream-Sequence", strconv.FormatUint(seq, 10))
+	dl.Header.Set("Helpdesk-Subject", msg.Subject())
+	if err := c.nc.PublishMsg(dl); err != nil {
+		c.metrics.deadLetterFailures.Inc()
+		c.log.Error().Err(err).Uint64("stream_seq", seq).Msg("dead-letter publish failed; the rejection is still counted")
+		return
+	}
+	c.metrics.deadLettered.Inc()
+}
+
+// flush hands b over when it holds anything, recording where the stream
+// stands after it.
+func (c *Consumer) flush(b *Batch, last jetstream.Msg, out chan<- *Batch) {
+	if b.n+len(b.Rejected) == 0 {
+		return
+	}
+	if md, err := last.Metadata(); err == nil {
+		b.LastSeq, b.Pending = md.Sequence.Stream, md.NumPending
+	}
+	b.Events = b.Events[:b.n]
+	out <- b
+}

@@ -1,0 +1,180 @@
+// Package metrics exposes a kpi.Snapshot as Prometheus metrics, with the
+// names, labels and help texts of contract section 3.
+//
+// The Collector renders const metrics from an immutable snapshot at scrape
+// time, so no label value outlives the series it belongs to and nothing is
+// Set on the hot path. It only reads; it never changes state.
+package metrics
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/helpdesk-kpi/aggregator/internal/events"
+	"github.com/helpdesk-kpi/aggregator/internal/kpi"
+)
+
+// Collector is a prometheus.Collector over the snapshots of one engine.
+type Collector struct {
+	snapshot                   func() *kpi.Snapshot
+	windowed                   []windowed
+	frQ, resQ                  *prometheus.Desc
+	open                       *prometheus.Desc
+	applied, rejected          *prometheus.Desc
+	duplicates, late, orphaned *prometheus.Desc
+	pending, lastEvent         *prometheus.Desc
+	tracked, held              *prometheus.Desc
+	opened, resolved, reopened *prometheus.Desc
+	frHist, resHist, surveys   *prometheus.Desc
+}
+
+// windowed is one gauge with window and breakdown labels, and how to read
+// it from Values; ok false omits the series.
+type windowed struct {
+	desc  *prometheus.Desc
+	value func(v *kpi.Values) (float64, bool)
+}
+
+func count(f func(v *kpi.Values) int64) func(v *kpi.Values) (float64, bool) {
+	return func(v *kpi.Values) (float64, bool) { return float64(f(v)), true }
+}
+
+// NewCollector returns a collector of the snapshots snapshot returns; it is
+// called once per scrape.
+func NewCollector(snapshot func() *kpi.Snapshot) *Collector {
+	breakdown := []string{"window", "channel", "priority", "team"}
+	g := func(name, help string, value func(v *kpi.Values) (float64, bool)) windowed {
+		return windowed{prometheus.NewDesc(name, help, breakdown, nil), value}
+	}
+	desc := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc(name, help, labels, nil)
+	}
+	return &Collector{
+		snapshot: snapshot,
+		windowed: []windowed{
+			g("helpdesk_tickets_opened", "Tickets opened in the window.", count(func(v *kpi.Values) int64 { return v.Opened })),
+			g("helpdesk_tickets_resolved", "Ticket resolutions in the window.", count(func(v *kpi.Values) int64 { return v.Resolved })),
+			g("helpdesk_tickets_reopened", "Ticket reopenings in the window.", count(func(v *kpi.Values) int64 { return v.Reopened })),
+			g("helpdesk_first_replies", "First replies in the window (first reply time samples).", count(func(v *kpi.Values) int64 { return v.FirstReplies })),
+			g("helpdesk_first_reply_time_avg_seconds", "Mean first reply time in the window.", (*kpi.Values).FirstReplyAvg),
+			g("helpdesk_resolution_time_avg_seconds", "Mean resolution time (resolved minus opened) in the window.", (*kpi.Values).ResolutionAvg),
+			g("helpdesk_fcr_ratio", "First contact resolution: resolutions with exactly one reply over resolutions reporting replies.", (*kpi.Values).FCRRatio),
+			g("helpdesk_reopen_ratio", "Reopenings over resolutions in the window.", (*kpi.Values).ReopenRatio),
+			g("helpdesk_handle_time_avg_seconds", "Mean agent handling time of resolutions reporting it.", (*kpi.Values).HandleAvg),
+			g("helpdesk_csat_responses", "CSAT answers in the window.", count(func(v *kpi.Values) int64 { return v.CSATResponses })),
+			g("helpdesk_csat_satisfied_responses", "CSAT answers scoring 4 or 5.", count(func(v *kpi.Values) int64 { return v.CSATSatisfied })),
+			g("helpdesk_csat_ratio", "Share of CSAT answers scoring 4 or 5.", (*kpi.Values).CSATRatio),
+			g("helpdesk_csat_score_avg", "Mean CSAT score (1–5).", (*kpi.Values).CSATAvg),
+			g("helpdesk_nps_responses", "NPS answers in the window.", count(func(v *kpi.Values) int64 { return v.NPSResponses })),
+			g("helpdesk_nps_promoters", "NPS answers scoring 9 or 10.", count(func(v *kpi.Values) int64 { return v.NPSPromoters })),
+			g("helpdesk_nps_detractors", "NPS answers scoring 0 to 6.", count(func(v *kpi.Values) int64 { return v.NPSDetractors })),
+			g("helpdesk_nps_score", "Net promoter score, −100 to 100.", (*kpi.Values).NPS),
+			g("helpdesk_ces_responses", "CES answers in the window.", count(func(v *kpi.Values) int64 { return v.CESResponses })),
+			g("helpdesk_ces_score_avg", "Mean customer effort score (1–7).", (*kpi.Values).CESAvg),
+			g("helpdesk_ces_easy_ratio", "Share of CES answers scoring 5 to 7.", (*kpi.Values).CESEasyRatio),
+		},
+		frQ:        desc("helpdesk_first_reply_time_seconds", "First reply time quantile in the window (within 1% relative error).", "window", "channel", "priority", "team", "quantile"),
+		resQ:       desc("helpdesk_resolution_time_seconds", "Resolution time quantile in the window (within 1% relative error).", "window", "channel", "priority", "team", "quantile"),
+		open:       desc("helpdesk_open_tickets", "Tickets opened and not resolved (a reopened ticket is open again).", "channel", "priority", "team"),
+		applied:    desc("helpdesk_events_total", "Events applied, by type.", "type"),
+		rejected:   desc("helpdesk_events_rejected_total", "Messages rejected, by reason; each is dead-lettered.", "reason"),
+		duplicates: desc("helpdesk_events_duplicate_total", "Events dropped because an event with the same id was applied."),
+		late:       desc("helpdesk_events_late_total", "Events older than the longest window: they update ticket state but no window."),
+		orphaned:   desc("helpdesk_events_orphaned_total", "Replies, resolutions and reopenings applied without their ticket's opening."),
+		pending:    desc("helpdesk_consumer_pending_messages", "Messages in the stream not yet applied."),
+		lastEvent:  desc("helpdesk_last_event_timestamp_seconds", "occurred_at of the newest applied event."),
+		tracked:    desc("helpdesk_tracked_tickets", "Tickets held in memory: open, or resolved within the retention."),
+		held:       desc("helpdesk_held_events", "Events waiting for their ticket's opening."),
+		opened:     desc("helpdesk_tickets_opened_total", "Tickets opened, by event time, since the stream began.", "channel", "priority", "team"),
+		resolved:   desc("helpdesk_tickets_resolved_total", "Ticket resolutions, by event time, since the stream began.", "channel", "priority", "team"),
+		reopened:   desc("helpdesk_tickets_reopened_total", "Ticket reopenings, by event time, since the stream began.", "channel", "priority", "team"),
+		frHist:     desc("helpdesk_first_reply_duration_seconds", "First reply times since the stream began.", "channel", "priority"),
+		resHist:    desc("helpdesk_resolution_duration_seconds", "Resolution times since the stream began.", "channel", "priority"),
+		surveys:    desc("helpdesk_survey_responses_total", "Survey answers since the stream began, by kind and score.", "kind", "score"),
+	}
+}
+
+// Describe sends every descriptor.
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
+	for _, w := range c.windowed {
+		ch <- w.desc
+	}
+	for _, d := range []*prometheus.Desc{
+		c.frQ, c.resQ, c.open, c.applied, c.rejected, c.duplicates, c.late, c.orphaned,
+		c.pending, c.lastEvent, c.tracked, c.held, c.opened, c.resolved, c.reopened,
+		c.frHist, c.resHist, c.surveys,
+	} {
+		ch <- d
+	}
+}
+
+// Collect renders one snapshot.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	s := c.snapshot()
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
+	qLabels := make([]string, len(s.Quantiles))
+	for i, q := range s.Quantiles {
+		qLabels[i] = strconv.FormatFloat(q, 'f', -1, 64)
+	}
+	for _, w := range s.Windows {
+		for i, cell := range s.Cells {
+			v := &w.Cells[i]
+			for _, m := range c.windowed {
+				if x, ok := m.value(v); ok {
+					gauge(m.desc, x, w.Name, cell.Channel, cell.Priority, cell.Team)
+				}
+			}
+			for j, q := range v.FirstReplyQuantiles {
+				gauge(c.frQ, q, w.Name, cell.Channel, cell.Priority, cell.Team, qLabels[j])
+			}
+			for j, q := range v.ResolutionQuantiles {
+				gauge(c.resQ, q, w.Name, cell.Channel, cell.Priority, cell.Team, qLabels[j])
+			}
+		}
+	}
+	for i, cell := range s.Cells {
+		gauge(c.open, float64(s.Open[i]), cell.Channel, cell.Priority, cell.Team)
+	}
+	for t := events.TicketOpened; int(t) < events.NumTypes; t++ {
+		counter(c.applied, float64(s.Applied[t]), t.String())
+	}
+	for _, r := range events.Reasons() {
+		counter(c.rejected, float64(s.Rejected[r]), string(r))
+	}
+	counter(c.duplicates, float64(s.Duplicates))
+	counter(c.late, float64(s.Late))
+	counter(c.orphaned, float64(s.Orphaned))
+	gauge(c.pending, float64(s.PendingMessages))
+	if s.HasEvents {
+		gauge(c.lastEvent, float64(s.LastEventTime)/1e9)
+	}
+	gauge(c.tracked, float64(s.TrackedTickets))
+	gauge(c.held, float64(s.HeldEvents))
+	for _, t := range s.Tickets {
+		counter(c.opened, float64(t.Opened), t.Channel, t.Priority, t.Team)
+		counter(c.resolved, float64(t.Resolved), t.Channel, t.Priority, t.Team)
+		counter(c.reopened, float64(t.Reopened), t.Channel, t.Priority, t.Team)
+	}
+	bounds := kpi.DurationBuckets()
+	for _, h := range []struct {
+		desc *prometheus.Desc
+		data []kpi.DurationHistogram
+	}{{c.frHist, s.FirstReplyDurations}, {c.resHist, s.ResolutionDurations}} {
+		for _, d := range h.data {
+			buckets := make(map[float64]uint64, len(bounds))
+			for i, ub := range bounds {
+				buckets[ub] = d.Buckets[i]
+			}
+			ch <- prometheus.MustNewConstHistogram(h.desc, d.Count, d.SumSeconds, buckets, d.Channel, d.Priority)
+		}
+	}
+	for _, sc := range s.Surveys {
+		counter(c.surveys, float64(sc.Count), sc.Kind, strconv.Itoa(sc.Score))
+	}
+}

@@ -1,0 +1,51 @@
+// Package natstest starts a real, in-process NATS server with JetStream
+// for tests, the way httptest starts an HTTP server.
+package natstest
+
+import (
+	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/helpdesk-kpi/aggregator/internal/natsserver"
+)
+
+// Server is a running test server.
+type Server struct {
+	*server.Server
+	StoreDir string
+}
+
+// Start runs a JetStream server on a free loopback port with its store in
+// a temporary directory; it stops when the test ends.
+func Start(t testing.TB) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	s, err := natsserver.Start(natsserver.Config{Host: "127.0.0.1", Port: -1, StoreDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+	})
+	return &Server{Server: s, StoreDir: dir}
+}
+
+// Connect returns a connection and a JetStream context, closed when the
+// test ends.
+func (s *Server) Connect(t testing.TB) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
+}
