@@ -76,7 +76,6 @@ type Batch struct {
 	// Pending is the number of stream messages after LastSeq.
 	Pending uint64
 
-	n    int // events in use; Events has spare decoded-into slots
 	pool chan *Batch
 }
 
@@ -158,7 +157,8 @@ func (c *Consumer) EnsureStream(ctx context.Context) (jetstream.Stream, error) {
 		MaxAge:     c.cfg.MaxAge,
 		Storage:    jetstream.FileStorage,
 		Duplicates: 2 * time.Minute,
-		MaxMsgSize: events.MaxSize + 1024, // an oversized message still arrives and is rejected visibly
+		// No MaxMsgSize: an oversized event still arrives (up to the
+		// server's max_payload) and is rejected visibly, dead-lettered.
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create stream %s: %w", c.cfg.Stream, err)
@@ -212,7 +212,7 @@ func (c *Consumer) Run(ctx context.Context, stream jetstream.Stream, start uint6
 	var last jetstream.Msg
 	for {
 		var msg jetstream.Msg
-		if b.n+len(b.Rejected) == 0 {
+		if len(b.Events)+len(b.Rejected) == 0 {
 			msg, err = it.Next()
 		} else {
 			// Something is waiting: hand it over if nothing follows soon.
@@ -239,7 +239,7 @@ func (c *Consumer) Run(ctx context.Context, stream jetstream.Stream, start uint6
 		}
 		last = msg
 		c.decode(b, msg)
-		if b.n+len(b.Rejected) >= c.cfg.BatchSize {
+		if len(b.Events)+len(b.Rejected) >= c.cfg.BatchSize {
 			c.flush(b, last, out)
 			b = c.batch()
 		}
@@ -250,25 +250,28 @@ func (c *Consumer) Run(ctx context.Context, stream jetstream.Stream, start uint6
 func (c *Consumer) batch() *Batch {
 	select {
 	case b := <-c.pool:
-		b.Events, b.n, b.Rejected, b.LastSeq, b.Pending = b.Events[:cap(b.Events)], 0, b.Rejected[:0], 0, 0
+		b.Events, b.Rejected, b.LastSeq, b.Pending = b.Events[:0], b.Rejected[:0], 0, 0
 		return b
 	default:
-		return &Batch{Events: make([]events.Event, c.cfg.BatchSize), pool: c.pool}
+		return &Batch{Events: make([]events.Event, 0, c.cfg.BatchSize), pool: c.pool}
 	}
 }
 
 // decode adds msg to b: as an event, or as a rejection after dead-lettering.
 func (c *Consumer) decode(b *Batch, msg jetstream.Msg) {
-	ev := &b.Events[b.n]
+	// Decode into the next slot, reusing its scratch buffer from an
+	// earlier round; keep the slot only if the event is valid.
+	b.Events = b.Events[:len(b.Events)+1]
+	ev := &b.Events[len(b.Events)-1]
 	err := events.Decode(msg.Data(), ev)
 	if err == nil && ev.OccurredAt > c.now().Add(c.cfg.MaxClockSkew).UnixNano() {
 		err = &events.Error{Reason: events.ReasonFuture, Field: "occurred_at",
 			Detail: "more than " + c.cfg.MaxClockSkew.String() + " ahead of the aggregator's clock"}
 	}
 	if err == nil {
-		b.n++
 		return
 	}
+	b.Events = b.Events[:len(b.Events)-1]
 	var de *events.Error
 	if !errors.As(err, &de) {
 		panic("BUG: events.Decode returned " + err.Error())
@@ -305,12 +308,11 @@ func (c *Consumer) deadLetter(msg jetstream.Msg, de *events.Error) {
 // flush hands b over when it holds anything, recording where the stream
 // stands after it.
 func (c *Consumer) flush(b *Batch, last jetstream.Msg, out chan<- *Batch) {
-	if b.n+len(b.Rejected) == 0 {
+	if len(b.Events)+len(b.Rejected) == 0 {
 		return
 	}
 	if md, err := last.Metadata(); err == nil {
 		b.LastSeq, b.Pending = md.Sequence.Stream, md.NumPending
 	}
-	b.Events = b.Events[:b.n]
 	out <- b
 }
