@@ -1,0 +1,525 @@
+package events
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// decoded is an Event with its byte slices as strings, for comparisons.
+type decoded struct {
+	ID           string
+	Type         Type
+	TicketID     string
+	OccurredAt   int64
+	Channel      string
+	Priority     Priority
+	Team         string
+	AgentID      string
+	Replies      int32
+	HandleMillis int64
+	Survey       SurveyKind
+	Score        int8
+}
+
+func view(ev *Event) decoded {
+	return decoded{
+		ID:           string(ev.ID),
+		Type:         ev.Type,
+		TicketID:     string(ev.TicketID),
+		OccurredAt:   ev.OccurredAt,
+		Channel:      string(ev.Channel),
+		Priority:     ev.Priority,
+		Team:         string(ev.Team),
+		AgentID:      string(ev.AgentID),
+		Replies:      ev.Replies,
+		HandleMillis: ev.HandleMillis,
+		Survey:       ev.Survey,
+		Score:        ev.Score,
+	}
+}
+
+// at returns the Unix nanoseconds of a UTC wall-clock time.
+func at(year int, month time.Month, day, hour, minute, sec, nsec int) int64 {
+	return time.Date(year, month, day, hour, minute, sec, nsec, time.UTC).UnixNano()
+}
+
+// The examples of contract section 1.
+const (
+	exampleOpened     = `{"id":"e-7f3a","type":"ticket.opened","ticket_id":"T-1042","occurred_at":"2026-11-23T08:00:00Z","channel":"email","priority":"high","team":"billing"}`
+	exampleFirstReply = `{"id":"e-7f3b","type":"ticket.first_reply","ticket_id":"T-1042","occurred_at":"2026-11-23T08:12:30Z","agent_id":"a-17"}`
+	exampleResolved   = `{"id":"e-7f3c","type":"ticket.resolved","ticket_id":"T-1042","occurred_at":"2026-11-23T09:40:00Z","replies":1}`
+	exampleSurvey     = `{"id":"e-7f3d","type":"survey.answered","ticket_id":"T-1042","occurred_at":"2026-11-23T10:02:00Z","survey":{"kind":"csat","score":5}}`
+)
+
+// opened returns a valid ticket.opened with the given extra members
+// (starting with a comma) appended.
+func opened(extra string) string {
+	return `{"id":"e","type":"ticket.opened","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z"` + extra + `}`
+}
+
+// resolved returns a valid ticket.resolved with the given extra members.
+func resolved(extra string) string {
+	return `{"id":"e","type":"ticket.resolved","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z"` + extra + `}`
+}
+
+// survey returns a valid survey.answered with the given survey value.
+func survey(value string) string {
+	return `{"id":"e","type":"survey.answered","occurred_at":"2026-11-23T08:00:00Z","survey":` + value + `}`
+}
+
+// base returns what opened("") decodes to.
+func base() decoded {
+	return decoded{ID: "e", Type: TicketOpened, TicketID: "T", OccurredAt: at(2026, 11, 23, 8, 0, 0, 0), Replies: -1, HandleMillis: -1}
+}
+
+// with returns base changed by fn.
+func with(fn func(*decoded)) decoded {
+	d := base()
+	fn(&d)
+	return d
+}
+
+func TestDecodeAccepts(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want decoded
+	}{
+		{
+			name: "contract example ticket.opened",
+			in:   exampleOpened,
+			want: decoded{ID: "e-7f3a", Type: TicketOpened, TicketID: "T-1042", OccurredAt: at(2026, 11, 23, 8, 0, 0, 0),
+				Channel: "email", Priority: PriorityHigh, Team: "billing", Replies: -1, HandleMillis: -1},
+		},
+		{
+			name: "contract example ticket.first_reply",
+			in:   exampleFirstReply,
+			want: decoded{ID: "e-7f3b", Type: TicketFirstReply, TicketID: "T-1042", OccurredAt: at(2026, 11, 23, 8, 12, 30, 0),
+				AgentID: "a-17", Replies: -1, HandleMillis: -1},
+		},
+		{
+			name: "contract example ticket.resolved",
+			in:   exampleResolved,
+			want: decoded{ID: "e-7f3c", Type: TicketResolved, TicketID: "T-1042", OccurredAt: at(2026, 11, 23, 9, 40, 0, 0),
+				Replies: 1, HandleMillis: -1},
+		},
+		{
+			name: "contract example survey.answered",
+			in:   exampleSurvey,
+			want: decoded{ID: "e-7f3d", Type: SurveyAnswered, TicketID: "T-1042", OccurredAt: at(2026, 11, 23, 10, 2, 0, 0),
+				Replies: -1, HandleMillis: -1, Survey: SurveyCSAT, Score: 5},
+		},
+		{
+			name: "ticket.reopened",
+			in:   `{"id":"e","type":"ticket.reopened","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z"}`,
+			want: with(func(d *decoded) { d.Type = TicketReopened }),
+		},
+		{
+			name: "survey.answered without ticket_id",
+			in:   survey(`{"kind":"nps","score":0}`),
+			want: decoded{ID: "e", Type: SurveyAnswered, OccurredAt: base().OccurredAt, Replies: -1, HandleMillis: -1, Survey: SurveyNPS, Score: 0},
+		},
+		{
+			name: "ces score 7 and unknown survey members",
+			in:   survey(`{"comment":"fast","kind":"ces","extra":{"a":[1]},"score":7}`),
+			want: decoded{ID: "e", Type: SurveyAnswered, OccurredAt: base().OccurredAt, Replies: -1, HandleMillis: -1, Survey: SurveyCES, Score: 7},
+		},
+		{
+			name: "nps score -0 is 0",
+			in:   survey(`{"kind":"nps","score":-0}`),
+			want: decoded{ID: "e", Type: SurveyAnswered, OccurredAt: base().OccurredAt, Replies: -1, HandleMillis: -1, Survey: SurveyNPS},
+		},
+		{
+			name: "escapes: \\u00e9, \\\" and a surrogate pair",
+			in:   opened(`,"team":"caf\u00e9","agent_id":"say \"hi\"","channel":"\ud83d\ude00 chat","id":"a\\b\/c\n\t"`),
+			want: with(func(d *decoded) {
+				d.ID, d.Team, d.AgentID, d.Channel = "a\\b/c\n\t", "café", `say "hi"`, "😀 chat"
+			}),
+		},
+		{
+			name: "lone surrogates become U+FFFD like encoding/json",
+			in:   opened(`,"team":"\ud800x\udc00\ud83d\u0041"`),
+			want: with(func(d *decoded) { d.Team = "\uFFFDx\uFFFD\uFFFDA" }),
+		},
+		{
+			name: "escaped key and escaped type",
+			in:   `{"\u0069d":"e","type":"ticket\u002eopened","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z"}`,
+			want: base(),
+		},
+		{
+			name: "raw multi-byte UTF-8 kept",
+			in:   opened(`,"team":"Zürich 東京"`),
+			want: with(func(d *decoded) { d.Team = "Zürich 東京" }),
+		},
+		{
+			name: "fraction and positive offset",
+			in:   `{"id":"e","type":"ticket.opened","ticket_id":"T","occurred_at":"2026-11-23T10:00:00.5+02:00"}`,
+			want: with(func(d *decoded) { d.OccurredAt = at(2026, 11, 23, 8, 0, 0, 500_000_000) }),
+		},
+		{
+			name: "nine fraction digits and negative half-hour offset",
+			in:   `{"id":"e","type":"ticket.opened","ticket_id":"T","occurred_at":"2026-11-23T02:30:00.123456789-05:30"}`,
+			want: with(func(d *decoded) { d.OccurredAt = at(2026, 11, 23, 8, 0, 0, 123_456_789) }),
+		},
+		{
+			name: "offset crossing the year boundary",
+			in:   `{"id":"e","type":"ticket.opened","ticket_id":"T","occurred_at":"2026-12-31T23:30:00-01:00"}`,
+			want: with(func(d *decoded) { d.OccurredAt = at(2027, 1, 1, 0, 30, 0, 0) }),
+		},
+		{
+			name: "lower-case t and z",
+			in:   `{"id":"e","type":"ticket.opened","ticket_id":"T","occurred_at":"2026-11-23t08:00:00.000z"}`,
+			want: base(),
+		},
+		{
+			name: "leap day",
+			in:   `{"id":"e","type":"ticket.opened","ticket_id":"T","occurred_at":"2024-02-29T00:00:00Z"}`,
+			want: with(func(d *decoded) { d.OccurredAt = at(2024, 2, 29, 0, 0, 0, 0) }),
+		},
+		{
+			name: "id of exactly 128 characters",
+			in:   opened(`,"id":"` + strings.Repeat("x", 128) + `"`),
+			want: with(func(d *decoded) { d.ID = strings.Repeat("x", 128) }),
+		},
+		{
+			name: "id of 128 two-byte characters",
+			in:   opened(`,"id":"` + strings.Repeat("é", 128) + `"`),
+			want: with(func(d *decoded) { d.ID = strings.Repeat("é", 128) }),
+		},
+		{
+			name: "team of 128 escaped characters",
+			in:   opened(`,"team":"` + strings.Repeat(`\u00e9`, 128) + `"`),
+			want: with(func(d *decoded) { d.Team = strings.Repeat("é", 128) }),
+		},
+		{
+			name: "all priorities: urgent",
+			in:   opened(`,"priority":"urgent"`),
+			want: with(func(d *decoded) { d.Priority = PriorityUrgent }),
+		},
+		{
+			name: "priority low",
+			in:   opened(`,"priority":"low"`),
+			want: with(func(d *decoded) { d.Priority = PriorityLow }),
+		},
+		{
+			name: "priority normal",
+			in:   opened(`,"priority":"normal"`),
+			want: base(),
+		},
+		{
+			name: "duplicate keys: the last wins",
+			in:   opened(`,"priority":"low","priority":"high","team":"a","team":"b"`),
+			want: with(func(d *decoded) { d.Priority, d.Team = PriorityHigh, "b" }),
+		},
+		{
+			name: "an invalid value overridden by a later duplicate",
+			in:   opened(`,"priority":"bogus","priority":"urgent"`),
+			want: with(func(d *decoded) { d.Priority = PriorityUrgent }),
+		},
+		{
+			name: "null optional fields are absent",
+			in:   opened(`,"priority":null,"channel":null,"team":null,"agent_id":null,"replies":null,"handle_seconds":null,"survey":null`),
+			want: base(),
+		},
+		{
+			name: "empty optional strings are absent",
+			in:   opened(`,"channel":"","team":"","agent_id":""`),
+			want: base(),
+		},
+		{
+			name: "keys are case-sensitive",
+			in:   opened(`,"Team":"x","PRIORITY":"bogus","Replies":"x"`),
+			want: base(),
+		},
+		{
+			name: "replies and handle_seconds on ticket.resolved",
+			in:   resolved(`,"replies":0,"handle_seconds":12.3456`),
+			want: with(func(d *decoded) { d.Type, d.Replies, d.HandleMillis = TicketResolved, 0, 12346 }),
+		},
+		{
+			name: "replies at its maximum and handle_seconds as exponent",
+			in:   resolved(`,"replies":1000000,"handle_seconds":1E8`),
+			want: with(func(d *decoded) {
+				d.Type, d.Replies, d.HandleMillis = TicketResolved, MaxReplies, MaxHandleSeconds*1000
+			}),
+		},
+		{
+			name: "handle_seconds rounds to the nearest millisecond",
+			in:   resolved(`,"handle_seconds":0.0014,"replies":-0`),
+			want: with(func(d *decoded) { d.Type, d.Replies, d.HandleMillis = TicketResolved, 0, 1 }),
+		},
+		{
+			name: "replies and handle_seconds ignored on ticket.opened",
+			in:   opened(`,"replies":3,"handle_seconds":60`),
+			want: base(),
+		},
+		{
+			name: "survey ignored on other types",
+			in:   opened(`,"survey":{"kind":"bogus","score":99}`),
+			want: base(),
+		},
+		{
+			name: "unknown fields with nested objects and arrays",
+			in: opened(`,"meta":{"a":[1,-2.5e+3,{"b":null,"c":[[],{}]}],"d":true,"e":false,"id":"not this"},` +
+				`"tags":["x","y\u0041"],"n":0.0,"empty":{},"s":"\ud83d\ude00"`),
+			want: base(),
+		},
+		{
+			name: "whitespace everywhere",
+			in:   " \r\n\t{ \"id\" : \"e\" ,\n\"type\":\t\"ticket.opened\" , \"ticket_id\":\"T\",\"occurred_at\":\"2026-11-23T08:00:00Z\" \n}\n ",
+			want: base(),
+		},
+		{
+			name: "nesting of exactly 512 levels",
+			in:   opened(`,"deep":` + strings.Repeat("[", maxDepth-1) + strings.Repeat("]", maxDepth-1)),
+			want: base(),
+		},
+		{
+			name: "message of exactly MaxSize bytes",
+			in:   padTo(opened(`,"pad":""`), MaxSize),
+			want: base(),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ev Event
+			require.NoError(t, Decode([]byte(tt.in), &ev))
+			require.Equal(t, tt.want, view(&ev))
+		})
+	}
+}
+
+// padTo grows the last string of msg, which must end in `"}`, to make msg n
+// bytes long.
+func padTo(msg string, n int) string {
+	return msg[:len(msg)-2] + strings.Repeat("p", n-len(msg)) + msg[len(msg)-2:]
+}
+
+func TestDecodeRejects(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     string
+		reason Reason
+		field  string
+	}{
+		// Size and syntax.
+		{"too large", padTo(opened(`,"pad":""`), MaxSize+1), ReasonTooLarge, ""},
+		{"too large beats invalid JSON", "{" + strings.Repeat(" ", MaxSize), ReasonTooLarge, ""},
+		{"empty", ``, ReasonInvalidJSON, ""},
+		{"whitespace only", " \n", ReasonInvalidJSON, ""},
+		{"truncated", exampleOpened[:len(exampleOpened)-1], ReasonInvalidJSON, ""},
+		{"truncated in a string", exampleOpened[:20], ReasonInvalidJSON, ""},
+		{"truncated after a backslash", `{"id":"e\`, ReasonInvalidJSON, ""},
+		{"trailing garbage", exampleOpened + "x", ReasonInvalidJSON, ""},
+		{"two objects", exampleOpened + exampleOpened, ReasonInvalidJSON, ""},
+		{"top-level array", `[` + exampleOpened + `]`, ReasonInvalidJSON, ""},
+		{"top-level string", `"ticket.opened"`, ReasonInvalidJSON, ""},
+		{"top-level null", `null`, ReasonInvalidJSON, ""},
+		{"invalid UTF-8 in a known string", opened(`,"team":"b\xffd"`), ReasonInvalidJSON, ""},
+		{"invalid UTF-8 in an unknown key", opened(`,"\xc3":1`), ReasonInvalidJSON, ""},
+		{"UTF-8 encoded surrogate", opened(`,"x":"\xed\xa0\x80"`), ReasonInvalidJSON, ""},
+		{"overlong UTF-8", opened(`,"x":"\xc0\xaf"`), ReasonInvalidJSON, ""},
+		{"control character in a string", opened(",\"team\":\"a\tb\""), ReasonInvalidJSON, ""},
+		{"invalid escape", opened(`,"x":"\x41"`), ReasonInvalidJSON, ""},
+		{"short unicode escape", opened(`,"x":"\u12"`), ReasonInvalidJSON, ""},
+		{"non-hex unicode escape", opened(`,"x":"\u12g4"`), ReasonInvalidJSON, ""},
+		{"single quotes", `{'id':'e'}`, ReasonInvalidJSON, ""},
+		{"unquoted key", `{id:"e"}`, ReasonInvalidJSON, ""},
+		{"missing colon", `{"id" "e"}`, ReasonInvalidJSON, ""},
+		{"trailing comma", opened(`,`), ReasonInvalidJSON, ""},
+		{"trailing comma in an array", opened(`,"x":[1,]`), ReasonInvalidJSON, ""},
+		{"mismatched brackets", opened(`,"x":[1}`), ReasonInvalidJSON, ""},
+		{"leading zero", opened(`,"x":01`), ReasonInvalidJSON, ""},
+		{"leading plus", opened(`,"replies":+1`), ReasonInvalidJSON, ""},
+		{"bare fraction point", opened(`,"x":1.`), ReasonInvalidJSON, ""},
+		{"empty exponent", opened(`,"x":1e`), ReasonInvalidJSON, ""},
+		{"lone minus", opened(`,"x":-`), ReasonInvalidJSON, ""},
+		{"NaN", opened(`,"handle_seconds":NaN`), ReasonInvalidJSON, ""},
+		{"misspelt literal", opened(`,"x":nul`), ReasonInvalidJSON, ""},
+		{"capitalised literal", opened(`,"x":True`), ReasonInvalidJSON, ""},
+		{"nesting of 513 levels", opened(`,"deep":` + strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth)), ReasonInvalidJSON, ""},
+		{"invalid JSON beats a missing field", `{"type":"ticket.opened"}}`, ReasonInvalidJSON, ""},
+
+		// id
+		{"missing id", `{"type":"ticket.opened","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z"}`, ReasonMissingField, "id"},
+		{"null id", opened(`,"id":null`), ReasonMissingField, "id"},
+		{"numeric id", opened(`,"id":7`), ReasonInvalidValue, "id"},
+		{"empty id", opened(`,"id":""`), ReasonOutOfRange, "id"},
+		{"id of 129 characters", opened(`,"id":"` + strings.Repeat("x", 129) + `"`), ReasonOutOfRange, "id"},
+		{"id of 129 two-byte characters", opened(`,"id":"` + strings.Repeat("é", 129) + `"`), ReasonOutOfRange, "id"},
+		{"id checked before type", `{"type":"bogus"}`, ReasonMissingField, "id"},
+
+		// type
+		{"missing type", `{"id":"e","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z"}`, ReasonMissingField, "type"},
+		{"array type", opened(`,"type":["ticket.opened"]`), ReasonInvalidValue, "type"},
+		{"unknown type", opened(`,"type":"ticket.closed"`), ReasonUnknownType, "type"},
+		{"type in the wrong case", opened(`,"type":"Ticket.Opened"`), ReasonUnknownType, "type"},
+		{"empty type", opened(`,"type":""`), ReasonUnknownType, "type"},
+
+		// ticket_id
+		{"missing ticket_id on ticket.resolved", `{"id":"e","type":"ticket.resolved","occurred_at":"2026-11-23T08:00:00Z"}`, ReasonMissingField, "ticket_id"},
+		{"missing ticket_id on ticket.opened", `{"id":"e","type":"ticket.opened","occurred_at":"2026-11-23T08:00:00Z"}`, ReasonMissingField, "ticket_id"},
+		{"empty ticket_id on survey.answered", survey(`{"kind":"csat","score":5},"ticket_id":""`), ReasonOutOfRange, "ticket_id"},
+		{"numeric ticket_id", opened(`,"ticket_id":1042`), ReasonInvalidValue, "ticket_id"},
+		{"ticket_id of 129 characters", opened(`,"ticket_id":"` + strings.Repeat("t", 129) + `"`), ReasonOutOfRange, "ticket_id"},
+
+		// occurred_at
+		{"missing occurred_at", `{"id":"e","type":"ticket.opened","ticket_id":"T"}`, ReasonMissingField, "occurred_at"},
+		{"numeric occurred_at", opened(`,"occurred_at":1764000000`), ReasonInvalidValue, "occurred_at"},
+		{"timestamp without offset", opened(`,"occurred_at":"2026-11-23T08:00:00"`), ReasonInvalidValue, "occurred_at"},
+		{"date only", opened(`,"occurred_at":"2026-11-23"`), ReasonInvalidValue, "occurred_at"},
+		{"space instead of T", opened(`,"occurred_at":"2026-11-23 08:00:00Z"`), ReasonInvalidValue, "occurred_at"},
+		{"February 30", opened(`,"occurred_at":"2026-02-30T08:00:00Z"`), ReasonInvalidValue, "occurred_at"},
+		{"February 29 of a common year", opened(`,"occurred_at":"2100-02-29T08:00:00Z"`), ReasonInvalidValue, "occurred_at"},
+		{"April 31", opened(`,"occurred_at":"2026-04-31T08:00:00Z"`), ReasonInvalidValue, "occurred_at"},
+		{"month 13", opened(`,"occurred_at":"2026-13-01T08:00:00Z"`), ReasonInvalidValue, "occurred_at"},
+		{"day 0", opened(`,"occurred_at":"2026-11-00T08:00:00Z"`), ReasonInvalidValue, "occurred_at"},
+		{"hour 24", opened(`,"occurred_at":"2026-11-23T24:00:00Z"`), ReasonInvalidValue, "occurred_at"},
+		{"minute 60", opened(`,"occurred_at":"2026-11-23T08:60:00Z"`), ReasonInvalidValue, "occurred_at"},
+		{"leap second", opened(`,"occurred_at":"2026-12-31T23:59:60Z"`), ReasonInvalidValue, "occurred_at"},
+		{"ten fraction digits", opened(`,"occurred_at":"2026-11-23T08:00:00.1234567890Z"`), ReasonInvalidValue, "occurred_at"},
+		{"empty fraction", opened(`,"occurred_at":"2026-11-23T08:00:00.Z"`), ReasonInvalidValue, "occurred_at"},
+		{"offset hour 24", opened(`,"occurred_at":"2026-11-23T08:00:00+24:00"`), ReasonInvalidValue, "occurred_at"},
+		{"offset minute 60", opened(`,"occurred_at":"2026-11-23T08:00:00+01:60"`), ReasonInvalidValue, "occurred_at"},
+		{"offset without colon", opened(`,"occurred_at":"2026-11-23T08:00:00+0100"`), ReasonInvalidValue, "occurred_at"},
+		{"signed year", opened(`,"occurred_at":"+026-11-23T08:00:00Z"`), ReasonInvalidValue, "occurred_at"},
+		{"year before 1678", opened(`,"occurred_at":"1677-12-31T08:00:00Z"`), ReasonInvalidValue, "occurred_at"},
+		{"year after 2261", opened(`,"occurred_at":"2262-01-01T00:00:00Z"`), ReasonInvalidValue, "occurred_at"},
+
+		// channel, team, agent_id
+		{"numeric channel", opened(`,"channel":1`), ReasonInvalidValue, "channel"},
+		{"team of 129 characters", opened(`,"team":"` + strings.Repeat("t", 129) + `"`), ReasonOutOfRange, "team"},
+		{"team of 129 escaped characters", opened(`,"team":"` + strings.Repeat(`\u00e9`, 129) + `"`), ReasonOutOfRange, "team"},
+		{"boolean agent_id", opened(`,"agent_id":true`), ReasonInvalidValue, "agent_id"},
+
+		// priority
+		{"unknown priority", opened(`,"priority":"critical"`), ReasonInvalidValue, "priority"},
+		{"priority in the wrong case", opened(`,"priority":"High"`), ReasonInvalidValue, "priority"},
+		{"numeric priority", opened(`,"priority":1`), ReasonInvalidValue, "priority"},
+
+		// replies
+		{"replies -1", resolved(`,"replies":-1`), ReasonOutOfRange, "replies"},
+		{"replies 1.5", resolved(`,"replies":1.5`), ReasonInvalidValue, "replies"},
+		{"replies 1.0", resolved(`,"replies":1.0`), ReasonInvalidValue, "replies"},
+		{"replies with exponent", resolved(`,"replies":1e2`), ReasonInvalidValue, "replies"},
+		{"replies as string", resolved(`,"replies":"1"`), ReasonInvalidValue, "replies"},
+		{"replies over the maximum", resolved(`,"replies":1000001`), ReasonOutOfRange, "replies"},
+		{"replies beyond int64", resolved(`,"replies":99999999999999999999999`), ReasonOutOfRange, "replies"},
+		{"invalid replies on ticket.opened", opened(`,"replies":-1`), ReasonOutOfRange, "replies"},
+
+		// handle_seconds
+		{"handle_seconds -1", resolved(`,"handle_seconds":-1`), ReasonOutOfRange, "handle_seconds"},
+		{"handle_seconds tiny negative", resolved(`,"handle_seconds":-0.001`), ReasonOutOfRange, "handle_seconds"},
+		{"handle_seconds over the maximum", resolved(`,"handle_seconds":100000000.001`), ReasonOutOfRange, "handle_seconds"},
+		{"handle_seconds overflowing float64", resolved(`,"handle_seconds":1e400`), ReasonOutOfRange, "handle_seconds"},
+		{"handle_seconds as string", resolved(`,"handle_seconds":"60"`), ReasonInvalidValue, "handle_seconds"},
+
+		// survey
+		{"missing survey", `{"id":"e","type":"survey.answered","occurred_at":"2026-11-23T08:00:00Z"}`, ReasonMissingField, "survey"},
+		{"null survey", survey(`null`), ReasonMissingField, "survey"},
+		{"survey as string", survey(`"csat:5"`), ReasonInvalidValue, "survey"},
+		{"survey as array", survey(`[{"kind":"csat","score":5}]`), ReasonInvalidValue, "survey"},
+		{"empty survey", survey(`{}`), ReasonMissingField, "survey.kind"},
+		{"survey without score", survey(`{"kind":"csat"}`), ReasonMissingField, "survey.score"},
+		{"survey with null score", survey(`{"kind":"csat","score":null}`), ReasonMissingField, "survey.score"},
+		{"unknown survey kind", survey(`{"kind":"ppp","score":5}`), ReasonInvalidValue, "survey.kind"},
+		{"survey kind in the wrong case", survey(`{"kind":"CSAT","score":5}`), ReasonInvalidValue, "survey.kind"},
+		{"numeric survey kind", survey(`{"kind":1,"score":5}`), ReasonInvalidValue, "survey.kind"},
+		{"csat score 6", survey(`{"kind":"csat","score":6}`), ReasonOutOfRange, "survey.score"},
+		{"csat score 0", survey(`{"kind":"csat","score":0}`), ReasonOutOfRange, "survey.score"},
+		{"nps score 11", survey(`{"kind":"nps","score":11}`), ReasonOutOfRange, "survey.score"},
+		{"nps score -1", survey(`{"kind":"nps","score":-1}`), ReasonOutOfRange, "survey.score"},
+		{"ces score 0", survey(`{"kind":"ces","score":0}`), ReasonOutOfRange, "survey.score"},
+		{"ces score 8", survey(`{"kind":"ces","score":8}`), ReasonOutOfRange, "survey.score"},
+		{"fractional score", survey(`{"kind":"csat","score":4.5}`), ReasonInvalidValue, "survey.score"},
+		{"score 4.0", survey(`{"kind":"csat","score":4.0}`), ReasonInvalidValue, "survey.score"},
+		{"score as string", survey(`{"kind":"csat","score":"5"}`), ReasonInvalidValue, "survey.score"},
+		{"huge score", survey(`{"kind":"nps","score":18446744073709551626}`), ReasonOutOfRange, "survey.score"},
+		{"the last survey wins as a whole", survey(`{"kind":"csat","score":5},"survey":{"score":3}`), ReasonMissingField, "survey.kind"},
+		{"a later null survey", survey(`{"kind":"csat","score":5},"survey":null`), ReasonMissingField, "survey"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ev Event
+			err := Decode([]byte(tt.in), &ev)
+			var e *Error
+			require.ErrorAs(t, err, &e)
+			require.Equal(t, tt.reason, e.Reason, "%v", err)
+			require.Equal(t, tt.field, e.Field, "%v", err)
+			require.NotEmpty(t, e.Detail)
+		})
+	}
+}
+
+func TestErrorMessages(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"priority", opened(`,"priority":"critical"`), "invalid_value: priority: must be one of low, normal, high, urgent"},
+		{"missing ticket_id", `{"id":"e","type":"ticket.resolved","occurred_at":"2026-11-23T08:00:00Z"}`,
+			"missing_field: ticket_id: required on ticket.resolved; must be a string of 1 to 128 characters"},
+		{"nps score", survey(`{"kind":"nps","score":11}`), "out_of_range: survey.score: must be an integer from 0 to 10 for nps"},
+		{"syntax", `{"id":"e",}`, `invalid_json: unexpected character '}' at offset 10; must be one UTF-8 JSON object`},
+		{"truncated", `{"id":"e"`, `invalid_json: unexpected end of input at offset 9; must be one UTF-8 JSON object`},
+		{"too large", strings.Repeat(" ", MaxSize+1), "too_large: message must be at most 65536 bytes, got 65537"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var ev Event
+			require.EqualError(t, Decode([]byte(tt.in), &ev), tt.want)
+		})
+	}
+}
+
+// TestDecodeReuse checks that an Event decoded into again is fully reset and
+// that unescaped strings of one message do not overwrite each other.
+func TestDecodeReuse(t *testing.T) {
+	var ev Event
+	full := resolved(`,"id":"\u0031\u0032","ticket_id":"T\u002d1","channel":"ch\u00e0t","team":"t\u00e9am","agent_id":"\u0061gent",` +
+		`"priority":"\u0075rgent","replies":2,"handle_seconds":1.5`)
+	require.NoError(t, Decode([]byte(full), &ev))
+	want := decoded{ID: "12", Type: TicketResolved, TicketID: "T-1", OccurredAt: base().OccurredAt, Channel: "chàt",
+		Priority: PriorityUrgent, Team: "téam", AgentID: "agent", Replies: 2, HandleMillis: 1500}
+	require.Equal(t, want, view(&ev))
+
+	require.NoError(t, Decode([]byte(exampleSurvey), &ev))
+	require.Equal(t, decoded{ID: "e-7f3d", Type: SurveyAnswered, TicketID: "T-1042", OccurredAt: at(2026, 11, 23, 10, 2, 0, 0),
+		Replies: -1, HandleMillis: -1, Survey: SurveyCSAT, Score: 5}, view(&ev))
+
+	require.Error(t, Decode([]byte(`{`), &ev))
+	require.NoError(t, Decode([]byte(opened("")), &ev))
+	require.Equal(t, base(), view(&ev))
+
+	// A larger message with escapes after a smaller one grows the scratch buffer.
+	long := opened(`,"team":"` + strings.Repeat(`\u00e9`, 100) + `","agent_id":"` + strings.Repeat(`\u00e8`, 100) + `"`)
+	require.NoError(t, Decode([]byte(long), &ev))
+	require.Equal(t, strings.Repeat("é", 100), string(ev.Team))
+	require.Equal(t, strings.Repeat("è", 100), string(ev.AgentID))
+}
+
+// TestDecodeDoesNotAllocate checks the steady state: an Event reused for
+// messages no larger than before.
+func TestDecodeDoesNotAllocate(t *testing.T) {
+	msgs := [][]byte{
+		[]byte(exampleOpened), []byte(exampleFirstReply), []byte(exampleResolved), []byte(exampleSurvey),
+		[]byte(benchOpened), []byte(benchSurvey),
+		[]byte(resolved(`,"handle_seconds":1234.5678,"team":"t\u00e9am \ud83d\ude00","\u0069d":"x"`)),
+	}
+	var ev Event
+	for _, m := range msgs {
+		require.NoError(t, Decode(m, &ev))
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		for _, m := range msgs {
+			if err := Decode(m, &ev); err != nil {
+				panic(err)
+			}
+		}
+	})
+	require.Zero(t, allocs)
+}

@@ -1,0 +1,280 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stretchr/testify/require"
+)
+
+// FuzzDecode checks Decode against an oracle written independently with
+// encoding/json, time.Parse and strconv: both must accept the same messages
+// with the same fields, and reject the others for the same reason and field.
+func FuzzDecode(f *testing.F) {
+	for _, s := range []string{
+		exampleOpened, exampleFirstReply, exampleResolved, exampleSurvey, benchOpened, benchSurvey,
+		resolved(`,"replies":2,"handle_seconds":1.5e2,"channel":"chat","team":"caf\u00e9","agent_id":"\ud83d\ude00"`),
+		survey(`{"kind":"ces","score":3,"x":[{}]},"ticket_id":"T","survey":{"kind":"nps","score":10}`),
+		opened(`,"occurred_at":"2026-11-23T02:30:00.123456789-05:30","x":{"a":[1,2.5e-3,true,false,null,"s"]}`),
+		opened(`,"\u0069d":"x","type":"ticket\u002eopened","priority":null`),
+		resolved(`,"replies":0,"handle_seconds":0,"x":[0,-0,0.0,-0.5E+0,10,1e1]`),
+		survey(`{"kind":"nps","score":0}`),
+		opened(`,"team":"\"\\\/\b\f\n\r\t\u00e9\ud800","\u0074eam":"\ud83d\ude00"`),
+		// Rejections.
+		exampleOpened[:40], exampleOpened + "}", `[1]`, `null`, ``, opened(`,"team":"\xff"`),
+		opened(`,"id":""`), opened(`,"type":"ticket.closed"`), opened(`,"occurred_at":"2026-02-30T08:00:00Z"`),
+		opened(`,"priority":"critical"`), resolved(`,"replies":1.5`), resolved(`,"handle_seconds":-1`),
+		survey(`{"kind":"csat","score":6}`), survey(`{"kind":"x"}`), `{"id":"e"}`,
+		opened(`,"d":` + strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth)),
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		orig := bytes.Clone(data)
+		want, wantErr := oracle(data)
+
+		// Decode into an Event that holds another message's unescaped
+		// strings, to exercise the reuse of the scratch buffer.
+		var ev Event
+		require.NoError(t, Decode([]byte(opened(`,"team":"caf\u00e9","channel":"\u0041"`)), &ev))
+		err := Decode(data, &ev)
+		require.Equal(t, orig, data, "Decode modified its input")
+
+		if wantErr != nil {
+			var e *Error
+			require.ErrorAs(t, err, &e, "oracle rejects with %v", wantErr)
+			require.Equal(t, wantErr.Reason, e.Reason, "Decode: %v; oracle: %v", err, wantErr)
+			require.Equal(t, wantErr.Field, e.Field, "Decode: %v; oracle: %v", err, wantErr)
+			return
+		}
+		require.NoError(t, err)
+		require.Equal(t, want, view(&ev))
+	})
+}
+
+// rfc3339 is the timestamp syntax of the contract.
+const rfc3339 = `^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$`
+
+// oracle decodes data the slow way, stating the rules of contract section 1
+// once more, in the order Decode checks them.
+func oracle(data []byte) (decoded, *Error) {
+	fail := func(r Reason, field string) (decoded, *Error) {
+		return decoded{}, &Error{Reason: r, Field: field}
+	}
+	if len(data) > MaxSize {
+		return fail(ReasonTooLarge, "")
+	}
+	if !utf8.Valid(data) || !json.Valid(data) || nesting(data) > maxDepth {
+		return fail(ReasonInvalidJSON, "")
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return fail(ReasonInvalidJSON, "")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return fail(ReasonInvalidJSON, "")
+	}
+	// get returns a member, nil if absent or null.
+	get := func(m map[string]any, key string) any { return m[key] }
+	chars := utf8.RuneCountInString
+
+	out := decoded{Replies: -1, HandleMillis: -1}
+
+	switch id := get(m, "id").(type) {
+	case nil:
+		return fail(ReasonMissingField, "id")
+	case string:
+		if chars(id) < 1 || chars(id) > 128 {
+			return fail(ReasonOutOfRange, "id")
+		}
+		out.ID = id
+	default:
+		return fail(ReasonInvalidValue, "id")
+	}
+
+	switch typ := get(m, "type").(type) {
+	case nil:
+		return fail(ReasonMissingField, "type")
+	case string:
+		types := map[string]Type{"ticket.opened": TicketOpened, "ticket.first_reply": TicketFirstReply,
+			"ticket.resolved": TicketResolved, "ticket.reopened": TicketReopened, "survey.answered": SurveyAnswered}
+		if out.Type, ok = types[typ]; !ok {
+			return fail(ReasonUnknownType, "type")
+		}
+	default:
+		return fail(ReasonInvalidValue, "type")
+	}
+
+	switch tid := get(m, "ticket_id").(type) {
+	case nil:
+		if out.Type != SurveyAnswered {
+			return fail(ReasonMissingField, "ticket_id")
+		}
+	case string:
+		if chars(tid) < 1 || chars(tid) > 128 {
+			return fail(ReasonOutOfRange, "ticket_id")
+		}
+		out.TicketID = tid
+	default:
+		return fail(ReasonInvalidValue, "ticket_id")
+	}
+
+	switch ts := get(m, "occurred_at").(type) {
+	case nil:
+		return fail(ReasonMissingField, "occurred_at")
+	case string:
+		if !regexp.MustCompile(rfc3339).MatchString(ts) {
+			return fail(ReasonInvalidValue, "occurred_at")
+		}
+		tm, err := time.Parse(time.RFC3339Nano, strings.ToUpper(ts))
+		if err != nil {
+			return fail(ReasonInvalidValue, "occurred_at")
+		}
+		// The local year must be one whose instants all fit in int64
+		// nanoseconds. time.Parse accepts offsets up to 24:60 when the
+		// layout is not exactly RFC 3339; the contract does not.
+		y, _ := strconv.Atoi(ts[:4])
+		oh, _ := strconv.Atoi(ts[len(ts)-5 : len(ts)-3])
+		om, _ := strconv.Atoi(ts[len(ts)-2:])
+		if y < 1678 || y > 2261 || !strings.ContainsAny(ts, "Zz") && (oh > 23 || om > 59) {
+			return fail(ReasonInvalidValue, "occurred_at")
+		}
+		out.OccurredAt = tm.UnixNano()
+	default:
+		return fail(ReasonInvalidValue, "occurred_at")
+	}
+
+	for _, opt := range []struct {
+		name string
+		dst  *string
+	}{{"channel", &out.Channel}, {"team", &out.Team}, {"agent_id", &out.AgentID}} {
+		switch s := get(m, opt.name).(type) {
+		case nil:
+		case string:
+			if chars(s) > 128 {
+				return fail(ReasonOutOfRange, opt.name)
+			}
+			*opt.dst = s
+		default:
+			return fail(ReasonInvalidValue, opt.name)
+		}
+	}
+
+	switch p := get(m, "priority").(type) {
+	case nil:
+	case string:
+		if out.Priority, ok = ParsePriority(p); !ok {
+			return fail(ReasonInvalidValue, "priority")
+		}
+	default:
+		return fail(ReasonInvalidValue, "priority")
+	}
+
+	// integer returns the value of a JSON integer, and false if it is not one.
+	integer := func(v any) (n json.Number, ok bool) {
+		n, ok = v.(json.Number)
+		return n, ok && !strings.ContainsAny(string(n), ".eE")
+	}
+
+	if r := get(m, "replies"); r != nil {
+		n, ok := integer(r)
+		if !ok {
+			return fail(ReasonInvalidValue, "replies")
+		}
+		i, err := n.Int64()
+		if err != nil || i < 0 || i > MaxReplies {
+			return fail(ReasonOutOfRange, "replies")
+		}
+		if out.Type == TicketResolved {
+			out.Replies = int32(i)
+		}
+	}
+
+	if h := get(m, "handle_seconds"); h != nil {
+		n, ok := h.(json.Number)
+		if !ok {
+			return fail(ReasonInvalidValue, "handle_seconds")
+		}
+		s, err := n.Float64()
+		if err != nil || s < 0 || s > MaxHandleSeconds {
+			return fail(ReasonOutOfRange, "handle_seconds")
+		}
+		if out.Type == TicketResolved {
+			out.HandleMillis = int64(math.Round(s * 1000))
+		}
+	}
+
+	if out.Type != SurveyAnswered {
+		return out, nil
+	}
+	var sm map[string]any
+	switch s := get(m, "survey").(type) {
+	case nil:
+		return fail(ReasonMissingField, "survey")
+	case map[string]any:
+		sm = s
+	default:
+		return fail(ReasonInvalidValue, "survey")
+	}
+	switch k := get(sm, "kind").(type) {
+	case nil:
+		return fail(ReasonMissingField, "survey.kind")
+	case string:
+		kinds := map[string]SurveyKind{"csat": SurveyCSAT, "nps": SurveyNPS, "ces": SurveyCES}
+		if out.Survey, ok = kinds[k]; !ok {
+			return fail(ReasonInvalidValue, "survey.kind")
+		}
+	default:
+		return fail(ReasonInvalidValue, "survey.kind")
+	}
+	score := get(sm, "score")
+	if score == nil {
+		return fail(ReasonMissingField, "survey.score")
+	}
+	n, ok := integer(score)
+	if !ok {
+		return fail(ReasonInvalidValue, "survey.score")
+	}
+	i, err := n.Int64()
+	lo, hi := out.Survey.ScoreRange()
+	if err != nil || i < int64(lo) || i > int64(hi) {
+		return fail(ReasonOutOfRange, "survey.score")
+	}
+	out.Score = int8(i)
+	return out, nil
+}
+
+// nesting returns the deepest nesting of arrays and objects in the valid
+// JSON text data.
+func nesting(data []byte) int {
+	depth, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range data {
+		switch {
+		case inString && escaped:
+			escaped = false
+		case inString && c == '\\':
+			escaped = true
+		case inString:
+			inString = c != '"'
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
+}
