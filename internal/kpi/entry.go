@@ -71,10 +71,10 @@ func (e entry) less(o entry) bool {
 }
 
 // hashID is 64-bit FNV-1a: stable across restarts, unlike hash/maphash.
-func hashID(b []byte) uint64 {
+func hashID[T string | []byte](b T) uint64 {
 	h := uint64(14695981039346656037)
-	for _, c := range b {
-		h ^= uint64(c)
+	for i := range len(b) {
+		h ^= uint64(b[i])
 		h *= 1099511628211
 	}
 	return h

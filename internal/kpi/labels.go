@@ -119,3 +119,20 @@ func priorityLabel(p int) string {
 	}
 	return events.Priority(p).String()
 }
+
+// histGroup packs a breakdown and a histogram kind into one window
+// observation group; expandHists unpacks it into the histogram of each of
+// the breakdown's cells.
+// It takes 8 + 3 + 8 + 1 bits: within windows.MaxGroup.
+func histGroup(bd breakdown, h int) uint32 {
+	return uint32(bd.ch) | uint32(bd.pri)<<8 | uint32(bd.team)<<11 | uint32(h)<<19
+}
+
+func (d *dims) expandHists(group uint32, dst []int) []int {
+	bd := breakdown{ch: uint8(group), pri: uint8(group >> 8 & 7), team: uint8(group >> 11)}
+	h := int(group >> 19)
+	for _, c := range d.cells(bd) {
+		dst = append(dst, c*numHists+h)
+	}
+	return dst
+}

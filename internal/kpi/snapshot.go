@@ -152,7 +152,7 @@ func (s *State) Snapshot(now int64) *Snapshot {
 		Orphaned:       s.orphaned,
 		LastEventTime:  s.lastEvent,
 		HasEvents:      s.lastEvent != minTime,
-		TrackedTickets: len(s.byID),
+		TrackedTickets: s.tracked,
 	}
 	for _, l := range s.held {
 		snap.HeldEvents += len(l)

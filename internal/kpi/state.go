@@ -117,9 +117,14 @@ type State struct {
 	wins    []*windows.Window
 	longest *windows.Window
 
-	tickets []ticket // slab; byID points into it
+	tickets []ticket // slab; byHash points into it
 	free    []int32  // unused slots of tickets
-	byID    map[string]int32
+	tracked int      // tickets in use
+	// byHash finds a ticket by the hash of its id: an 8-byte key instead
+	// of a string keeps the map small and fast. The rare ticket whose hash
+	// is taken by another live ticket goes to collided instead.
+	byHash   map[uint64]int32
+	collided map[string]int32
 
 	// held are events waiting for their ticket's opening, by ticket id.
 	held    map[string][]entry
@@ -172,7 +177,8 @@ func New(cfg Config, now int64) (*State, error) {
 	s := &State{
 		cfg:        cfg,
 		dims:       d,
-		byID:       map[string]int32{},
+		byHash:     map[uint64]int32{},
+		collided:   map[string]int32{},
 		held:       map[string][]entry{},
 		heldMin:    maxTime,
 		ticketless: map[uint64]int64{},
@@ -181,7 +187,7 @@ func New(cfg Config, now int64) (*State, error) {
 		rejected:   map[events.Reason]int64{},
 		lastEvent:  minTime,
 	}
-	layout := windows.Layout{Counters: d.numCells() * numCounters, Hists: d.numCells() * numHists}
+	layout := windows.Layout{Counters: d.numCells() * numCounters, Hists: d.numCells() * numHists, Expand: d.expandHists}
 	for _, wc := range cfg.Windows {
 		w, err := windows.New(windows.Spec{Width: wc.Width, Ahead: cfg.MaxClockSkew}, layout, bins, now)
 		if err != nil {
@@ -223,7 +229,7 @@ func (s *State) Apply(ev *events.Event) Result {
 	e := newEntry(ev, breakdown{})
 	tix, tracked := int32(-1), false
 	if len(ev.TicketID) > 0 {
-		tix, tracked = s.byID[string(ev.TicketID)]
+		tix, tracked = s.lookup(ev.TicketID)
 	}
 	if s.seen(e, ev.TicketID, tix, tracked) {
 		s.duplicates++
@@ -243,7 +249,7 @@ func (s *State) Apply(ev *events.Event) Result {
 		if tracked {
 			// expire never evicts an open ticket or one just touched,
 			// but the slab index must be looked up again to be safe.
-			tix, tracked = s.byID[string(ev.TicketID)]
+			tix, tracked = s.lookup(ev.TicketID)
 		}
 	}
 	switch {
@@ -285,6 +291,31 @@ func (s *State) seen(e entry, ticketID []byte, tix int32, tracked bool) bool {
 	return false
 }
 
+// lookup returns the slab index of the ticket with the given id.
+func (s *State) lookup(id []byte) (int32, bool) {
+	tix, ok := s.byHash[hashID(id)]
+	if ok && s.tickets[tix].id == string(id) {
+		return tix, true
+	}
+	if ok || len(s.collided) > 0 {
+		tix, ok = s.collided[string(id)]
+		return tix, ok
+	}
+	return -1, false
+}
+
+// forget stops tracking the ticket in slot tix.
+func (s *State) forget(tix int32) {
+	id := s.tickets[tix].id
+	if h := hashID(id); s.byHash[h] == tix {
+		delete(s.byHash, h)
+	} else {
+		delete(s.collided, id)
+	}
+	s.tickets[tix] = ticket{}
+	s.tracked--
+}
+
 // track starts tracking a ticket at its opening, taking over the events
 // held for it.
 func (s *State) track(id string, opened entry) {
@@ -306,7 +337,12 @@ func (s *State) track(id string, opened entry) {
 		s.tickets = append(s.tickets, ticket{})
 	}
 	s.tickets[tix] = ticket{id: id, log: log}
-	s.byID[id] = tix
+	s.tracked++
+	if _, taken := s.byHash[hashID(id)]; taken {
+		s.collided[id] = tix
+	} else {
+		s.byHash[hashID(id)] = tix
+	}
 	s.fold(&s.tickets[tix], 1)
 }
 
@@ -463,14 +499,9 @@ func (s *State) duration(h int, bd breakdown, at, d int64, sign int64) {
 	}
 	s.count(at, bd, k, sign)
 	s.count(at, bd, k+1, sign*ms)
-	cells := s.dims.cells(bd)
-	var idx [4]int
-	for i, c := range cells {
-		idx[i] = c*numHists + h
-	}
 	secs := float64(d) / 1e9
 	for _, w := range s.wins {
-		w.Observe(at, idx[:], secs, int(sign))
+		w.Observe(at, histGroup(bd, h), secs, int(sign))
 	}
 	if bd.pri < events.NumPriorities {
 		s.durations[h][int(bd.ch)*events.NumPriorities+int(bd.pri)].observe(ms, sign)
@@ -554,14 +585,15 @@ func (s *State) sweep() {
 	step := int64(min(s.cfg.RetainResolved, s.cfg.RetainIDs) / 8)
 	s.nextSweep = s.watermark - s.watermark%step + step
 	resolvedBefore := s.watermark - int64(s.cfg.RetainResolved)
-	for id, tix := range s.byID {
-		tk := &s.tickets[tix]
-		if tk.fs.open || tk.log[len(tk.log)-1].at >= resolvedBefore {
+	// Scan the slab, not the map: sequential memory is several times
+	// faster, and this visits every tracked ticket.
+	for i := range s.tickets {
+		tk := &s.tickets[i]
+		if tk.log == nil || tk.fs.open || tk.log[len(tk.log)-1].at >= resolvedBefore {
 			continue
 		}
-		delete(s.byID, id)
-		*tk = ticket{}
-		s.free = append(s.free, tix)
+		s.forget(int32(i))
+		s.free = append(s.free, int32(i))
 	}
 	idsBefore := s.watermark - int64(s.cfg.RetainIDs)
 	for id, at := range s.ticketless {

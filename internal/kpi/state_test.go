@@ -2,6 +2,7 @@ package kpi
 
 import (
 	"math/rand/v2"
+	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -360,5 +361,42 @@ func BenchmarkApply(b *testing.B) {
 			s.Advance(e.OccurredAt)
 		}
 		s.Apply(e)
+	}
+}
+
+// BenchmarkMemoryPerTicket tracks 1,000,000 tickets (each opened, replied
+// to and resolved, so three event ids are remembered per ticket) and
+// reports the live heap per tracked ticket.
+func BenchmarkMemoryPerTicket(b *testing.B) {
+	const tickets = 1_000_000
+	for b.Loop() {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		s, err := New(DefaultConfig(), at(0))
+		require.NoError(b, err)
+		e := &events.Event{}
+		var id, tid []byte
+		for i := range 3 * tickets {
+			tk := i / 3
+			id = strconv.AppendInt(append(id[:0], "evt-"...), int64(i), 10)
+			tid = strconv.AppendInt(append(tid[:0], "T-"...), int64(tk), 10)
+			*e = events.Event{ID: id, TicketID: tid, Replies: -1, HandleMillis: -1,
+				OccurredAt: at(0) + int64(i)*int64(time.Millisecond)}
+			switch i % 3 {
+			case 0:
+				e.Type, e.Channel, e.Team = events.TicketOpened, []byte("email"), []byte("billing")
+			case 1:
+				e.Type = events.TicketFirstReply
+			case 2:
+				e.Type, e.Replies = events.TicketResolved, 1
+			}
+			s.Apply(e)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		require.Equal(b, tickets, s.tracked)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/tickets, "B/ticket")
+		runtime.KeepAlive(s)
 	}
 }

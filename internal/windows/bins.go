@@ -35,7 +35,11 @@ func NewBins() (*Bins, error) {
 		return nil, fmt.Errorf("histogram mapping: %w", err)
 	}
 	lo, hi := m.Index(MinValue), m.Index(MaxValue)
-	return &Bins{m: m, offset: lo, n: hi - lo + 2}, nil
+	b := &Bins{m: m, offset: lo, n: hi - lo + 2}
+	if b.n > 1<<binBits {
+		return nil, fmt.Errorf("BUG: %d histogram bins do not fit in a pane sample", b.n)
+	}
+	return b, nil
 }
 
 // Len returns the number of bins.

@@ -36,6 +36,11 @@ type Spec struct {
 type Layout struct {
 	Counters int
 	Hists    int
+	// Expand appends to dst the histograms that one observation of group
+	// goes to. A group stands for several histograms (say, one per
+	// breakdown of an event), so a pane records one entry per
+	// observation, not one per histogram.
+	Expand func(group uint32, dst []int) []int
 }
 
 // Window is a sliding window over panes of fixed width.
@@ -44,6 +49,8 @@ type Window struct {
 	paneWidth int64 // ns
 	n         int64 // panes covering the window, the current one included
 	bins      *Bins
+	expand    func(group uint32, dst []int) []int
+	scratch   []int // expanded histogram indices
 	ring      []pane
 	head      int64 // index of the pane that contains now
 
@@ -60,11 +67,33 @@ type pane struct {
 	samples  []sample // histogram observations, replayed on entry and eviction
 }
 
-// sample is one histogram observation recorded in a pane.
-type sample struct {
-	hist  uint32
-	bin   uint16
-	delta int16
+// sample is one histogram observation recorded in a pane, in four bytes:
+// the group in the top 20 bits, then a bit set for a taken-back
+// observation, then the bin in the low 11 bits.
+type sample uint32
+
+const (
+	// MaxGroup is the largest observation group.
+	MaxGroup  = 1<<20 - 1
+	binBits   = 11
+	retracted = 1 << binBits
+)
+
+func newSample(group uint32, bin int, delta int) sample {
+	s := sample(group<<(binBits+1) | uint32(bin))
+	if delta < 0 {
+		s |= retracted
+	}
+	return s
+}
+
+func (s sample) group() uint32 { return uint32(s) >> (binBits + 1) }
+func (s sample) bin() int      { return int(s & (1<<binBits - 1)) }
+func (s sample) delta() int64 {
+	if s&retracted != 0 {
+		return -1
+	}
+	return 1
 }
 
 const noPane = math.MinInt64
@@ -91,6 +120,7 @@ func New(spec Spec, layout Layout, bins *Bins, now int64) (*Window, error) {
 		paneWidth: paneWidth,
 		n:         int64(panes),
 		bins:      bins,
+		expand:    layout.Expand,
 		ring:      make([]pane, int64(panes)+ahead),
 		head:      floorDiv(now, paneWidth),
 		counters:  make([]int64, layout.Counters),
@@ -149,30 +179,34 @@ func (w *Window) Add(t int64, idx []int, delta int64) bool {
 	return true
 }
 
-// Observe records value v (a non-negative duration in seconds) delta times
-// (delta is +1 to observe, -1 to take a previous observation back) in the
-// histograms at indices hists for an event at time t. It reports false,
+// Observe records value v (a non-negative duration in seconds) in the
+// histograms of group (at most MaxGroup) for an event at time t; delta is
+// +1 to observe, -1 to take a previous observation back. It reports false,
 // changing nothing, when t lies outside the panes kept.
-func (w *Window) Observe(t int64, hists []int, v float64, delta int) bool {
+func (w *Window) Observe(t int64, group uint32, v float64, delta int) bool {
+	if group > MaxGroup {
+		panic(fmt.Sprintf("BUG: observation group %d above windows.MaxGroup", group))
+	}
 	p, inTotal, ok := w.slot(t)
 	if !ok {
 		return false
 	}
-	bin := w.bins.Index(v)
-	for _, h := range hists {
-		p.samples = append(p.samples, sample{hist: uint32(h), bin: uint16(bin), delta: int16(delta)})
-		if inTotal {
-			w.applySample(sample{hist: uint32(h), bin: uint16(bin), delta: int16(delta)}, 1)
-		}
+	s := newSample(group, w.bins.Index(v), delta)
+	p.samples = append(p.samples, s)
+	if inTotal {
+		w.applySample(s, 1)
 	}
 	return true
 }
 
 func (w *Window) applySample(s sample, sign int) {
-	d := int64(s.delta) * int64(sign)
-	i := int(s.hist)*w.bins.Len() + int(s.bin)
-	w.hists[i] = uint32(int64(w.hists[i]) + d)
-	w.histN[s.hist] += d
+	d := s.delta() * int64(sign)
+	w.scratch = w.expand(s.group(), w.scratch[:0])
+	for _, h := range w.scratch {
+		i := h*w.bins.Len() + s.bin()
+		w.hists[i] = uint32(int64(w.hists[i]) + d)
+		w.histN[h] += d
+	}
 }
 
 // Advance moves the window so that it ends at now: panes that enter are

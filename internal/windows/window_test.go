@@ -16,10 +16,13 @@ func newWindow(t *testing.T, width, ahead time.Duration, now int64) *Window {
 	t.Helper()
 	bins, err := NewBins()
 	require.NoError(t, err)
-	w, err := New(Spec{Width: width, Ahead: ahead}, Layout{Counters: 2, Hists: 1}, bins, now)
+	w, err := New(Spec{Width: width, Ahead: ahead}, Layout{Counters: 2, Hists: 1, Expand: identity}, bins, now)
 	require.NoError(t, err)
 	return w
 }
+
+// identity makes each group one histogram of the same index.
+func identity(group uint32, dst []int) []int { return append(dst, int(group)) }
 
 func TestWindowSlides(t *testing.T) {
 	// A 60 s window has 1 s panes. Events at these times (seconds) add 1
@@ -75,7 +78,7 @@ func TestWindowAddsAfterAdvance(t *testing.T) {
 func TestWindowFuturePaneEntersLater(t *testing.T) {
 	w := newWindow(t, time.Minute, 30*time.Second, 0)
 	require.True(t, w.Add(20*sec, []int{0}, 1))
-	require.True(t, w.Observe(20*sec, []int{0}, 3, 1))
+	require.True(t, w.Observe(20*sec, 0, 3, 1))
 	require.Equal(t, int64(0), w.Counter(0), "a future event is not in the window yet")
 	require.Equal(t, int64(0), w.Count(0))
 	require.False(t, w.Add(31*sec, []int{0}, 1), "beyond the allowance")
@@ -92,10 +95,10 @@ func TestWindowRetraction(t *testing.T) {
 	w.Advance(int64(30 * time.Minute))
 	at := int64(10 * time.Minute)
 	w.Add(at, []int{0, 1}, 1)
-	w.Observe(at, []int{0}, 120, 1)
-	w.Observe(at, []int{0}, 60, 1)
+	w.Observe(at, 0, 120, 1)
+	w.Observe(at, 0, 60, 1)
 	w.Add(at, []int{0, 1}, -1)
-	w.Observe(at, []int{0}, 120, -1)
+	w.Observe(at, 0, 120, -1)
 	require.Equal(t, int64(0), w.Counter(0))
 	require.Equal(t, int64(1), w.Count(0))
 	out := make([]float64, 1)
@@ -150,7 +153,7 @@ func TestQuantileAccuracy(t *testing.T) {
 			v = 0
 		}
 		all = append(all, obs{at, v})
-		require.True(t, w.Observe(at, []int{0}, v, 1))
+		require.True(t, w.Observe(at, 0, v, 1))
 		if i%2500 != 2499 {
 			continue
 		}
@@ -179,13 +182,14 @@ func TestQuantileAccuracy(t *testing.T) {
 
 func BenchmarkWindowAdd(b *testing.B) {
 	bins, _ := NewBins()
-	w, _ := New(Spec{Width: time.Hour}, Layout{Counters: 64, Hists: 4}, bins, 0)
+	fourCells := func(g uint32, dst []int) []int { return append(dst, 0, 1, 2, 3) }
+	w, _ := New(Spec{Width: time.Hour}, Layout{Counters: 64, Hists: 4, Expand: fourCells}, bins, 0)
 	idx := []int{0, 5, 9, 33}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		at := int64(i) * int64(time.Millisecond)
 		w.Advance(at)
 		w.Add(at, idx, 1)
-		w.Observe(at, idx[:1], float64(i%5000), 1)
+		w.Observe(at, 0, float64(i%5000), 1)
 	}
 }
