@@ -1,0 +1,169 @@
+package metrics
+
+import (
+	"fmt"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/helpdesk-kpi/aggregator/internal/events"
+	"github.com/helpdesk-kpi/aggregator/internal/kpi"
+)
+
+var t0 = time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC)
+
+func newState(t testing.TB, cfg kpi.Config) *kpi.State {
+	t.Helper()
+	s, err := kpi.New(cfg, t0.Add(time.Hour).UnixNano())
+	require.NoError(t, err)
+	return s
+}
+
+func event(id, typ string, ticket string, at time.Duration, f func(*events.Event)) *events.Event {
+	e := &events.Event{ID: []byte(id), TicketID: []byte(ticket), OccurredAt: t0.Add(at).UnixNano(), Replies: -1, HandleMillis: -1}
+	for t := events.TicketOpened; int(t) < events.NumTypes; t++ {
+		if t.String() == typ {
+			e.Type = t
+		}
+	}
+	if f != nil {
+		f(e)
+	}
+	return e
+}
+
+// TestCollectorExposition checks the exposition of one small state, series
+// by series, for a window and cell chosen for each metric family.
+func TestCollectorExposition(t *testing.T) {
+	cfg := kpi.DefaultConfig()
+	cfg.Windows = []kpi.Window{{Name: "1h", Width: time.Hour}}
+	cfg.Quantiles = []float64{0.5}
+	cfg.Channels = []string{"email"}
+	cfg.Teams = []string{"billing"}
+	s := newState(t, cfg)
+	s.Apply(event("a", "ticket.opened", "T1", 10*time.Minute, func(e *events.Event) { e.Channel, e.Team = []byte("email"), []byte("billing") }))
+	s.Apply(event("b", "ticket.first_reply", "T1", 20*time.Minute, nil))
+	s.Apply(event("c", "ticket.resolved", "T1", 40*time.Minute, func(e *events.Event) { e.Replies = 1 }))
+	s.Apply(event("d", "survey.answered", "T1", 50*time.Minute, func(e *events.Event) { e.Survey, e.Score = events.SurveyCSAT, 4 }))
+	snap := s.Snapshot(t0.Add(time.Hour).UnixNano())
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(func() *kpi.Snapshot { return snap }))
+
+	// Hand-written: one ticket, replied after 10 min, resolved after 30
+	// min with one reply, one satisfied CSAT answer; p50 of one sample is
+	// that sample, reported within 1% (600 s is bin value 599.6…).
+	want := `
+# HELP helpdesk_tickets_opened Tickets opened in the window.
+# TYPE helpdesk_tickets_opened gauge
+helpdesk_tickets_opened{channel="all",priority="all",team="all",window="1h"} 1
+helpdesk_tickets_opened{channel="all",priority="all",team="billing",window="1h"} 1
+helpdesk_tickets_opened{channel="all",priority="all",team="other",window="1h"} 0
+helpdesk_tickets_opened{channel="all",priority="all",team="unknown",window="1h"} 0
+helpdesk_tickets_opened{channel="all",priority="high",team="all",window="1h"} 0
+helpdesk_tickets_opened{channel="all",priority="low",team="all",window="1h"} 0
+helpdesk_tickets_opened{channel="all",priority="normal",team="all",window="1h"} 1
+helpdesk_tickets_opened{channel="all",priority="unknown",team="all",window="1h"} 0
+helpdesk_tickets_opened{channel="all",priority="urgent",team="all",window="1h"} 0
+helpdesk_tickets_opened{channel="email",priority="all",team="all",window="1h"} 1
+helpdesk_tickets_opened{channel="other",priority="all",team="all",window="1h"} 0
+helpdesk_tickets_opened{channel="unknown",priority="all",team="all",window="1h"} 0
+# HELP helpdesk_fcr_ratio First contact resolution: resolutions with exactly one reply over resolutions reporting replies.
+# TYPE helpdesk_fcr_ratio gauge
+helpdesk_fcr_ratio{channel="all",priority="all",team="all",window="1h"} 1
+helpdesk_fcr_ratio{channel="all",priority="all",team="billing",window="1h"} 1
+helpdesk_fcr_ratio{channel="all",priority="normal",team="all",window="1h"} 1
+helpdesk_fcr_ratio{channel="email",priority="all",team="all",window="1h"} 1
+# HELP helpdesk_open_tickets Tickets opened and not resolved (a reopened ticket is open again).
+# TYPE helpdesk_open_tickets gauge
+helpdesk_open_tickets{channel="all",priority="all",team="all"} 0
+helpdesk_open_tickets{channel="all",priority="all",team="billing"} 0
+helpdesk_open_tickets{channel="all",priority="all",team="other"} 0
+helpdesk_open_tickets{channel="all",priority="all",team="unknown"} 0
+helpdesk_open_tickets{channel="all",priority="high",team="all"} 0
+helpdesk_open_tickets{channel="all",priority="low",team="all"} 0
+helpdesk_open_tickets{channel="all",priority="normal",team="all"} 0
+helpdesk_open_tickets{channel="all",priority="unknown",team="all"} 0
+helpdesk_open_tickets{channel="all",priority="urgent",team="all"} 0
+helpdesk_open_tickets{channel="email",priority="all",team="all"} 0
+helpdesk_open_tickets{channel="other",priority="all",team="all"} 0
+helpdesk_open_tickets{channel="unknown",priority="all",team="all"} 0
+# HELP helpdesk_tickets_opened_total Tickets opened, by event time, since the stream began.
+# TYPE helpdesk_tickets_opened_total counter
+helpdesk_tickets_opened_total{channel="email",priority="normal",team="billing"} 1
+# HELP helpdesk_survey_responses_total Survey answers since the stream began, by kind and score.
+# TYPE helpdesk_survey_responses_total counter
+helpdesk_survey_responses_total{kind="csat",score="4"} 1
+# HELP helpdesk_events_total Events applied, by type.
+# TYPE helpdesk_events_total counter
+helpdesk_events_total{type="survey.answered"} 1
+helpdesk_events_total{type="ticket.first_reply"} 1
+helpdesk_events_total{type="ticket.opened"} 1
+helpdesk_events_total{type="ticket.reopened"} 0
+helpdesk_events_total{type="ticket.resolved"} 1
+# HELP helpdesk_last_event_timestamp_seconds occurred_at of the newest applied event.
+# TYPE helpdesk_last_event_timestamp_seconds gauge
+helpdesk_last_event_timestamp_seconds ` + fmt.Sprint(t0.Add(50*time.Minute).Unix()) + `
+`
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"helpdesk_tickets_opened", "helpdesk_fcr_ratio", "helpdesk_open_tickets",
+		"helpdesk_tickets_opened_total", "helpdesk_survey_responses_total",
+		"helpdesk_events_total", "helpdesk_last_event_timestamp_seconds"))
+
+	// The quantile of the single 600 s sample, within 1%.
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "helpdesk_first_reply_time_seconds" {
+			continue
+		}
+		require.Len(t, mf.GetMetric(), 4) // overall, email, normal, billing
+		for _, m := range mf.GetMetric() {
+			require.InEpsilon(t, 600, m.GetGauge().GetValue(), 0.01)
+		}
+	}
+	// Ratios without samples are omitted; counts are 0.
+	require.Equal(t, 0, testutil.CollectAndCount(NewCollector(func() *kpi.Snapshot {
+		return newState(t, cfg).Snapshot(t0.Add(time.Hour).UnixNano())
+	}), "helpdesk_csat_ratio", "helpdesk_first_reply_time_seconds", "helpdesk_last_event_timestamp_seconds"))
+}
+
+// BenchmarkRender renders /metrics for the default windows and quantiles
+// with 5 channels × 4 priorities × 10 teams, every series populated.
+func BenchmarkRender(b *testing.B) {
+	cfg := kpi.DefaultConfig()
+	cfg.Teams = []string{"t0", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9"}
+	s := newState(b, cfg)
+	pris := []events.Priority{events.PriorityLow, events.PriorityNormal, events.PriorityHigh, events.PriorityUrgent}
+	n := 0
+	for _, ch := range cfg.Channels {
+		for _, p := range pris {
+			for _, tm := range cfg.Teams {
+				n++
+				id := fmt.Sprintf("T%d", n)
+				at := time.Duration(n) * 10 * time.Second
+				s.Apply(event(id+"o", "ticket.opened", id, at, func(e *events.Event) { e.Channel, e.Team, e.Priority = []byte(ch), []byte(tm), p }))
+				s.Apply(event(id+"r", "ticket.first_reply", id, at+time.Minute, nil))
+				s.Apply(event(id+"x", "ticket.resolved", id, at+5*time.Minute, func(e *events.Event) { e.Replies, e.HandleMillis = 1, 60_000 }))
+				s.Apply(event(id+"s", "survey.answered", id, at+6*time.Minute, func(e *events.Event) { e.Survey, e.Score = events.SurveyNPS, 9 }))
+			}
+		}
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(NewCollector(func() *kpi.Snapshot { return s.Snapshot(t0.Add(time.Hour).UnixNano()) }))
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	req := httptest.NewRequest("GET", "/metrics", nil)
+	var series int
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		series = strings.Count(rec.Body.String(), "\nhelpdesk_")
+	}
+	b.ReportMetric(float64(series), "series")
+}
