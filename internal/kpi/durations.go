@@ -1,5 +1,7 @@
 package kpi
 
+import "math"
+
 // numDurationBuckets is the number of classic buckets of the cumulative
 // duration histograms.
 const numDurationBuckets = 13
@@ -26,11 +28,21 @@ func DurationBuckets() []float64 {
 	return s
 }
 
+// NativeSchema is the schema of the native histogram buckets: 2^(2^-3),
+// about 9% wide. NativeZeroThreshold (seconds) bounds the zero bucket.
+const (
+	NativeSchema        = 3
+	NativeZeroThreshold = 1e-3
+)
+
 // durationHist is a cumulative histogram of durations in milliseconds:
-// counts per bucket (not cumulative across buckets; the last slot counts
-// what exceeds every bound), the sample count and sum.
+// classic bucket counts (not cumulative across buckets; the last slot
+// counts what exceeds every bound), native bucket counts by index, the
+// sample count and sum.
 type durationHist struct {
 	buckets [numDurationBuckets + 1]int64
+	native  map[int]int64
+	zero    int64 // native zero bucket
 	count   int64
 	sumMs   int64
 }
@@ -46,4 +58,13 @@ func (h *durationHist) observe(ms, sign int64) {
 	h.buckets[i] += sign
 	h.count += sign
 	h.sumMs += sign * ms
+	if secs := float64(ms) / 1000; secs <= NativeZeroThreshold {
+		h.zero += sign
+	} else {
+		if h.native == nil {
+			h.native = map[int]int64{}
+		}
+		// Bucket i holds (2^((i-1)/8), 2^(i/8)].
+		h.native[int(math.Ceil(math.Log2(secs)*(1<<NativeSchema)))] += sign
+	}
 }

@@ -89,10 +89,14 @@ type TicketTotals struct {
 
 // DurationHistogram is a cumulative histogram of first reply or resolution
 // times of one channel × priority combination. Buckets are cumulative counts
-// for the bounds of DurationBuckets.
+// for the bounds of DurationBuckets; Native are the counts of native
+// histogram buckets (schema NativeSchema) by index, NativeZero the count of
+// the zero bucket.
 type DurationHistogram struct {
 	Channel, Priority string
 	Buckets           []uint64
+	Native            map[int]int64
+	NativeZero        uint64
 	Count             uint64
 	SumSeconds        float64
 }
@@ -227,7 +231,8 @@ func (s *State) snapshotTotals(snap *Snapshot) {
 				if src.count == 0 {
 					continue
 				}
-				dh := DurationHistogram{Channel: chName, Priority: priorityLabel(pri), Count: uint64(src.count), SumSeconds: float64(src.sumMs) / 1000}
+				dh := DurationHistogram{Channel: chName, Priority: priorityLabel(pri), Count: uint64(src.count),
+					SumSeconds: float64(src.sumMs) / 1000, Native: maps.Clone(src.native), NativeZero: uint64(src.zero)}
 				var cum int64
 				for _, n := range src.buckets[:numDurationBuckets] {
 					cum += n

@@ -167,11 +167,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		data []kpi.DurationHistogram
 	}{{c.frHist, s.FirstReplyDurations}, {c.resHist, s.ResolutionDurations}} {
 		for _, d := range h.data {
-			buckets := make(map[float64]uint64, len(bounds))
-			for i, ub := range bounds {
-				buckets[ub] = d.Buckets[i]
-			}
-			ch <- prometheus.MustNewConstHistogram(h.desc, d.Count, d.SumSeconds, buckets, d.Channel, d.Priority)
+			ch <- newHistogram(h.desc, bounds, d)
 		}
 	}
 	for _, sc := range s.Surveys {

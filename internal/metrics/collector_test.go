@@ -127,6 +127,29 @@ helpdesk_last_event_timestamp_seconds ` + fmt.Sprint(t0.Add(50*time.Minute).Unix
 			require.InEpsilon(t, 600, m.GetGauge().GetValue(), 0.01)
 		}
 	}
+	// The cumulative histogram carries classic and native buckets. 600 s
+	// lies in native bucket ceil(8·log2 600) = ceil(73.83) = 74 of schema
+	// 3, and in the classic buckets from 15m (900 s) up.
+	for _, mf := range mfs {
+		if mf.GetName() != "helpdesk_first_reply_duration_seconds" {
+			continue
+		}
+		require.Len(t, mf.GetMetric(), 1)
+		h := mf.GetMetric()[0].GetHistogram()
+		require.Equal(t, uint64(1), h.GetSampleCount())
+		require.Equal(t, 600.0, h.GetSampleSum())
+		require.Equal(t, int32(3), h.GetSchema())
+		require.Len(t, h.GetPositiveSpan(), 1)
+		require.Equal(t, int32(74), h.GetPositiveSpan()[0].GetOffset())
+		require.Equal(t, uint32(1), h.GetPositiveSpan()[0].GetLength())
+		require.Equal(t, []int64{1}, h.GetPositiveDelta())
+		var cum []uint64
+		for _, b := range h.GetBucket() {
+			cum = append(cum, b.GetCumulativeCount())
+		}
+		// 1m 5m 15m 30m 1h 2h 4h 8h 12h 24h 48h 72h 7d
+		require.Equal(t, []uint64{0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, cum)
+	}
 	// Ratios without samples are omitted; counts are 0.
 	require.Equal(t, 0, testutil.CollectAndCount(NewCollector(func() *kpi.Snapshot {
 		return newState(t, cfg).Snapshot(t0.Add(time.Hour).UnixNano())
