@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The project's one test command. It installs what the tests need on a
+# fresh Debian machine with Go (a C compiler for the race detector), then
+# vets and runs every test under the race detector.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# apt_install installs Debian packages when this user may; otherwise it
+# says what to install and fails.
+apt_install() {
+	if [ "$(id -u)" = 0 ] && have apt-get; then
+		echo "test.sh: installing $* (Debian packages)" >&2
+		apt-get update -qq >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+	else
+		echo "test.sh: please install $* (for example: sudo apt-get install -y $*)" >&2
+		return 1
+	fi
+}
+
+# The race detector needs cgo, so a C compiler.
+have gcc || apt_install gcc libc6-dev
+
+export CGO_ENABLED=1
+go vet ./...
+go test -race -count=1 -timeout 15m ./...
