@@ -107,6 +107,13 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 			return cfg, fmt.Errorf("-config %s: %w", cfg.ConfigFile, err)
 		}
 	}
+	if cfg.Ingest.MaxAge == 0 {
+		// Keep the longest window plus a day, so that a restart can
+		// rebuild every window from the stream.
+		for _, w := range cfg.KPI.Windows {
+			cfg.Ingest.MaxAge = max(cfg.Ingest.MaxAge, w.Width+24*time.Hour)
+		}
+	}
 	return cfg, cfg.Validate()
 }
 
@@ -170,7 +177,7 @@ func applyYAML(cfg *Config, data []byte) error {
 	if f.Channels != nil {
 		cfg.KPI.Channels = f.Channels
 	}
-	if f.Teams != nil {
+	if len(f.Teams) > 0 {
 		cfg.KPI.Teams = f.Teams
 	}
 	if f.MaxTeams != nil {

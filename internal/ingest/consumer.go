@@ -37,7 +37,8 @@ type Config struct {
 	// CreateStream creates the stream (and the dead-letter stream) when
 	// missing.
 	CreateStream bool
-	// MaxAge is how long the created stream keeps messages.
+	// MaxAge is how long the created stream keeps messages; zero keeps
+	// them until limits say otherwise.
 	MaxAge time.Duration
 	// DeadLetterSubject receives a copy of every rejected message.
 	DeadLetterSubject string
@@ -56,7 +57,6 @@ func DefaultConfig() Config {
 		Stream:            "HELPDESK_EVENTS",
 		Subjects:          []string{"helpdesk.events.>"},
 		CreateStream:      true,
-		MaxAge:            8 * 24 * time.Hour,
 		DeadLetterSubject: "helpdesk.deadletter",
 		DeadLetterStream:  "HELPDESK_DEADLETTER",
 		BatchSize:         512,

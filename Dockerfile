@@ -1,0 +1,20 @@
+# syntax=docker/dockerfile:1
+# Build: docker build -t helpdesk-kpi-aggregator .
+# Run:   docker run -p 9478:9478 -v aggregator-data:/data helpdesk-kpi-aggregator -nats-url nats://nats:4222
+
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/aggregator ./cmd/aggregator
+
+# Static binary on a minimal base, as a non-root user. No HEALTHCHECK:
+# orchestrators probe /healthz and /readyz.
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/aggregator /usr/local/bin/aggregator
+ENV AGGREGATOR_DATA_DIR=/data
+VOLUME ["/data"]
+EXPOSE 9478
+USER nonroot:nonroot
+ENTRYPOINT ["/usr/local/bin/aggregator"]

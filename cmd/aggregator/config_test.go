@@ -1,0 +1,77 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/helpdesk-kpi/aggregator/internal/kpi"
+)
+
+func noEnv(string) string { return "" }
+
+func TestDefaultsAndShippedExampleConfig(t *testing.T) {
+	def, err := parseFlags(nil, noEnv, &strings.Builder{})
+	require.NoError(t, err)
+	// The example file spells out the defaults: loading it changes nothing.
+	withFile, err := parseFlags([]string{"-config", "../../deploy/config/aggregator.yaml"}, noEnv, &strings.Builder{})
+	require.NoError(t, err)
+	require.Equal(t, def.KPI, withFile.KPI)
+	require.Equal(t, def.Ingest, withFile.Ingest)
+	require.Equal(t, []kpi.Window{{"15m", 15 * time.Minute}, {"1h", time.Hour}, {"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}}, def.KPI.Windows)
+}
+
+func TestFlagsEnvironmentAndFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "c.yaml")
+	require.NoError(t, os.WriteFile(file, []byte("windows: [5m, 2w]\nquantiles: [0.75]\nteams: [a, b]\nstream:\n  create: false\n"), 0o600))
+	env := map[string]string{"AGGREGATOR_HTTP_ADDR": "127.0.0.1:1234", "AGGREGATOR_DATA_DIR": "/from/env", "AGGREGATOR_CONFIG": file}
+	cfg, err := parseFlags([]string{"-data-dir", "/from/flag"}, func(k string) string { return env[k] }, &strings.Builder{})
+	require.NoError(t, err)
+	require.Equal(t, "127.0.0.1:1234", cfg.HTTPAddr) // environment
+	require.Equal(t, "/from/flag", cfg.DataDir)      // the flag wins
+	require.Equal(t, []kpi.Window{{"5m", 5 * time.Minute}, {"2w", 14 * 24 * time.Hour}}, cfg.KPI.Windows)
+	require.Equal(t, []float64{0.75}, cfg.KPI.Quantiles)
+	require.Equal(t, []string{"a", "b"}, cfg.KPI.Teams)
+	require.False(t, cfg.Ingest.CreateStream)
+}
+
+func TestBadConfigNamesTheField(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		yaml string
+		want string
+	}{
+		{"bad listen address", []string{"-http-addr", "nonsense"}, "", "-http-addr"},
+		{"bad NATS URL", []string{"-nats-url", "::"}, "", "-nats-url"},
+		{"bad log level", []string{"-log-level", "loud"}, "", "-log-level"},
+		{"unknown YAML field", nil, "windws: [1h]\n", "windws"},
+		{"bad window", nil, "windows: [1 hour]\n", "windows"},
+		{"tiny window", nil, "windows: [10s]\n", "windows"},
+		{"quantile out of range", nil, "quantiles: [0.5, 1.5]\n", "quantiles"},
+		{"quantiles not ascending", nil, "quantiles: [0.9, 0.5]\n", "quantiles"},
+		{"reserved channel", nil, "channels: [email, all]\n", "channels"},
+		{"too many teams admitted", nil, "max_teams: 1000\n", "max_teams"},
+		{"hold_for zero", nil, "hold_for: 0s\n", "hold_for"},
+		{"stream kept shorter than the window", nil, "stream:\n  max_age: 1h\n", "stream.max_age"},
+		{"bad stream name", nil, "stream:\n  name: a.b\n", "stream.name"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if tc.yaml != "" {
+				file := filepath.Join(t.TempDir(), "c.yaml")
+				require.NoError(t, os.WriteFile(file, []byte(tc.yaml), 0o600))
+				args = append(args, "-config", file)
+			}
+			_, err := parseFlags(args, noEnv, &strings.Builder{})
+			require.Error(t, err)
+			require.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
