@@ -22,7 +22,7 @@ func TestDefaultsAndShippedExampleConfig(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, def.KPI, withFile.KPI)
 	require.Equal(t, def.Ingest, withFile.Ingest)
-	require.Equal(t, []kpi.Window{{"15m", 15 * time.Minute}, {"1h", time.Hour}, {"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}}, def.KPI.Windows)
+	require.Equal(t, []kpi.Window{{Name: "15m", Width: 15 * time.Minute}, {Name: "1h", Width: time.Hour}, {Name: "24h", Width: 24 * time.Hour}, {Name: "7d", Width: 7 * 24 * time.Hour}}, def.KPI.Windows)
 }
 
 func TestFlagsEnvironmentAndFile(t *testing.T) {
@@ -34,7 +34,7 @@ func TestFlagsEnvironmentAndFile(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "127.0.0.1:1234", cfg.HTTPAddr) // environment
 	require.Equal(t, "/from/flag", cfg.DataDir)      // the flag wins
-	require.Equal(t, []kpi.Window{{"5m", 5 * time.Minute}, {"2w", 14 * 24 * time.Hour}}, cfg.KPI.Windows)
+	require.Equal(t, []kpi.Window{{Name: "5m", Width: 5 * time.Minute}, {Name: "2w", Width: 14 * 24 * time.Hour}}, cfg.KPI.Windows)
 	require.Equal(t, []float64{0.75}, cfg.KPI.Quantiles)
 	require.Equal(t, []string{"a", "b"}, cfg.KPI.Teams)
 	require.False(t, cfg.Ingest.CreateStream)

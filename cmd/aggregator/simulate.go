@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rs/zerolog"
+
+	"github.com/helpdesk-kpi/aggregator/internal/simulate"
+)
+
+// runSimulate is `aggregator simulate`: it publishes a synthetic helpdesk
+// stream. By default it first publishes -backfill of history at once, then
+// follows the clock, publishing each event when its time comes, so a live
+// aggregator sees a realistic day. With -rate it publishes as fast as that
+// instead, for load.
+func runSimulate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("aggregator simulate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	def := simulate.DefaultConfig()
+	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "NATS server URL (the aggregator's embedded server by default)")
+	var auth NATSAuth
+	fs.StringVar(&auth.CredsFile, "nats-creds", "", "NATS credentials file")
+	fs.StringVar(&auth.User, "nats-user", "", "NATS user name")
+	fs.StringVar(&auth.Password, "nats-password", "", "NATS password")
+	fs.StringVar(&auth.TLSCA, "nats-tls-ca", "", "CA certificate file to verify the NATS server")
+	perHour := fs.Float64("tickets-per-hour", 1200, "new tickets per hour of event time")
+	backfill := fs.Duration("backfill", 24*time.Hour, "history to publish at once before following the clock")
+	rate := fs.Float64("rate", 0, "messages per second, ignoring event times (for load); 0 follows the clock")
+	count := fs.Int("count", 0, "messages to publish; 0 means until interrupted")
+	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed; the same seed gives the same stream")
+	dups := fs.Float64("duplicates", def.DuplicateShare, "share of messages re-sent with the same id (publish retries)")
+	disorder := fs.Float64("disorder", def.DisorderShare, "share of events sent after some of their successors")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return err
+	}
+	if *backfill < 0 {
+		return fmt.Errorf("-backfill %v: must not be negative", *backfill)
+	}
+	cfg := simulate.Config{
+		Seed:           *seed,
+		Start:          time.Now().Add(-*backfill),
+		TicketsPerHour: *perHour,
+		DuplicateShare: *dups,
+		DisorderShare:  *disorder,
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	nc, err := connectNATS(*natsURL, auth, zerolog.Nop())
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	gen := simulate.NewGenerator(cfg)
+	fmt.Fprintf(stdout, "simulate: seed %d, %.0f tickets/hour, publishing to %s\n", *seed, *perHour, nc.ConnectedUrlRedacted())
+	if *rate > 0 {
+		n, err := simulate.Publish(ctx, js, gen, simulate.PublishConfig{Rate: *rate, Count: *count, Progress: stdout, Async: true})
+		fmt.Fprintf(stdout, "simulate: published %d messages\n", n)
+		return err
+	}
+	return followClock(ctx, js, gen, *count, stdout)
+}
+
+// followClock publishes each message once the wall clock reaches its event
+// time: history at once, then live. It prints progress every 5 seconds.
+func followClock(ctx context.Context, js jetstream.JetStream, gen *simulate.Generator, count int, out io.Writer) error {
+	start := time.Now()
+	progress := time.NewTicker(5 * time.Second)
+	defer progress.Stop()
+	published := 0
+	report := func(eventTime time.Time) {
+		fmt.Fprintf(out, "simulate: %d published (%.0f/s), event time %s\n",
+			published, float64(published)/time.Since(start).Seconds(), eventTime.Format(time.RFC3339))
+	}
+	defer func() {
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-time.After(30 * time.Second):
+		}
+	}()
+	for count == 0 || published < count {
+		m := gen.Next()
+		if wait := time.Until(m.OccurredAt); wait > 0 {
+			timer := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				timer.Stop()
+				report(m.OccurredAt)
+				return nil
+			case <-timer.C:
+			}
+		}
+		select {
+		case <-ctx.Done():
+			report(m.OccurredAt)
+			return nil
+		case <-progress.C:
+			report(m.OccurredAt)
+		default:
+		}
+		msg := nats.NewMsg(m.Subject)
+		msg.Data = m.Data
+		msg.Header.Set(jetstream.MsgIDHeader, m.MsgID)
+		if _, err := js.PublishMsgAsync(msg); err != nil {
+			if errors.Is(err, jetstream.ErrTooManyStalledMsgs) {
+				<-js.PublishAsyncComplete()
+				if _, err = js.PublishMsgAsync(msg); err == nil {
+					published++
+					continue
+				}
+			}
+			return fmt.Errorf("publish %s: %w", m.MsgID, err)
+		}
+		published++
+	}
+	report(time.Now())
+	return nil
+}

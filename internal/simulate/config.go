@@ -1,0 +1,193 @@
+package simulate
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/helpdesk-kpi/aggregator/internal/events"
+)
+
+// DefaultTicketsPerHour is the arrival rate used when Config.TicketsPerHour
+// is 0: ten new tickets a minute of event time.
+const DefaultTicketsPerHour = 600
+
+// Limits of Config.
+const (
+	minTicketsPerHour = 0.01
+	maxTicketsPerHour = 1e9
+	maxShare          = 0.5
+	maxNames          = math.MaxUint16
+	maxStartYear      = 9000 // leaves the stream a millennium before timestamps need five digits
+)
+
+// Config describes a synthetic stream. The zero value of Start,
+// TicketsPerHour, Channels and Teams selects the default of DefaultConfig;
+// the zero value of a share means none.
+type Config struct {
+	// Seed selects the stream: the same Config always yields the same
+	// messages. It is also part of every event id, so streams of different
+	// seeds never share an id.
+	Seed uint64
+
+	// Start is the event time of the first ticket.opened, in the years 1 to
+	// 9000. Event times are written in UTC with millisecond precision;
+	// finer parts are dropped. A demo against a live aggregator wants
+	// time.Now() here, and Publish paced at RealTimeRate, since the
+	// aggregator rejects events from the future.
+	Start time.Time
+
+	// TicketsPerHour is the mean arrival rate of new tickets in event time,
+	// from 0.01 to 1e9; arrivals form a Poisson process. Each ticket yields
+	// about 3.5 events (see RealTimeRate).
+	TicketsPerHour float64
+
+	// DuplicateShare, from 0 to 0.5, is the share of all messages that
+	// repeat an earlier message with the same id and body, as a publish
+	// retry would. A repeat follows its original after at most three other
+	// messages.
+	DuplicateShare float64
+
+	// DisorderShare, from 0 to 0.5, is the share of distinct events emitted
+	// after some of their successors in event time: each such event is
+	// moved back behind one to five of the events that follow it.
+	DisorderShare float64
+
+	// Channels are the values of "channel" on ticket.opened. Empty, or
+	// the default list in its order (email, chat, web, phone, social),
+	// means shares of 45%, 25%, 15%, 10% and 5%. In any other list earlier
+	// names are more frequent: the share of the i-th (from 0) is
+	// proportional to 1/(i+1). The well-known names email, chat, phone,
+	// social and web get their own response times; others get middling
+	// ones.
+	Channels []string
+
+	// Teams are the values of "team" on ticket.opened, with shares chosen
+	// like those of Channels. Empty, or the default list in its order,
+	// means technical 35%, billing 25%, accounts 20%, onboarding 12%,
+	// enterprise 8%.
+	Teams []string
+}
+
+// DefaultConfig returns a Config for demos: seed 1, 2% duplicates, 2%
+// disorder, and the defaults that zero values stand for: start
+// 2026-01-05T08:00:00Z (a Monday), 600 tickets an hour, and the default
+// channels and teams.
+func DefaultConfig() Config {
+	cfg := Config{
+		Seed:           1,
+		Start:          defaultStart(),
+		TicketsPerHour: DefaultTicketsPerHour,
+		DuplicateShare: 0.02,
+		DisorderShare:  0.02,
+	}
+	for _, c := range defaultChannels() {
+		cfg.Channels = append(cfg.Channels, c.name)
+	}
+	for _, t := range defaultTeams() {
+		cfg.Teams = append(cfg.Teams, t.name)
+	}
+	return cfg
+}
+
+// Validate reports every field that NewGenerator would refuse, naming the
+// field and the accepted values.
+func (c Config) Validate() error {
+	var errs []error
+	if !c.Start.IsZero() {
+		if y := c.Start.UTC().Year(); y < 1 || y > maxStartYear {
+			errs = append(errs, fmt.Errorf("simulate: Start is %s, want a time in the years 1 to %d (or zero for the default)", c.Start.Format(time.RFC3339), maxStartYear))
+		}
+	}
+	if c.TicketsPerHour != 0 && !(c.TicketsPerHour >= minTicketsPerHour && c.TicketsPerHour <= maxTicketsPerHour) {
+		errs = append(errs, fmt.Errorf("simulate: TicketsPerHour is %v, want a number from %g to %g (or 0 for the default %d)", c.TicketsPerHour, minTicketsPerHour, float64(maxTicketsPerHour), DefaultTicketsPerHour))
+	}
+	if !validShare(c.DuplicateShare) {
+		errs = append(errs, fmt.Errorf("simulate: DuplicateShare is %v, want a number from 0 to %v", c.DuplicateShare, maxShare))
+	}
+	if !validShare(c.DisorderShare) {
+		errs = append(errs, fmt.Errorf("simulate: DisorderShare is %v, want a number from 0 to %v", c.DisorderShare, maxShare))
+	}
+	errs = append(errs, validateNames("Channels", c.Channels)...)
+	errs = append(errs, validateNames("Teams", c.Teams)...)
+	return errors.Join(errs...)
+}
+
+// RealTimeRate returns the long-run mean number of messages per second of
+// event time, duplicates included. Publishing at this rate keeps event time
+// in step with the wall clock once the first day of tickets has run its
+// course (the stream starts with openings only, so the rate is lower at
+// first).
+func (c Config) RealTimeRate() float64 {
+	perHour := c.TicketsPerHour
+	if perHour == 0 {
+		perHour = DefaultTicketsPerHour
+	}
+	perTicket := 1 + // ticket.opened
+		replyShare + // ticket.first_reply
+		1 + // ticket.resolved
+		replyShare*reopenShare*2 + // ticket.reopened, ticket.resolved
+		csatShare + npsShare + cesShare + // survey.answered
+		ticketlessSurveyShare
+	return perHour * perTicket / (1 - c.DuplicateShare) / 3600
+}
+
+func validShare(s float64) bool {
+	return s >= 0 && s <= maxShare // false for NaN
+}
+
+func validateNames(field string, names []string) []error {
+	var errs []error
+	if len(names) > maxNames {
+		errs = append(errs, fmt.Errorf("simulate: %s has %d names, want at most %d", field, len(names), maxNames))
+	}
+	seen := make(map[string]bool, len(names))
+	for i, n := range names {
+		switch {
+		case n == "" || utf8.RuneCountInString(n) > events.MaxIDLen || !utf8.ValidString(n):
+			errs = append(errs, fmt.Errorf("simulate: %s[%d] is %q, want valid UTF-8 of 1 to %d characters", field, i, n, events.MaxIDLen))
+		case seen[n]:
+			errs = append(errs, fmt.Errorf("simulate: %s[%d] is %q, which is listed twice; want distinct names", field, i, n))
+		}
+		seen[n] = true
+	}
+	return errs
+}
+
+func defaultStart() time.Time {
+	return time.Date(2026, time.January, 5, 8, 0, 0, 0, time.UTC)
+}
+
+// weighted is a name with its relative share.
+type weighted struct {
+	name   string
+	weight float64
+}
+
+func defaultChannels() []weighted {
+	return []weighted{{"email", 45}, {"chat", 25}, {"web", 15}, {"phone", 10}, {"social", 5}}
+}
+
+func defaultTeams() []weighted {
+	return []weighted{{"technical", 35}, {"billing", 25}, {"accounts", 20}, {"onboarding", 12}, {"enterprise", 8}}
+}
+
+// shares returns names with their relative shares: defaults when names is
+// empty or lists the defaults in order, otherwise shares proportional to
+// 1/(i+1).
+func shares(names []string, defaults []weighted) []weighted {
+	if len(names) == 0 {
+		return defaults
+	}
+	if slices.EqualFunc(names, defaults, func(n string, d weighted) bool { return n == d.name }) {
+		return defaults
+	}
+	w := make([]weighted, len(names))
+	for i, n := range names {
+		w[i] = weighted{n, 1 / float64(i+1)}
+	}
+	return w
+}
