@@ -389,6 +389,22 @@ func runScenario(t *testing.T, sc *scenario, order []message) map[string]float64
 		return int(seen) == total && m[`helpdesk_consumer_pending_messages{}`] == 0
 	})
 	require.NoError(t, agg.stop())
+
+	// Every rejected message was copied to the dead-letter stream, with
+	// its reason.
+	dl, err := js.Stream(context.Background(), "HELPDESK_DEADLETTER")
+	require.NoError(t, err)
+	var reasons []string
+	for seq := uint64(1); seq <= uint64(len(poison())); seq++ {
+		raw, err := dl.GetMsg(context.Background(), seq)
+		require.NoError(t, err)
+		reasons = append(reasons, raw.Header.Get("Helpdesk-Reject-Reason"))
+	}
+	var want []string
+	for _, p := range poison() {
+		want = append(want, p.reason)
+	}
+	require.Equal(t, want, reasons)
 	return m
 }
 

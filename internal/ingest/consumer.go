@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -76,7 +77,8 @@ type Batch struct {
 	// Pending is the number of stream messages after LastSeq.
 	Pending uint64
 
-	pool chan *Batch
+	pool        chan *Batch
+	futureAfter int64 // Unix ns; later events are rejected
 }
 
 // Release gives the batch back to the consumer for reuse.
@@ -209,23 +211,12 @@ func (c *Consumer) Run(ctx context.Context, stream jetstream.Stream, start uint6
 
 	c.log.Info().Str("stream", c.cfg.Stream).Uint64("start_seq", start).Msg("consuming")
 	b := c.batch()
-	var last jetstream.Msg
 	for {
-		var msg jetstream.Msg
-		if len(b.Events)+len(b.Rejected) == 0 {
-			msg, err = it.Next()
-		} else {
-			// Something is waiting: hand it over if nothing follows soon.
-			msg, err = it.Next(jetstream.NextMaxWait(5 * time.Millisecond))
-		}
+		msg, err := it.Next()
 		switch {
 		case err == nil:
-		case errors.Is(err, nats.ErrTimeout):
-			c.flush(b, last, out)
-			b = c.batch()
-			continue
 		case errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil:
-			c.flush(b, last, out)
+			c.flush(b, out)
 			c.log.Info().Msg("stopped consuming")
 			return nil
 		default:
@@ -237,13 +228,67 @@ func (c *Consumer) Run(ctx context.Context, stream jetstream.Stream, start uint6
 			}
 			continue
 		}
-		last = msg
-		c.decode(b, msg)
-		if len(b.Events)+len(b.Rejected) >= c.cfg.BatchSize {
-			c.flush(b, last, out)
+		seq, pending, ok := ackPosition(msg.Reply())
+		if !ok {
+			return fmt.Errorf("BUG: JetStream message with reply subject %q", msg.Reply())
+		}
+		b.LastSeq, b.Pending = seq, pending
+		c.decode(b, msg, seq)
+		// Hand the batch over when it is full, or when this message was
+		// the newest in the stream: nothing else is on its way.
+		if pending == 0 || len(b.Events)+len(b.Rejected) >= c.cfg.BatchSize {
+			c.flush(b, out)
 			b = c.batch()
 		}
 	}
+}
+
+// ackPosition reads the stream sequence and the number of messages pending
+// after this one from a JetStream message's reply subject, without
+// allocating:
+//
+//	$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>
+//	$JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>[.<token>]
+func ackPosition(reply string) (seq, pending uint64, ok bool) {
+	var tokens [12]string
+	n := 0
+	for n < len(tokens) {
+		tok, rest, more := strings.Cut(reply, ".")
+		tokens[n] = tok
+		n++
+		if !more {
+			break
+		}
+		reply = rest
+	}
+	if tokens[0] != "$JS" || tokens[1] != "ACK" {
+		return 0, 0, false
+	}
+	base := 0 // v1 subjects
+	switch {
+	case n == 9:
+	case n >= 11:
+		base = 2 // domain and account hash come first
+	default:
+		return 0, 0, false
+	}
+	seq, ok1 := parseUint(tokens[base+5])
+	pending, ok2 := parseUint(tokens[base+8])
+	return seq, pending, ok1 && ok2
+}
+
+func parseUint(s string) (uint64, bool) {
+	if s == "" {
+		return 0, false
+	}
+	var n uint64
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(s[i]-'0')
+	}
+	return n, true
 }
 
 // batch returns an empty batch, reusing a released one when there is one.
@@ -251,20 +296,28 @@ func (c *Consumer) batch() *Batch {
 	select {
 	case b := <-c.pool:
 		b.Events, b.Rejected, b.LastSeq, b.Pending = b.Events[:0], b.Rejected[:0], 0, 0
+		b.futureAfter = c.futureAfter()
 		return b
 	default:
-		return &Batch{Events: make([]events.Event, 0, c.cfg.BatchSize), pool: c.pool}
+		return &Batch{Events: make([]events.Event, 0, c.cfg.BatchSize), pool: c.pool, futureAfter: c.futureAfter()}
 	}
 }
 
-// decode adds msg to b: as an event, or as a rejection after dead-lettering.
-func (c *Consumer) decode(b *Batch, msg jetstream.Msg) {
+// futureAfter returns the event time past which an event is rejected as
+// from the future; read once per batch, not per message.
+func (c *Consumer) futureAfter() int64 {
+	return c.now().Add(c.cfg.MaxClockSkew).UnixNano()
+}
+
+// decode adds msg, stream sequence seq, to b: as an event, or as a
+// rejection after dead-lettering.
+func (c *Consumer) decode(b *Batch, msg jetstream.Msg, seq uint64) {
 	// Decode into the next slot, reusing its scratch buffer from an
 	// earlier round; keep the slot only if the event is valid.
 	b.Events = b.Events[:len(b.Events)+1]
 	ev := &b.Events[len(b.Events)-1]
 	err := events.Decode(msg.Data(), ev)
-	if err == nil && ev.OccurredAt > c.now().Add(c.cfg.MaxClockSkew).UnixNano() {
+	if err == nil && ev.OccurredAt > b.futureAfter {
 		err = &events.Error{Reason: events.ReasonFuture, Field: "occurred_at",
 			Detail: "more than " + c.cfg.MaxClockSkew.String() + " ahead of the aggregator's clock"}
 	}
@@ -277,17 +330,13 @@ func (c *Consumer) decode(b *Batch, msg jetstream.Msg) {
 		panic("BUG: events.Decode returned " + err.Error())
 	}
 	b.Rejected = append(b.Rejected, de.Reason)
-	c.deadLetter(msg, de)
+	c.deadLetter(msg, seq, de)
 }
 
 // deadLetter copies a rejected message to the dead-letter subject and logs
 // it. The copy carries the reason and the original subject and sequence in
 // headers; its message id makes republishing after a restart harmless.
-func (c *Consumer) deadLetter(msg jetstream.Msg, de *events.Error) {
-	var seq uint64
-	if md, err := msg.Metadata(); err == nil {
-		seq = md.Sequence.Stream
-	}
+func (c *Consumer) deadLetter(msg jetstream.Msg, seq uint64, de *events.Error) {
 	c.log.Warn().Uint64("stream_seq", seq).Str("subject", msg.Subject()).Str("reason", string(de.Reason)).
 		Str("error", de.Error()).Msg("rejected message; copied to dead-letter subject")
 	dl := nats.NewMsg(c.cfg.DeadLetterSubject)
@@ -305,14 +354,9 @@ func (c *Consumer) deadLetter(msg jetstream.Msg, de *events.Error) {
 	c.metrics.deadLettered.Inc()
 }
 
-// flush hands b over when it holds anything, recording where the stream
-// stands after it.
-func (c *Consumer) flush(b *Batch, last jetstream.Msg, out chan<- *Batch) {
-	if len(b.Events)+len(b.Rejected) == 0 {
-		return
+// flush hands b over when it holds anything.
+func (c *Consumer) flush(b *Batch, out chan<- *Batch) {
+	if len(b.Events)+len(b.Rejected) > 0 {
+		out <- b
 	}
-	if md, err := last.Metadata(); err == nil {
-		b.LastSeq, b.Pending = md.Sequence.Stream, md.NumPending
-	}
-	out <- b
 }
