@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"net/http"
 	"slices"
 	"sort"
 	"strings"
@@ -388,6 +389,7 @@ func runScenario(t *testing.T, sc *scenario, order []message) map[string]float64
 		}
 		return int(seen) == total && m[`helpdesk_consumer_pending_messages{}`] == 0
 	})
+	checkAPI(t, agg.url, m)
 	require.NoError(t, agg.stop())
 
 	// Every rejected message was copied to the dead-letter stream, with
@@ -653,5 +655,59 @@ func checkCumulative(t *testing.T, sc *scenario, m map[string]float64) {
 	for ks, n := range surveys {
 		kind, score, _ := strings.Cut(ks, "/")
 		require.Equal(t, float64(n), m[key("helpdesk_survey_responses_total", map[string]string{"kind": kind, "score": score})], ks)
+	}
+}
+
+// checkAPI compares /api/v1/kpis with the gauges of the same scrape, for
+// every series of the 1h window, and checks the API's errors.
+func checkAPI(t *testing.T, baseURL string, m map[string]float64) {
+	t.Helper()
+	resp, err := http.Get(baseURL + "/api/v1/kpis?window=1h")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var body struct {
+		Window string           `json:"window"`
+		Series []map[string]any `json:"series"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&body))
+	require.Equal(t, "1h", body.Window)
+	require.NotEmpty(t, body.Series)
+	for _, s := range body.Series {
+		l := map[string]string{"window": "1h", "channel": s["channel"].(string), "priority": s["priority"].(string), "team": s["team"].(string)}
+		for field, v := range s {
+			switch v := v.(type) {
+			case float64:
+				name := "helpdesk_" + field
+				if field == "open_tickets" {
+					delete(l, "window")
+					require.Equal(t, m[key(name, l)], v, field)
+					l["window"] = "1h"
+					continue
+				}
+				require.Contains(t, m, key(name, l), field)
+				require.Equal(t, m[key(name, l)], v, "%s %v", field, l)
+			case map[string]any: // quantiles
+				for q, qv := range v {
+					ql := map[string]string{"quantile": q}
+					for k, x := range l {
+						ql[k] = x
+					}
+					require.Equal(t, m[key("helpdesk_"+field, ql)], qv, "%s %v", field, ql)
+				}
+			}
+		}
+	}
+	for _, bad := range []string{"", "?window=2h"} {
+		resp, err := http.Get(baseURL + "/api/v1/kpis" + bad)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusBadRequest, resp.StatusCode, bad)
+	}
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200} {
+		resp, err := http.Get(baseURL + path)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, want, resp.StatusCode, path)
 	}
 }
