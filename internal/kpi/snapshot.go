@@ -4,6 +4,7 @@ import (
 	"maps"
 
 	"github.com/helpdesk-kpi/aggregator/internal/events"
+	"github.com/helpdesk-kpi/aggregator/internal/sla"
 )
 
 // Cell names one breakdown series: all three labels "all" for the overall
@@ -32,6 +33,15 @@ type Values struct {
 	CSATResponses, CSATSatisfied, CSATScoreSum int64
 	NPSResponses, NPSPromoters, NPSDetractors  int64
 	CESResponses, CESScoreSum, CESEasy         int64
+
+	// SLA outcomes by sla.Kind: achieved counted when met, breached at
+	// the deadline.
+	SLAAchieved, SLABreached [sla.NumKinds]int64
+}
+
+// SLACompliance returns achieved ÷ (achieved + breached) for kind k.
+func (v *Values) SLACompliance(k sla.Kind) (float64, bool) {
+	return ratio(v.SLAAchieved[k], v.SLAAchieved[k]+v.SLABreached[k])
 }
 
 func ratio(num, den int64) (float64, bool) {
@@ -135,11 +145,26 @@ type Snapshot struct {
 	TrackedTickets int
 	HeldEvents     int
 
+	SLA SLAStatus
+
 	// AppliedSeq and PendingMessages say where the state stands in the
 	// stream: the last applied stream sequence and the messages after it.
 	// The state knows nothing of streams; its owner fills these in.
 	AppliedSeq      uint64
 	PendingMessages uint64
+}
+
+// SLAStatus is the live SLA state of open tickets, by sla.Kind and
+// events.Priority.
+type SLAStatus struct {
+	AtRisk       [sla.NumKinds][events.NumPriorities]int64
+	BreachedOpen [sla.NumKinds][events.NumPriorities]int64
+	// NextBreach is the earliest upcoming deadline of an unmet clock
+	// (Unix ns); HasNextBreach says whether there is one.
+	NextBreach    [sla.NumKinds][events.NumPriorities]int64
+	HasNextBreach [sla.NumKinds][events.NumPriorities]bool
+	// Outcomes are cumulative: [kind][priority][0 achieved, 1 breached].
+	Outcomes [sla.NumKinds][events.NumPriorities][2]int64
 }
 
 // Snapshot returns the current values with the windows ending at now.
@@ -194,6 +219,10 @@ func (s *State) Snapshot(now int64) *Snapshot {
 				NPSResponses: ctr(cNPS), NPSPromoters: ctr(cNPSPromoters), NPSDetractors: ctr(cNPSDetractors),
 				CESResponses: ctr(cCES), CESScoreSum: ctr(cCESScore), CESEasy: ctr(cCESEasy),
 			}
+			for k := range sla.NumKinds {
+				v.SLAAchieved[k] = ctr(cSLA + int(k)*numOutcomes + achieved)
+				v.SLABreached[k] = ctr(cSLA + int(k)*numOutcomes + breached)
+			}
 			v.FirstReplyQuantiles = quantiles(w.Quantiles, c*numHists+hFirstReply, s.cfg.Quantiles)
 			v.ResolutionQuantiles = quantiles(w.Quantiles, c*numHists+hResolution, s.cfg.Quantiles)
 			wv.Cells[i] = v
@@ -201,6 +230,13 @@ func (s *State) Snapshot(now int64) *Snapshot {
 		snap.Windows = append(snap.Windows, wv)
 	}
 	s.snapshotTotals(snap)
+	st := &snap.SLA
+	st.AtRisk, st.BreachedOpen, st.Outcomes = s.sla.atRisk, s.sla.breachedOpen, s.sla.outcomes
+	for k := range sla.NumKinds {
+		for p := range events.Priority(events.NumPriorities) {
+			st.NextBreach[k][p], st.HasNextBreach[k][p] = s.nextBreach(k, p, now)
+		}
+	}
 	return snap
 }
 

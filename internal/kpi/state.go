@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/helpdesk-kpi/aggregator/internal/events"
+	"github.com/helpdesk-kpi/aggregator/internal/sla"
 	"github.com/helpdesk-kpi/aggregator/internal/windows"
 )
 
@@ -49,6 +50,8 @@ type Config struct {
 	RetainIDs time.Duration
 	// MaxClockSkew is how far ahead of now an event may lie.
 	MaxClockSkew time.Duration
+	// SLA is the SLA policy.
+	SLA sla.Policy
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -65,6 +68,7 @@ func DefaultConfig() Config {
 		RetainResolved: 8 * 24 * time.Hour,
 		RetainIDs:      8 * 24 * time.Hour,
 		MaxClockSkew:   5 * time.Minute,
+		SLA:            sla.DefaultPolicy(),
 	}
 }
 
@@ -90,7 +94,10 @@ const (
 	cCES
 	cCESScore
 	cCESEasy
-	numCounters
+	// cSLA is the first of sla.NumKinds × numOutcomes counters:
+	// first reply achieved, breached, resolution achieved, breached.
+	cSLA
+	numCounters = cSLA + int(sla.NumKinds)*numOutcomes
 )
 
 // Histograms kept per cell.
@@ -117,14 +124,10 @@ type State struct {
 	wins    []*windows.Window
 	longest *windows.Window
 
-	tickets []ticket // slab; byHash points into it
+	tickets []ticket // slab; index points into it
 	free    []int32  // unused slots of tickets
 	tracked int      // tickets in use
-	// byHash finds a ticket by the hash of its id: an 8-byte key instead
-	// of a string keeps the map small and fast. The rare ticket whose hash
-	// is taken by another live ticket goes to collided instead.
-	byHash   map[uint64]int32
-	collided map[string]int32
+	index   index
 
 	// held are events waiting for their ticket's opening, by ticket id.
 	held    map[string][]entry
@@ -147,6 +150,8 @@ type State struct {
 	late       int64
 	orphaned   int64
 	lastEvent  int64
+
+	sla slaBook
 }
 
 // ticket is one tracked ticket: opened, and not yet evicted.
@@ -154,11 +159,13 @@ type ticket struct {
 	id  string
 	log []entry // sorted by entry.less
 	fs  foldState
+	gen uint32 // generation of the ticket's SLA timer; outlives the slot's tickets
 }
 
 // foldState is what a ticket's fold has established so far.
 type foldState struct {
 	openedAt int64
+	clocks   [sla.NumKinds]clock
 	bd       breakdown
 	replied  bool
 	open     bool
@@ -177,8 +184,6 @@ func New(cfg Config, now int64) (*State, error) {
 	s := &State{
 		cfg:        cfg,
 		dims:       d,
-		byHash:     map[uint64]int32{},
-		collided:   map[string]int32{},
 		held:       map[string][]entry{},
 		heldMin:    maxTime,
 		ticketless: map[uint64]int64{},
@@ -186,6 +191,7 @@ func New(cfg Config, now int64) (*State, error) {
 		open:       make([]int64, d.numCells()),
 		rejected:   map[events.Reason]int64{},
 		lastEvent:  minTime,
+		sla:        slaBook{policy: cfg.SLA, now: now},
 	}
 	layout := windows.Layout{Counters: d.numCells() * numCounters, Hists: d.numCells() * numHists, Expand: d.expandHists}
 	for _, wc := range cfg.Windows {
@@ -213,11 +219,13 @@ const (
 	maxTime = 1<<63 - 1
 )
 
-// Advance moves every window so that it ends at now.
+// Advance moves every window so that it ends at now, and counts the SLA
+// clocks that have come due.
 func (s *State) Advance(now int64) {
 	for _, w := range s.wins {
 		w.Advance(now)
 	}
+	s.fireTimers(now)
 }
 
 // Reject counts a message rejected before it reached Apply.
@@ -254,7 +262,7 @@ func (s *State) Apply(ev *events.Event) Result {
 	}
 	switch {
 	case tracked:
-		s.addToTicket(&s.tickets[tix], e)
+		s.addToTicket(tix, e)
 	case len(ev.TicketID) == 0:
 		s.ticketless[e.id] = e.at
 		s.contribute(unknown(), e, 1)
@@ -292,27 +300,12 @@ func (s *State) seen(e entry, ticketID []byte, tix int32, tracked bool) bool {
 }
 
 // lookup returns the slab index of the ticket with the given id.
-func (s *State) lookup(id []byte) (int32, bool) {
-	tix, ok := s.byHash[hashID(id)]
-	if ok && s.tickets[tix].id == string(id) {
-		return tix, true
-	}
-	if ok || len(s.collided) > 0 {
-		tix, ok = s.collided[string(id)]
-		return tix, ok
-	}
-	return -1, false
-}
+func (s *State) lookup(id []byte) (int32, bool) { return s.index.lookup(s.tickets, id) }
 
 // forget stops tracking the ticket in slot tix.
 func (s *State) forget(tix int32) {
-	id := s.tickets[tix].id
-	if h := hashID(id); s.byHash[h] == tix {
-		delete(s.byHash, h)
-	} else {
-		delete(s.collided, id)
-	}
-	s.tickets[tix] = ticket{}
+	s.index.remove(s.tickets, tix)
+	s.tickets[tix] = ticket{gen: s.tickets[tix].gen + 1}
 	s.tracked--
 }
 
@@ -336,23 +329,25 @@ func (s *State) track(id string, opened entry) {
 		tix = int32(len(s.tickets))
 		s.tickets = append(s.tickets, ticket{})
 	}
-	s.tickets[tix] = ticket{id: id, log: log}
+	s.tickets[tix] = ticket{id: id, log: log, gen: s.tickets[tix].gen}
 	s.tracked++
-	if _, taken := s.byHash[hashID(id)]; taken {
-		s.collided[id] = tix
-	} else {
-		s.byHash[hashID(id)] = tix
-	}
-	s.fold(&s.tickets[tix], 1)
+	s.index.insert(s.tickets, tix)
+	s.fold(tix, 1)
+	s.rearm(tix, maxTime)
 }
 
-// addToTicket applies e to a tracked ticket: one more fold step when e comes
-// after everything the ticket has seen, a full re-fold otherwise.
-func (s *State) addToTicket(tk *ticket, e entry) {
+// addToTicket applies e to tracked ticket tix: one more fold step when e
+// comes after everything the ticket has seen, a full re-fold otherwise.
+func (s *State) addToTicket(tix int32, e entry) {
+	tk := &s.tickets[tix]
+	before := nextChange(&tk.fs, s.sla.now)
+	defer s.rearm(tix, before)
 	last := tk.log[len(tk.log)-1]
 	if e.typ() != events.TicketOpened && last.less(e) {
 		tk.log = append(tk.log, e)
-		s.step(&tk.fs, e, 1)
+		s.final(&tk.fs, s.sla.now, -1)
+		s.step(&tk.fs, tix, e, 1)
+		s.final(&tk.fs, s.sla.now, 1)
 		return
 	}
 	if e.typ() == events.TicketOpened && tk.log[tk.defining()].less(e) {
@@ -360,9 +355,9 @@ func (s *State) addToTicket(tk *ticket, e entry) {
 		tk.log = insertSorted(tk.log, e)
 		return
 	}
-	s.fold(tk, -1)
+	s.fold(tix, -1)
 	tk.log = insertSorted(tk.log, e)
-	s.fold(tk, 1)
+	s.fold(tix, 1)
 }
 
 func insertSorted(log []entry, e entry) []entry {
@@ -386,33 +381,43 @@ func (tk *ticket) defining() int {
 	panic("BUG: tracked ticket " + tk.id + " has no opening")
 }
 
-// fold adds (sign 1) or takes back (sign -1) the ticket's whole
+// fold adds (sign 1) or takes back (sign -1) ticket tix's whole
 // contribution: its defining opening first, then every other event in
-// event-time order, which is how held events join their ticket.
-func (s *State) fold(tk *ticket, sign int64) {
+// event-time order, which is how held events join their ticket; then the
+// part that depends on the wall clock.
+func (s *State) fold(tix int32, sign int64) {
+	tk := &s.tickets[tix]
 	var fs foldState
 	def := tk.defining()
-	s.step(&fs, tk.log[def], sign)
+	s.step(&fs, tix, tk.log[def], sign)
 	for i, e := range tk.log {
 		if i != def && e.typ() != events.TicketOpened {
-			s.step(&fs, e, sign)
+			s.step(&fs, tix, e, sign)
 		}
 	}
+	s.final(&fs, s.sla.now, sign)
 	tk.fs = fs
 }
 
-// step folds one event of a ticket into fs and the aggregates.
-func (s *State) step(fs *foldState, e entry, sign int64) {
+// step folds one event of ticket tix into fs and the aggregates.
+func (s *State) step(fs *foldState, tix int32, e entry, sign int64) {
 	switch e.typ() {
 	case events.TicketOpened:
 		fs.openedAt, fs.bd, fs.open = e.at, e.breakdown(), true
 		s.setOpen(fs.bd, sign)
+		s.startClock(fs, tix, sla.FirstReply, e.at, sign)
+		s.startClock(fs, tix, sla.Resolution, e.at, sign)
 	case events.TicketFirstReply:
 		if fs.replied {
 			return
 		}
 		fs.replied = true
+		s.meet(fs, sla.FirstReply, e.at, sign)
 	case events.TicketResolved:
+		// A resolution answers the customer too: it fulfils a first
+		// reply clock still running.
+		s.meet(fs, sla.FirstReply, e.at, sign)
+		s.meet(fs, sla.Resolution, e.at, sign)
 		if fs.open {
 			fs.open = false
 			s.setOpen(fs.bd, -sign)
@@ -421,6 +426,9 @@ func (s *State) step(fs *foldState, e entry, sign int64) {
 		if !fs.open {
 			fs.open = true
 			s.setOpen(fs.bd, sign)
+			// A reopening starts a new resolution clock with the full
+			// target, as a new SLA cycle does in Jira Service Management.
+			s.startClock(fs, tix, sla.Resolution, e.at, sign)
 		}
 	case events.SurveyAnswered:
 		if e.at < fs.openedAt {

@@ -1,0 +1,219 @@
+package kpi
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/helpdesk-kpi/aggregator/internal/events"
+	"github.com/helpdesk-kpi/aggregator/internal/sla"
+)
+
+const (
+	fr  = sla.FirstReply
+	res = sla.Resolution
+	urg = events.PriorityUrgent
+	hi  = events.PriorityHigh
+	nrm = events.PriorityNormal
+	low = events.PriorityLow
+)
+
+// slaAt advances s to minute m and returns the snapshot.
+func slaAt(s *State, m float64) *Snapshot {
+	s.Advance(at(m))
+	return s.Snapshot(at(m))
+}
+
+// TestSLALifecycle walks a morning with the default targets (first reply:
+// urgent 15m, high 1h, normal 4h, low 8h; resolution: urgent 4h; warning at
+// 80%) and checks every SLA figure by hand.
+func TestSLALifecycle(t *testing.T) {
+	s := newState(t, 0)
+	for _, o := range []*events.Event{
+		ev("u1", events.TicketOpened, "U1", 0, pri(urg)),
+		ev("u2", events.TicketOpened, "U2", 0, pri(urg)),
+		ev("u3", events.TicketOpened, "U3", 0, pri(urg)),
+		ev("u4", events.TicketOpened, "U4", 0, pri(urg)),
+		ev("h1", events.TicketOpened, "H1", 0, pri(hi)),
+		ev("n1", events.TicketOpened, "N1", 0, pri(nrm)),
+		ev("l1", events.TicketOpened, "L1", 0, pri(low)),
+	} {
+		s.Apply(o)
+	}
+	s.Advance(at(10))
+	s.Apply(ev("u1r", events.TicketFirstReply, "U1", 10)) // in time: achieved at 08:10
+
+	// 08:13: the urgent clocks still running passed their warning (08:12).
+	snap := slaAt(s, 13)
+	require.Equal(t, int64(3), snap.SLA.AtRisk[fr][urg]) // U2, U3, U4
+	require.Equal(t, int64(0), snap.SLA.BreachedOpen[fr][urg])
+	require.True(t, snap.SLA.HasNextBreach[fr][urg])
+	require.Equal(t, at(15), snap.SLA.NextBreach[fr][urg])
+	require.Equal(t, at(60), snap.SLA.NextBreach[fr][hi])
+	require.Equal(t, at(240), snap.SLA.NextBreach[res][urg])
+
+	// 08:16: the wall clock passed 08:15 with no replies: three breaches,
+	// counted at 08:15, without any new event.
+	snap = slaAt(s, 16)
+	require.Equal(t, int64(0), snap.SLA.AtRisk[fr][urg])
+	require.Equal(t, int64(3), snap.SLA.BreachedOpen[fr][urg])
+	require.Equal(t, [2]int64{1, 3}, snap.SLA.Outcomes[fr][urg])
+	v := cell(t, snap, "1h", Cell{"all", "urgent", "all"})
+	require.Equal(t, int64(1), v.SLAAchieved[fr])
+	require.Equal(t, int64(3), v.SLABreached[fr])
+	require.InDelta(t, 0.25, must(t, func() (float64, bool) { return v.SLACompliance(fr) }), 1e-12)
+	require.Equal(t, at(60), snap.SLA.NextBreach[fr][hi])
+
+	// U2 replies late, at 08:20: still one breach, counted once, even
+	// when the reply is delivered twice. Its ticket is no longer an open
+	// breach of the first reply SLA.
+	s.Advance(at(20))
+	s.Apply(ev("u2r", events.TicketFirstReply, "U2", 20))
+	require.Equal(t, Duplicate, s.Apply(ev("u2r", events.TicketFirstReply, "U2", 20)))
+	snap = slaAt(s, 20)
+	require.Equal(t, [2]int64{1, 3}, snap.SLA.Outcomes[fr][urg])
+	require.Equal(t, int64(2), snap.SLA.BreachedOpen[fr][urg])
+
+	// U4's reply was sent at 08:14 but reaches us only now: it met the
+	// target, so the breach counted at 08:15 is taken back.
+	s.Apply(ev("u4r", events.TicketFirstReply, "U4", 14))
+	snap = slaAt(s, 21)
+	require.Equal(t, [2]int64{2, 2}, snap.SLA.Outcomes[fr][urg])
+	require.Equal(t, int64(1), snap.SLA.BreachedOpen[fr][urg]) // U3
+	v = cell(t, snap, "1h", Cell{"all", "urgent", "all"})
+	require.Equal(t, int64(2), v.SLAAchieved[fr])
+	require.Equal(t, int64(2), v.SLABreached[fr])
+
+	// N1 is resolved without a reply: the resolution fulfils both clocks.
+	s.Apply(ev("n1x", events.TicketResolved, "N1", 21))
+	snap = slaAt(s, 21)
+	require.Equal(t, [2]int64{1, 0}, snap.SLA.Outcomes[fr][nrm])
+	require.Equal(t, [2]int64{1, 0}, snap.SLA.Outcomes[res][nrm])
+
+	// H1 (first reply 1h, warning at 48 min) is at risk at 08:50 and in
+	// breach at 09:01.
+	snap = slaAt(s, 50)
+	require.Equal(t, int64(1), snap.SLA.AtRisk[fr][hi])
+	snap = slaAt(s, 61)
+	require.Equal(t, int64(0), snap.SLA.AtRisk[fr][hi])
+	require.Equal(t, int64(1), snap.SLA.BreachedOpen[fr][hi])
+	require.Equal(t, [2]int64{0, 1}, snap.SLA.Outcomes[fr][hi])
+	// Next urgent resolution breach: 12:00, for U1–U4 opened at 08:00.
+	require.Equal(t, at(240), snap.SLA.NextBreach[res][urg])
+	// L1's first reply deadline is 16:00; nothing else low is pending.
+	require.Equal(t, at(480), snap.SLA.NextBreach[fr][low])
+	require.False(t, snap.SLA.HasNextBreach[fr][nrm])
+
+	// The at-risk list: open tickets at risk or in breach, soonest
+	// deadline first.
+	list := s.AtRiskTickets(10)
+	require.Equal(t, []AtRisk{
+		{TicketID: "U3", SLA: "first_reply", Priority: "urgent", Channel: "unknown", Team: "unknown", Status: "breached", Deadline: at(15)},
+		{TicketID: "H1", SLA: "first_reply", Priority: "high", Channel: "unknown", Team: "unknown", Status: "breached", Deadline: at(60)},
+	}, list)
+	require.Len(t, s.AtRiskTickets(1), 1)
+}
+
+func TestSLAReopenStartsANewResolutionClock(t *testing.T) {
+	s := newState(t, 0)
+	s.Apply(ev("o", events.TicketOpened, "R", 0, pri(urg)))
+	s.Advance(at(30))
+	s.Apply(ev("x1", events.TicketResolved, "R", 30)) // within 4h: achieved
+	s.Advance(at(60))
+	s.Apply(ev("re", events.TicketReopened, "R", 60)) // new clock: due 13:00
+	snap := slaAt(s, 61)
+	require.Equal(t, at(300), snap.SLA.NextBreach[res][urg])
+	snap = slaAt(s, 301)
+	require.Equal(t, [2]int64{1, 1}, snap.SLA.Outcomes[res][urg])
+	require.Equal(t, int64(1), snap.SLA.BreachedOpen[res][urg])
+	s.Apply(ev("x2", events.TicketResolved, "R", 310)) // late: no second breach
+	snap = slaAt(s, 311)
+	require.Equal(t, [2]int64{1, 1}, snap.SLA.Outcomes[res][urg])
+	require.Equal(t, int64(0), snap.SLA.BreachedOpen[res][urg])
+	v := overall(t, snap, "24h")
+	require.Equal(t, int64(1), v.SLAAchieved[res])
+	require.Equal(t, int64(1), v.SLABreached[res])
+}
+
+// TestSLAOrderDoesNotMatter delivers the same events in many orders, with
+// the wall clock well past every deadline, and expects identical SLA
+// figures.
+func TestSLAOrderDoesNotMatter(t *testing.T) {
+	base := []*events.Event{
+		ev("a", events.TicketOpened, "A", 0, pri(urg)),
+		ev("ar", events.TicketFirstReply, "A", 20),
+		ev("b", events.TicketOpened, "B", 1, pri(urg)),
+		ev("br", events.TicketFirstReply, "B", 5),
+		ev("bx", events.TicketResolved, "B", 100),
+		ev("bre", events.TicketReopened, "B", 110),
+		ev("c", events.TicketOpened, "C", 2, pri(hi)),
+		ev("cx", events.TicketResolved, "C", 30),
+	}
+	cfg := DefaultConfig()
+	cfg.HoldFor = 10 * time.Hour // every order below arrives within the hold
+	var want *Snapshot
+	for round := range 50 {
+		s, err := New(cfg, at(600))
+		require.NoError(t, err)
+		evs := append([]*events.Event(nil), base...)
+		r := uint64(round)
+		for i := len(evs) - 1; i > 0; i-- { // deterministic shuffle
+			r = r*6364136223846793005 + 1442695040888963407
+			j := int(r>>33) % (i + 1)
+			evs[i], evs[j] = evs[j], evs[i]
+		}
+		applyAll(s, evs)
+		snap := slaAt(s, 600)
+		if want == nil {
+			want = snap
+			// A breached (reply at 20 after 15), B achieved, C achieved
+			// by its resolution.
+			require.Equal(t, [2]int64{1, 1}, snap.SLA.Outcomes[fr][urg])
+			require.Equal(t, [2]int64{1, 0}, snap.SLA.Outcomes[fr][hi])
+			// Resolution: B achieved at 100, then its reopened clock
+			// (110 + 4h = 350) breached; A open since 0: breached at 240;
+			// C achieved.
+			require.Equal(t, [2]int64{1, 2}, snap.SLA.Outcomes[res][urg])
+			require.Equal(t, int64(2), snap.SLA.BreachedOpen[res][urg])
+		}
+		require.Equal(t, want.SLA, snap.SLA, "round %d", round)
+		require.Equal(t, byCell(want), byCell(snap), "round %d", round)
+	}
+}
+
+// BenchmarkSLATick measures one deadline tick with a single clock due,
+// among 100,000 and 1,000,000 open tickets: the cost follows the due
+// clocks, not the open tickets.
+func BenchmarkSLATick(b *testing.B) {
+	for _, tickets := range []int{100_000, 1_000_000} {
+		b.Run(fmt.Sprintf("open=%d", tickets), func(b *testing.B) {
+			s, err := New(DefaultConfig(), at(0))
+			require.NoError(b, err)
+			e := &events.Event{}
+			var id []byte
+			for i := range tickets {
+				id = appendInt(append(id[:0], "T-"...), i)
+				// Low priority: first reply due in 8h, at risk after 6.4h.
+				*e = events.Event{ID: id, TicketID: id, Type: events.TicketOpened, Priority: events.PriorityLow,
+					OccurredAt: at(float64(i) / 1000), Replies: -1, HandleMillis: -1}
+				s.Apply(e)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if len(s.sla.timers) == 0 {
+					b.Fatal("no timers left")
+				}
+				s.Advance(s.sla.timers[0].at) // exactly the next due clock
+			}
+		})
+	}
+}
+
+func appendInt(b []byte, i int) []byte {
+	if i >= 10 {
+		b = appendInt(b, i/10)
+	}
+	return append(b, byte('0'+i%10))
+}
