@@ -9,7 +9,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/helpdesk-kpi/aggregator/internal/events"
 	"github.com/helpdesk-kpi/aggregator/internal/kpi"
+	"github.com/helpdesk-kpi/aggregator/internal/sla"
 )
 
 func noEnv(string) string { return "" }
@@ -60,6 +62,13 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"hold_for zero", nil, "hold_for: 0s\n", "hold_for"},
 		{"stream kept shorter than the window", nil, "stream:\n  max_age: 1h\n", "stream.max_age"},
 		{"bad stream name", nil, "stream:\n  name: a.b\n", "stream.name"},
+		{"unknown priority", nil, "sla:\n  first_reply: {critical: 5m}\n", "sla.first_reply.critical"},
+		{"bad target", nil, "sla:\n  resolution: {low: soon}\n", "sla.resolution.low"},
+		{"warn fraction", nil, "sla:\n  warn_fraction: 1.5\n", "sla.warn_fraction"},
+		{"bad zone", nil, "sla:\n  business_hours: {timezone: Mars/Olympus, monday: [\"09:00-17:00\"]}\n", "sla.business_hours.timezone"},
+		{"bad hours", nil, "sla:\n  business_hours: {timezone: UTC, monday: [\"9-17\"]}\n", "sla.business_hours.monday"},
+		{"no hours", nil, "sla:\n  business_hours: {timezone: UTC}\n", "no opening hours"},
+		{"bad holiday", nil, "sla:\n  business_hours: {timezone: UTC, monday: [\"09:00-17:00\"], holidays: [christmas]}\n", "sla.business_hours.holidays"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -74,4 +83,30 @@ func TestBadConfigNamesTheField(t *testing.T) {
 			require.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+func TestSLAConfig(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`
+sla:
+  warn_fraction: 0.5
+  first_reply: {urgent: 10m}
+  business_hours:
+    timezone: Europe/Berlin
+    monday: ["09:00-12:00", "13:00-17:00"]
+    friday: ["09:00-17:00"]
+    holidays: ["2026-12-25"]
+`), 0o600))
+	cfg, err := parseFlags([]string{"-config", file}, noEnv, &strings.Builder{})
+	require.NoError(t, err)
+	p := cfg.KPI.SLA
+	require.Equal(t, 0.5, p.WarnFraction)
+	require.Equal(t, 10*time.Minute, p.Targets[sla.FirstReply][events.PriorityUrgent])
+	require.Equal(t, time.Hour, p.Targets[sla.FirstReply][events.PriorityHigh]) // default kept
+	require.NotNil(t, p.Hours)
+	// Friday 16:30 Berlin + 1h: 30 min on Friday, 30 min from Monday 09:00.
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	got := p.Hours.Add(time.Date(2026, 11, 27, 16, 30, 0, 0, berlin), time.Hour)
+	require.True(t, time.Date(2026, 11, 30, 9, 30, 0, 0, berlin).Equal(got), "got %v", got)
 }

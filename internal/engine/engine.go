@@ -9,6 +9,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"sync/atomic"
 	"time"
 
@@ -25,7 +26,7 @@ type Engine struct {
 	log      zerolog.Logger
 	tick     time.Duration
 	snap     atomic.Pointer[kpi.Snapshot]
-	requests chan chan *kpi.Snapshot
+	requests chan func() // run by the loop, between batches
 	ready    atomic.Bool
 	done     chan struct{} // closed when Run returns
 
@@ -41,7 +42,7 @@ func New(state *kpi.State, now func() time.Time, tick time.Duration, log zerolog
 		now:      now,
 		log:      log.With().Str("component", "engine").Logger(),
 		tick:     tick,
-		requests: make(chan chan *kpi.Snapshot),
+		requests: make(chan func()),
 		done:     make(chan struct{}),
 	}
 	e.publish()
@@ -66,8 +67,8 @@ func (e *Engine) Run(in <-chan *ingest.Batch) {
 			e.apply(b)
 		case <-t.C:
 			e.publish()
-		case reply := <-e.requests:
-			reply <- e.publish()
+		case f := <-e.requests:
+			f()
 		}
 	}
 }
@@ -101,21 +102,46 @@ func (e *Engine) publish() *kpi.Snapshot {
 // Latest returns the most recently published snapshot.
 func (e *Engine) Latest() *kpi.Snapshot { return e.snap.Load() }
 
-// Fresh returns a snapshot that includes every batch applied so far. When
-// the loop has stopped, or ctx ends first, it returns the latest one.
-func (e *Engine) Fresh(ctx context.Context) *kpi.Snapshot {
-	reply := make(chan *kpi.Snapshot, 1)
+// do runs f on the loop's goroutine, which owns the state, and reports
+// whether it ran before the loop stopped or ctx ended.
+func (e *Engine) do(ctx context.Context, f func()) bool {
+	ran := make(chan struct{})
 	select {
-	case e.requests <- reply:
+	case e.requests <- func() { f(); close(ran) }:
 		select {
-		case s := <-reply:
-			return s
+		case <-ran:
+			return true
 		case <-ctx.Done():
 		}
 	case <-e.done:
 	case <-ctx.Done():
 	}
+	return false
+}
+
+// Fresh returns a snapshot that includes every batch applied so far. When
+// the loop has stopped, or ctx ends first, it returns the latest one.
+func (e *Engine) Fresh(ctx context.Context) *kpi.Snapshot {
+	var s *kpi.Snapshot
+	if e.do(ctx, func() { s = e.publish() }) {
+		return s
+	}
 	return e.Latest()
+}
+
+// AtRisk lists up to limit open tickets at risk of an SLA breach or in
+// breach, soonest deadline first, as of now (Unix ns, also returned).
+func (e *Engine) AtRisk(ctx context.Context, limit int) ([]kpi.AtRisk, int64, error) {
+	var list []kpi.AtRisk
+	var now int64
+	if !e.do(ctx, func() {
+		now = e.now().UnixNano()
+		e.state.Advance(now)
+		list = e.state.AtRiskTickets(limit)
+	}) {
+		return nil, 0, errors.New("the aggregator is stopping or busy; try again")
+	}
+	return list, now, nil
 }
 
 // Ready reports whether the engine has caught up with the stream once.

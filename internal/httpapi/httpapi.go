@@ -22,6 +22,9 @@ type Source interface {
 	Fresh(ctx context.Context) *kpi.Snapshot
 	// Ready reports whether state is restored and the stream caught up.
 	Ready() bool
+	// AtRisk lists up to limit open tickets at risk or in breach of an
+	// SLA, soonest deadline first, and the time (Unix ns) it was taken.
+	AtRisk(ctx context.Context, limit int) ([]kpi.AtRisk, int64, error)
 }
 
 // Handler returns the mux of every endpoint. gatherer is what /metrics
@@ -45,11 +48,14 @@ func Handler(src Source, gatherer prometheus.Gatherer) http.Handler {
 	mux.HandleFunc("GET /api/v1/kpis", func(w http.ResponseWriter, r *http.Request) {
 		serveKPIs(w, r, src.Fresh(r.Context()))
 	})
+	mux.HandleFunc("GET /api/v1/sla/at-risk", func(w http.ResponseWriter, r *http.Request) {
+		serveAtRisk(w, r, src)
+	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte(`<html><head><title>Helpdesk KPI aggregator</title></head><body><h1>Helpdesk KPI aggregator</h1><ul>` +
 			`<li><a href="/metrics">/metrics</a></li><li><a href="/api/v1/kpis?window=1h">/api/v1/kpis?window=1h</a></li>` +
-			`<li><a href="/healthz">/healthz</a></li><li><a href="/readyz">/readyz</a></li></ul></body></html>`))
+			`<li><a href="/api/v1/sla/at-risk">/api/v1/sla/at-risk</a></li><li><a href="/healthz">/healthz</a></li><li><a href="/readyz">/readyz</a></li></ul></body></html>`))
 	})
 	return mux
 }
@@ -147,6 +153,49 @@ func serveKPIs(w http.ResponseWriter, r *http.Request, s *kpi.Snapshot) {
 		}
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// Limits of /api/v1/sla/at-risk?limit=.
+const (
+	defaultAtRiskLimit = 100
+	maxAtRiskLimit     = 10_000
+)
+
+type atRiskTicket struct {
+	TicketID    string    `json:"ticket_id"`
+	SLA         string    `json:"sla"`
+	Priority    string    `json:"priority"`
+	Channel     string    `json:"channel"`
+	Team        string    `json:"team"`
+	Status      string    `json:"status"` // at_risk or breached
+	Deadline    time.Time `json:"deadline"`
+	SecondsLeft float64   `json:"seconds_left"` // negative when overdue
+}
+
+func serveAtRisk(w http.ResponseWriter, r *http.Request, src Source) {
+	limit := defaultAtRiskLimit
+	if s := r.URL.Query().Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxAtRiskLimit {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "limit must be a whole number from 1 to " + strconv.Itoa(maxAtRiskLimit)})
+			return
+		}
+		limit = n
+	}
+	list, now, err := src.AtRisk(r.Context(), limit)
+	if err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+		return
+	}
+	out := struct {
+		Time    time.Time      `json:"time"`
+		Tickets []atRiskTicket `json:"tickets"`
+	}{Time: time.Unix(0, now).UTC(), Tickets: make([]atRiskTicket, len(list))}
+	for i, t := range list {
+		out.Tickets[i] = atRiskTicket{TicketID: t.TicketID, SLA: t.SLA, Priority: t.Priority, Channel: t.Channel,
+			Team: t.Team, Status: t.Status, Deadline: time.Unix(0, t.Deadline).UTC(), SecondsLeft: float64(t.Deadline-now) / 1e9}
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

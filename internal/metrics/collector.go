@@ -13,20 +13,25 @@ import (
 
 	"github.com/helpdesk-kpi/aggregator/internal/events"
 	"github.com/helpdesk-kpi/aggregator/internal/kpi"
+	"github.com/helpdesk-kpi/aggregator/internal/sla"
 )
 
 // Collector is a prometheus.Collector over the snapshots of one engine.
 type Collector struct {
-	snapshot                   func() *kpi.Snapshot
-	windowed                   []windowed
-	frQ, resQ                  *prometheus.Desc
-	open                       *prometheus.Desc
-	applied, rejected          *prometheus.Desc
-	duplicates, late, orphaned *prometheus.Desc
-	pending, lastEvent         *prometheus.Desc
-	tracked, held              *prometheus.Desc
-	opened, resolved, reopened *prometheus.Desc
-	frHist, resHist, surveys   *prometheus.Desc
+	snapshot                       func() *kpi.Snapshot
+	windowed                       []windowed
+	frQ, resQ                      *prometheus.Desc
+	open                           *prometheus.Desc
+	applied, rejected              *prometheus.Desc
+	duplicates, late, orphaned     *prometheus.Desc
+	pending, lastEvent             *prometheus.Desc
+	tracked, held                  *prometheus.Desc
+	opened, resolved, reopened     *prometheus.Desc
+	frHist, resHist, surveys       *prometheus.Desc
+	slaAchieved, slaBreached       *prometheus.Desc
+	slaCompliance, slaAtRisk       *prometheus.Desc
+	slaBreachedOpen, slaNextBreach *prometheus.Desc
+	slaOutcomes                    *prometheus.Desc
 }
 
 // windowed is one gauge with window and breakdown labels, and how to read
@@ -92,6 +97,14 @@ func NewCollector(snapshot func() *kpi.Snapshot) *Collector {
 		frHist:     desc("helpdesk_first_reply_duration_seconds", "First reply times since the stream began.", "channel", "priority"),
 		resHist:    desc("helpdesk_resolution_duration_seconds", "Resolution times since the stream began.", "channel", "priority"),
 		surveys:    desc("helpdesk_survey_responses_total", "Survey answers since the stream began, by kind and score.", "kind", "score"),
+
+		slaAchieved:     desc("helpdesk_sla_achieved", "SLA targets met by their deadline, counted when met, in the window.", "window", "sla", "priority"),
+		slaBreached:     desc("helpdesk_sla_breached", "SLA targets missed, counted at their deadline, in the window.", "window", "sla", "priority"),
+		slaCompliance:   desc("helpdesk_sla_compliance_ratio", "SLA achieved over achieved plus breached in the window.", "window", "sla", "priority"),
+		slaAtRisk:       desc("helpdesk_sla_at_risk_tickets", "Open tickets whose SLA target is unmet, not yet breached, with at least the warning share of its time gone.", "sla", "priority"),
+		slaBreachedOpen: desc("helpdesk_sla_breached_open_tickets", "Open tickets whose SLA target is breached and still unmet.", "sla", "priority"),
+		slaNextBreach:   desc("helpdesk_sla_next_breach_seconds", "Time until the earliest upcoming SLA breach among open tickets.", "sla", "priority"),
+		slaOutcomes:     desc("helpdesk_sla_outcomes_total", "SLA outcomes by event time since the stream began: achieved when met, breached at the deadline.", "sla", "priority", "outcome"),
 	}
 }
 
@@ -103,7 +116,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{
 		c.frQ, c.resQ, c.open, c.applied, c.rejected, c.duplicates, c.late, c.orphaned,
 		c.pending, c.lastEvent, c.tracked, c.held, c.opened, c.resolved, c.reopened,
-		c.frHist, c.resHist, c.surveys,
+		c.frHist, c.resHist, c.surveys, c.slaAchieved, c.slaBreached, c.slaCompliance,
+		c.slaAtRisk, c.slaBreachedOpen, c.slaNextBreach, c.slaOutcomes,
 	} {
 		ch <- d
 	}
@@ -172,5 +186,54 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, sc := range s.Surveys {
 		counter(c.surveys, float64(sc.Count), sc.Kind, strconv.Itoa(sc.Score))
+	}
+	c.collectSLA(ch, s)
+}
+
+// collectSLA renders the SLA series: windowed outcomes for the overall
+// and every priority, and the live state of open tickets.
+func (c *Collector) collectSLA(ch chan<- prometheus.Metric, s *kpi.Snapshot) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for _, w := range s.Windows {
+		for i, cell := range s.Cells {
+			if cell.Channel != kpi.LabelAll || cell.Team != kpi.LabelAll || cell.Priority == kpi.LabelUnknown {
+				continue
+			}
+			v := &w.Cells[i]
+			for k := range sla.NumKinds {
+				gauge(c.slaAchieved, float64(v.SLAAchieved[k]), w.Name, k.String(), cell.Priority)
+				gauge(c.slaBreached, float64(v.SLABreached[k]), w.Name, k.String(), cell.Priority)
+				if r, ok := v.SLACompliance(k); ok {
+					gauge(c.slaCompliance, r, w.Name, k.String(), cell.Priority)
+				}
+			}
+		}
+	}
+	st := &s.SLA
+	for k := range sla.NumKinds {
+		var atRisk, breachedOpen int64
+		var next int64
+		hasNext := false
+		for p := range events.Priority(events.NumPriorities) {
+			gauge(c.slaAtRisk, float64(st.AtRisk[k][p]), k.String(), p.String())
+			gauge(c.slaBreachedOpen, float64(st.BreachedOpen[k][p]), k.String(), p.String())
+			atRisk += st.AtRisk[k][p]
+			breachedOpen += st.BreachedOpen[k][p]
+			if st.HasNextBreach[k][p] {
+				gauge(c.slaNextBreach, float64(st.NextBreach[k][p]-s.Time)/1e9, k.String(), p.String())
+				if !hasNext || st.NextBreach[k][p] < next {
+					next, hasNext = st.NextBreach[k][p], true
+				}
+			}
+			ch <- prometheus.MustNewConstMetric(c.slaOutcomes, prometheus.CounterValue, float64(st.Outcomes[k][p][0]), k.String(), p.String(), "achieved")
+			ch <- prometheus.MustNewConstMetric(c.slaOutcomes, prometheus.CounterValue, float64(st.Outcomes[k][p][1]), k.String(), p.String(), "breached")
+		}
+		gauge(c.slaAtRisk, float64(atRisk), k.String(), kpi.LabelAll)
+		gauge(c.slaBreachedOpen, float64(breachedOpen), k.String(), kpi.LabelAll)
+		if hasNext {
+			gauge(c.slaNextBreach, float64(next-s.Time)/1e9, k.String(), kpi.LabelAll)
+		}
 	}
 }
