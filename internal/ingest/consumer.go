@@ -296,22 +296,20 @@ func (c *Consumer) batch() *Batch {
 	select {
 	case b := <-c.pool:
 		b.Events, b.Rejected, b.LastSeq, b.Pending = b.Events[:0], b.Rejected[:0], 0, 0
-		b.futureAfter = c.futureAfter()
 		return b
 	default:
-		return &Batch{Events: make([]events.Event, 0, c.cfg.BatchSize), pool: c.pool, futureAfter: c.futureAfter()}
+		return &Batch{Events: make([]events.Event, 0, c.cfg.BatchSize), pool: c.pool}
 	}
-}
-
-// futureAfter returns the event time past which an event is rejected as
-// from the future; read once per batch, not per message.
-func (c *Consumer) futureAfter() int64 {
-	return c.now().Add(c.cfg.MaxClockSkew).UnixNano()
 }
 
 // decode adds msg, stream sequence seq, to b: as an event, or as a
 // rejection after dead-lettering.
 func (c *Consumer) decode(b *Batch, msg jetstream.Msg, seq uint64) {
+	if len(b.Events)+len(b.Rejected) == 0 {
+		// The clock is read once per batch, when its first message
+		// arrives, not per message.
+		b.futureAfter = c.now().Add(c.cfg.MaxClockSkew).UnixNano()
+	}
 	// Decode into the next slot, reusing its scratch buffer from an
 	// earlier round; keep the slot only if the event is valid.
 	b.Events = b.Events[:len(b.Events)+1]
