@@ -98,7 +98,7 @@ func TestSLAEndToEnd(t *testing.T) {
 	h.publish(
 		[]string{"u1", "ticket.opened", "U1", at("08:50"), `,"priority":"urgent","channel":"chat","team":"billing"`}, // due 09:05
 		[]string{"u2", "ticket.opened", "U2", at("08:50"), `,"priority":"urgent"`},
-		[]string{"u2r", "ticket.first_reply", "U2", at("08:58"), ``}, // in time
+		[]string{"u2r", "ticket.first_reply", "U2", at("08:58"), ``},               // in time
 		[]string{"u3", "ticket.opened", "U3", at("08:55"), `,"priority":"urgent"`}, // due 09:10
 		[]string{"h1", "ticket.opened", "H1", at("08:30"), `,"priority":"high"`},   // due 09:30
 		[]string{"n1", "ticket.opened", "N1", at("07:00"), `,"priority":"normal"`}, // due 11:00
