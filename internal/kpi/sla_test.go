@@ -217,3 +217,49 @@ func appendInt(b []byte, i int) []byte {
 	}
 	return append(b, byte('0'+i%10))
 }
+
+// TestSLAWorkedExample is the worked example of docs/sla.md.
+func TestSLAWorkedExample(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	var week [7][]sla.Interval
+	for d := time.Monday; d <= time.Friday; d++ {
+		week[d] = []sla.Interval{{Start: 9 * 60, End: 18 * 60}}
+	}
+	cal, err := sla.NewCalendar(sla.Schedule{Location: berlin, Week: week})
+	require.NoError(t, err)
+	cfg := DefaultConfig()
+	cfg.SLA.Targets[fr][urg] = time.Hour
+	cfg.SLA.Targets[res][urg] = 8 * time.Hour
+	cfg.SLA.Hours = cal
+	local := func(day, h, m int) int64 { return time.Date(2026, 11, day, h, m, 0, 0, berlin).UnixNano() }
+	e := func(id string, typ events.Type, when int64) *events.Event {
+		return &events.Event{ID: []byte(id), Type: typ, TicketID: []byte("T"), OccurredAt: when, Priority: urg, Replies: -1, HandleMillis: -1}
+	}
+	s, err := New(cfg, local(27, 17, 55))
+	require.NoError(t, err)
+	s.Apply(e("o", events.TicketOpened, local(27, 17, 55))) // Friday
+	step := func(when int64) *Snapshot { s.Advance(when); return s.Snapshot(when) }
+
+	snap := step(local(30, 9, 42)) // Monday
+	require.Equal(t, local(30, 9, 55), snap.SLA.NextBreach[fr][urg])
+	require.Equal(t, local(30, 16, 55), snap.SLA.NextBreach[res][urg])
+	require.Equal(t, int64(0), snap.SLA.AtRisk[fr][urg])
+	require.Equal(t, int64(1), step(local(30, 9, 43)).SLA.AtRisk[fr][urg])
+	snap = step(local(30, 9, 55))
+	require.Equal(t, int64(1), snap.SLA.BreachedOpen[fr][urg])
+	require.Equal(t, [2]int64{0, 1}, snap.SLA.Outcomes[fr][urg])
+	s.Apply(e("r", events.TicketFirstReply, local(30, 10, 10)))
+	require.Equal(t, int64(0), step(local(30, 10, 10)).SLA.BreachedOpen[fr][urg])
+	require.Equal(t, int64(0), step(local(30, 15, 18)).SLA.AtRisk[res][urg])
+	require.Equal(t, int64(1), step(local(30, 15, 19)).SLA.AtRisk[res][urg])
+	s.Apply(e("x", events.TicketResolved, local(30, 15, 0)))
+	s.Apply(e("re", events.TicketReopened, local(31, 10, 0))) // Tuesday
+	snap = step(local(31, 10, 0))
+	require.Equal(t, local(31, 18, 0), snap.SLA.NextBreach[res][urg])
+	s.Apply(e("x2", events.TicketResolved, local(32, 9, 30))) // Wednesday (2 Dec)
+	snap = step(local(32, 9, 30))
+	require.Equal(t, [2]int64{0, 1}, snap.SLA.Outcomes[fr][urg])
+	require.Equal(t, [2]int64{1, 1}, snap.SLA.Outcomes[res][urg])
+	require.Equal(t, int64(0), snap.SLA.BreachedOpen[res][urg])
+}
