@@ -15,20 +15,20 @@ func (x *index) home(h uint32) int { return int(h) & (len(x.slots) - 1) }
 
 // find returns the slot holding a ticket with the given id and hash, or
 // the empty slot where it would go, and whether it was found.
-func (x *index) find(tickets []ticket, id []byte, h uint32) (int, bool) {
+func (x *index) find(tickets *slab, id []byte, h uint32) (int, bool) {
 	mask := len(x.slots) - 1
 	for i := x.home(h); ; i = (i + 1) & mask {
 		v := x.slots[i]
 		if v == 0 {
 			return i, false
 		}
-		if uint32(v>>32) == h && tickets[int32(uint32(v))-1].id == string(id) {
+		if uint32(v>>32) == h && tickets.at(int32(uint32(v))-1).id == string(id) {
 			return i, true
 		}
 	}
 }
 
-func (x *index) lookup(tickets []ticket, id []byte) (int32, bool) {
+func (x *index) lookup(tickets *slab, id []byte) (int32, bool) {
 	if x.n == 0 {
 		return -1, false
 	}
@@ -40,11 +40,11 @@ func (x *index) lookup(tickets []ticket, id []byte) (int32, bool) {
 }
 
 // insert adds ticket tix, whose id is not in the index.
-func (x *index) insert(tickets []ticket, tix int32) {
+func (x *index) insert(tickets *slab, tix int32) {
 	if (x.n+1)*4 > len(x.slots)*3 {
 		x.grow(tickets)
 	}
-	h := uint32(hashID(tickets[tix].id))
+	h := uint32(hashID(tickets.at(tix).id))
 	mask := len(x.slots) - 1
 	i := x.home(h)
 	for x.slots[i] != 0 {
@@ -56,8 +56,8 @@ func (x *index) insert(tickets []ticket, tix int32) {
 
 // remove deletes ticket tix, shifting later entries of its probe run back
 // so that no tombstones are needed.
-func (x *index) remove(tickets []ticket, tix int32) {
-	id := tickets[tix].id
+func (x *index) remove(tickets *slab, tix int32) {
+	id := tickets.at(tix).id
 	i, ok := x.find(tickets, []byte(id), uint32(hashID(id)))
 	if !ok {
 		panic("BUG: removing ticket " + id + " that is not indexed")
@@ -75,7 +75,7 @@ func (x *index) remove(tickets []ticket, tix int32) {
 	x.n--
 }
 
-func (x *index) grow(tickets []ticket) {
+func (x *index) grow(tickets *slab) {
 	old := x.slots
 	x.slots = make([]uint64, max(1024, 2*len(old)))
 	x.n = 0

@@ -153,7 +153,7 @@ func nextChange(fs *foldState, now int64) int64 {
 // finds nothing to change and schedules the next one, which is cheaper
 // than replacing it on every event.
 func (s *State) rearm(tix int32, before int64) {
-	tk := &s.tickets[tix]
+	tk := s.tickets.at(tix)
 	after := nextChange(&tk.fs, s.sla.now)
 	if after >= before {
 		return
@@ -167,7 +167,7 @@ func (s *State) fireTimers(now int64) {
 	less := func(a, b timer) bool { return a.at < b.at }
 	for len(s.sla.timers) > 0 && s.sla.timers[0].at <= now {
 		t := popHeap(&s.sla.timers, less)
-		tk := &s.tickets[t.tix]
+		tk := s.tickets.at(t.tix)
 		if tk.log == nil || tk.gen != t.gen {
 			continue // forgotten or rescheduled since
 		}
@@ -191,7 +191,7 @@ func (s *State) nextBreach(k sla.Kind, pri events.Priority, now int64) (int64, b
 	less := func(a, b deadline) bool { return a.at < b.at }
 	for len(*h) > 0 {
 		d := (*h)[0]
-		tk := &s.tickets[d.tix]
+		tk := s.tickets.at(d.tix)
 		c := &tk.fs.clocks[k]
 		if d.at > now && tk.log != nil && tk.fs.bd.pri == uint8(pri) && c.active && !c.met && c.deadline == d.at {
 			return d.at, true
@@ -217,8 +217,8 @@ type AtRisk struct {
 func (s *State) AtRiskTickets(limit int) []AtRisk {
 	now := s.sla.now
 	var out []AtRisk
-	for i := range s.tickets {
-		tk := &s.tickets[i]
+	for i := range s.tickets.len() {
+		tk := s.tickets.at(i)
 		if tk.log == nil {
 			continue
 		}

@@ -124,7 +124,7 @@ type State struct {
 	wins    []*windows.Window
 	longest *windows.Window
 
-	tickets []ticket // slab; index points into it
+	tickets slab    // index points into it
 	free    []int32  // unused slots of tickets
 	tracked int      // tickets in use
 	index   index
@@ -287,7 +287,7 @@ func (s *State) seen(e entry, ticketID []byte, tix int32, tracked bool) bool {
 	}
 	var log []entry
 	if tracked {
-		log = s.tickets[tix].log
+		log = s.tickets.at(tix).log
 	} else if len(ticketID) > 0 {
 		log = s.held[string(ticketID)]
 	}
@@ -300,12 +300,13 @@ func (s *State) seen(e entry, ticketID []byte, tix int32, tracked bool) bool {
 }
 
 // lookup returns the slab index of the ticket with the given id.
-func (s *State) lookup(id []byte) (int32, bool) { return s.index.lookup(s.tickets, id) }
+func (s *State) lookup(id []byte) (int32, bool) { return s.index.lookup(&s.tickets, id) }
 
 // forget stops tracking the ticket in slot tix.
 func (s *State) forget(tix int32) {
-	s.index.remove(s.tickets, tix)
-	s.tickets[tix] = ticket{gen: s.tickets[tix].gen + 1}
+	s.index.remove(&s.tickets, tix)
+	tk := s.tickets.at(tix)
+	*tk = ticket{gen: tk.gen + 1}
 	s.tracked--
 }
 
@@ -326,12 +327,12 @@ func (s *State) track(id string, opened entry) {
 		tix = s.free[n-1]
 		s.free = s.free[:n-1]
 	} else {
-		tix = int32(len(s.tickets))
-		s.tickets = append(s.tickets, ticket{})
+		tix = s.tickets.add()
 	}
-	s.tickets[tix] = ticket{id: id, log: log, gen: s.tickets[tix].gen}
+	tk := s.tickets.at(tix)
+	*tk = ticket{id: id, log: log, gen: tk.gen}
 	s.tracked++
-	s.index.insert(s.tickets, tix)
+	s.index.insert(&s.tickets, tix)
 	s.fold(tix, 1)
 	s.rearm(tix, maxTime)
 }
@@ -339,7 +340,7 @@ func (s *State) track(id string, opened entry) {
 // addToTicket applies e to tracked ticket tix: one more fold step when e
 // comes after everything the ticket has seen, a full re-fold otherwise.
 func (s *State) addToTicket(tix int32, e entry) {
-	tk := &s.tickets[tix]
+	tk := s.tickets.at(tix)
 	before := nextChange(&tk.fs, s.sla.now)
 	defer s.rearm(tix, before)
 	last := tk.log[len(tk.log)-1]
@@ -386,7 +387,7 @@ func (tk *ticket) defining() int {
 // event-time order, which is how held events join their ticket; then the
 // part that depends on the wall clock.
 func (s *State) fold(tix int32, sign int64) {
-	tk := &s.tickets[tix]
+	tk := s.tickets.at(tix)
 	var fs foldState
 	def := tk.defining()
 	s.step(&fs, tix, tk.log[def], sign)
@@ -595,13 +596,13 @@ func (s *State) sweep() {
 	resolvedBefore := s.watermark - int64(s.cfg.RetainResolved)
 	// Scan the slab, not the map: sequential memory is several times
 	// faster, and this visits every tracked ticket.
-	for i := range s.tickets {
-		tk := &s.tickets[i]
+	for i := range s.tickets.len() {
+		tk := s.tickets.at(i)
 		if tk.log == nil || tk.fs.open || tk.log[len(tk.log)-1].at >= resolvedBefore {
 			continue
 		}
-		s.forget(int32(i))
-		s.free = append(s.free, int32(i))
+		s.forget(i)
+		s.free = append(s.free, i)
 	}
 	idsBefore := s.watermark - int64(s.cfg.RetainIDs)
 	for id, at := range s.ticketless {
