@@ -125,8 +125,8 @@ type State struct {
 	longest *windows.Window
 
 	tickets slab    // index points into it
-	free    []int32  // unused slots of tickets
-	tracked int      // tickets in use
+	free    []int32 // unused slots of tickets
+	tracked int     // tickets in use
 	index   index
 
 	// held are events waiting for their ticket's opening, by ticket id.
