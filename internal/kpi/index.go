@@ -22,10 +22,21 @@ func (x *index) find(tickets *slab, id []byte, h uint32) (int, bool) {
 		if v == 0 {
 			return i, false
 		}
-		if uint32(v>>32) == h && tickets.at(int32(uint32(v))-1).id == string(id) {
+		if uint32(v>>32) == h && tickets.at(int32(uint32(v))-1).hasID(id) {
 			return i, true
 		}
 	}
+}
+
+// findSlot returns the slot holding slab index tix, whose id hash is h.
+func (x *index) findSlot(tix int32, h uint32) (int, bool) {
+	mask := len(x.slots) - 1
+	for i := x.home(h); x.slots[i] != 0; i = (i + 1) & mask {
+		if int32(uint32(x.slots[i]))-1 == tix {
+			return i, true
+		}
+	}
+	return 0, false
 }
 
 func (x *index) lookup(tickets *slab, id []byte) (int32, bool) {
@@ -44,7 +55,7 @@ func (x *index) insert(tickets *slab, tix int32) {
 	if (x.n+1)*4 > len(x.slots)*3 {
 		x.grow(tickets)
 	}
-	h := uint32(hashID(tickets.at(tix).id))
+	h := uint32(tickets.at(tix).idHash())
 	mask := len(x.slots) - 1
 	i := x.home(h)
 	for x.slots[i] != 0 {
@@ -57,10 +68,10 @@ func (x *index) insert(tickets *slab, tix int32) {
 // remove deletes ticket tix, shifting later entries of its probe run back
 // so that no tombstones are needed.
 func (x *index) remove(tickets *slab, tix int32) {
-	id := tickets.at(tix).id
-	i, ok := x.find(tickets, []byte(id), uint32(hashID(id)))
+	tk := tickets.at(tix)
+	i, ok := x.findSlot(tix, uint32(tk.idHash()))
 	if !ok {
-		panic("BUG: removing ticket " + id + " that is not indexed")
+		panic("BUG: removing ticket " + tk.id() + " that is not indexed")
 	}
 	mask := len(x.slots) - 1
 	for j := (i + 1) & mask; x.slots[j] != 0; j = (j + 1) & mask {

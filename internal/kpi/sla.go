@@ -232,7 +232,7 @@ func (s *State) AtRiskTickets(limit int) []AtRisk {
 				status = "breached"
 			}
 			bd := tk.fs.bd
-			out = append(out, AtRisk{TicketID: tk.id, SLA: k.String(), Priority: priorityLabel(int(bd.pri)),
+			out = append(out, AtRisk{TicketID: tk.id(), SLA: k.String(), Priority: priorityLabel(int(bd.pri)),
 				Channel: s.dims.channels[bd.ch], Team: s.dims.teams[bd.team], Status: status, Deadline: c.deadline})
 		}
 	}

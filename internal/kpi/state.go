@@ -154,12 +154,53 @@ type State struct {
 	sla slaBook
 }
 
-// ticket is one tracked ticket: opened, and not yet evicted.
+// ticket is one tracked ticket: opened, and not yet evicted. It lives in
+// a slab page that never moves, so its first events and its id are kept
+// inline: a typical ticket costs no heap allocation of its own.
 type ticket struct {
-	id  string
-	log []entry // sorted by entry.less
-	fs  foldState
-	gen uint32 // generation of the ticket's SLA timer; outlives the slot's tickets
+	log    []entry // sorted by entry.less; points into inline while it fits
+	inline [4]entry
+	fs     foldState
+	gen    uint32 // generation of the ticket's SLA timer; outlives the slot's tickets
+	idLen  uint8  // length of an inline id
+	idBuf  [maxInlineID]byte
+	idHeap string // the id, when longer than maxInlineID
+}
+
+// maxInlineID is the longest ticket id kept inline; longer ones (UUIDs,
+// say) go to the heap.
+const maxInlineID = 24
+
+func (tk *ticket) setID(id []byte) {
+	if len(id) <= maxInlineID {
+		tk.idLen = uint8(copy(tk.idBuf[:], id))
+		return
+	}
+	tk.idHeap = string(id)
+}
+
+// hasID reports whether the ticket's id is id.
+func (tk *ticket) hasID(id []byte) bool {
+	if tk.idHeap != "" {
+		return tk.idHeap == string(id)
+	}
+	return string(tk.idBuf[:tk.idLen]) == string(id)
+}
+
+// id returns the ticket's id; it allocates, so it is not for the hot path.
+func (tk *ticket) id() string {
+	if tk.idHeap != "" {
+		return tk.idHeap
+	}
+	return string(tk.idBuf[:tk.idLen])
+}
+
+// idHash returns hashID of the ticket's id.
+func (tk *ticket) idHash() uint64 {
+	if tk.idHeap != "" {
+		return hashID(tk.idHeap)
+	}
+	return hashID(tk.idBuf[:tk.idLen])
 }
 
 // foldState is what a ticket's fold has established so far.
@@ -267,7 +308,7 @@ func (s *State) Apply(ev *events.Event) Result {
 		s.ticketless[e.id] = e.at
 		s.contribute(unknown(), e, 1)
 	case ev.Type == events.TicketOpened:
-		s.track(string(ev.TicketID), e)
+		s.track(ev.TicketID, e)
 	default:
 		if ev.Type == events.SurveyAnswered {
 			// Surveys are never held: counted now as unknown, moved
@@ -312,16 +353,7 @@ func (s *State) forget(tix int32) {
 
 // track starts tracking a ticket at its opening, taking over the events
 // held for it.
-func (s *State) track(id string, opened entry) {
-	log := make([]entry, 0, 4)
-	log = append(log, opened)
-	for _, e := range s.held[id] {
-		if e.typ() == events.SurveyAnswered {
-			s.contribute(unknown(), e, -1) // re-counted by the fold
-		}
-		log = insertSorted(log, e)
-	}
-	delete(s.held, id)
+func (s *State) track(id []byte, opened entry) {
 	var tix int32
 	if n := len(s.free); n > 0 {
 		tix = s.free[n-1]
@@ -330,7 +362,18 @@ func (s *State) track(id string, opened entry) {
 		tix = s.tickets.add()
 	}
 	tk := s.tickets.at(tix)
-	*tk = ticket{id: id, log: log, gen: tk.gen}
+	*tk = ticket{gen: tk.gen}
+	tk.setID(id)
+	tk.log = append(tk.inline[:0], opened)
+	if held, ok := s.held[string(id)]; ok {
+		for _, e := range held {
+			if e.typ() == events.SurveyAnswered {
+				s.contribute(unknown(), e, -1) // re-counted by the fold
+			}
+			tk.log = insertSorted(tk.log, e)
+		}
+		delete(s.held, string(id))
+	}
 	s.tracked++
 	s.index.insert(&s.tickets, tix)
 	s.fold(tix, 1)
@@ -379,7 +422,7 @@ func (tk *ticket) defining() int {
 			return i
 		}
 	}
-	panic("BUG: tracked ticket " + tk.id + " has no opening")
+	panic("BUG: tracked ticket " + tk.id() + " has no opening")
 }
 
 // fold adds (sign 1) or takes back (sign -1) ticket tix's whole
