@@ -1,0 +1,306 @@
+package kpi
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/helpdesk-kpi/aggregator/internal/events"
+	"github.com/helpdesk-kpi/aggregator/internal/sla"
+	"github.com/helpdesk-kpi/aggregator/internal/snapfmt"
+)
+
+// AppendBinary appends the whole state to b: everything Restore needs to
+// continue exactly where this state is. Derived structures (window totals,
+// SLA timers and deadline heaps) are not written; Restore rebuilds them.
+func (s *State) AppendBinary(b []byte) []byte {
+	b = s.appendConfig(b)
+	d := s.dims
+	b = snapfmt.AppendUvarint(b, uint64(len(d.teams)))
+	for _, t := range d.teams {
+		b = snapfmt.AppendString(b, t)
+	}
+	for _, w := range s.wins {
+		b = w.AppendBinary(b)
+	}
+	b = snapfmt.AppendUvarint(b, uint64(s.tracked))
+	for i := range s.tickets.len() {
+		tk := s.tickets.at(i)
+		if tk.log == nil {
+			continue
+		}
+		b = snapfmt.AppendString(b, tk.id())
+		b = appendEntries(b, tk.log)
+		fs := &tk.fs
+		b = snapfmt.AppendVarint(b, fs.openedAt)
+		for _, v := range []byte{fs.bd.ch, fs.bd.pri, fs.bd.team, flags(fs.replied, fs.open)} {
+			b = snapfmt.AppendUvarint(b, uint64(v))
+		}
+		for _, c := range fs.clocks {
+			b = snapfmt.AppendVarint(b, c.deadline)
+			b = snapfmt.AppendUvarint(b, uint64(c.lead))
+			b = snapfmt.AppendUvarint(b, uint64(flags(c.active, c.met)))
+		}
+	}
+	b = snapfmt.AppendUvarint(b, uint64(len(s.held)))
+	for _, id := range slices.Sorted(maps.Keys(s.held)) {
+		b = snapfmt.AppendString(b, id)
+		b = appendEntries(b, s.held[id])
+	}
+	b = snapfmt.AppendVarint(b, s.heldMin)
+	b = snapfmt.AppendUvarint(b, uint64(len(s.ticketless)))
+	for _, id := range slices.Sorted(maps.Keys(s.ticketless)) {
+		b = snapfmt.AppendU64(b, id)
+		b = snapfmt.AppendVarint(b, s.ticketless[id])
+	}
+	for _, v := range []int64{s.watermark, s.nextSweep, s.duplicates, s.late, s.orphaned, s.lastEvent} {
+		b = snapfmt.AppendVarint(b, v)
+	}
+	b = appendInts(b, s.open)
+	for _, t := range s.totals {
+		b = appendInts(b, t)
+	}
+	for _, hs := range s.durations {
+		for _, h := range hs {
+			b = appendInts(b, h.buckets[:])
+			b = snapfmt.AppendVarint(b, h.zero)
+			b = snapfmt.AppendVarint(b, h.count)
+			b = snapfmt.AppendVarint(b, h.sumMs)
+			b = snapfmt.AppendUvarint(b, uint64(len(h.native)))
+			for _, k := range slices.Sorted(maps.Keys(h.native)) {
+				b = snapfmt.AppendVarint(b, int64(k))
+				b = snapfmt.AppendVarint(b, h.native[k])
+			}
+		}
+	}
+	for _, row := range s.surveys {
+		b = appendInts(b, row[:])
+	}
+	b = appendInts(b, s.applied[:])
+	for _, r := range events.Reasons() {
+		b = snapfmt.AppendVarint(b, s.rejected[r])
+	}
+	b = snapfmt.AppendVarint(b, s.sla.now)
+	for k := range sla.NumKinds {
+		b = appendInts(b, s.sla.atRisk[k][:])
+		b = appendInts(b, s.sla.breachedOpen[k][:])
+		for p := range s.sla.outcomes[k] {
+			b = appendInts(b, s.sla.outcomes[k][p][:])
+		}
+	}
+	return b
+}
+
+// appendConfig writes what the encoding depends on, so that a state is
+// never restored into a differently configured one.
+func (s *State) appendConfig(b []byte) []byte {
+	b = snapfmt.AppendUvarint(b, uint64(len(s.cfg.Windows)))
+	for _, w := range s.cfg.Windows {
+		b = snapfmt.AppendString(b, w.Name)
+		b = snapfmt.AppendVarint(b, int64(w.Width))
+	}
+	b = snapfmt.AppendVarint(b, int64(s.cfg.MaxClockSkew))
+	b = snapfmt.AppendUvarint(b, uint64(len(s.dims.channels)))
+	for _, c := range s.dims.channels {
+		b = snapfmt.AppendString(b, c)
+	}
+	b = snapfmt.AppendUvarint(b, uint64(s.dims.maxTeams))
+	b = append(b, flags(s.dims.fixed, false))
+	for k := range sla.NumKinds {
+		for _, d := range s.cfg.SLA.Targets[k] {
+			b = snapfmt.AppendVarint(b, int64(d))
+		}
+	}
+	b = snapfmt.AppendU64(b, uint64(s.cfg.SLA.WarnFraction*1e9))
+	return b
+}
+
+func flags(a, b bool) byte {
+	var f byte
+	if a {
+		f |= 1
+	}
+	if b {
+		f |= 2
+	}
+	return f
+}
+
+func appendEntries(b []byte, log []entry) []byte {
+	b = snapfmt.AppendUvarint(b, uint64(len(log)))
+	for _, e := range log {
+		b = snapfmt.AppendVarint(b, e.at)
+		b = snapfmt.AppendU64(b, e.id)
+		b = snapfmt.AppendUvarint(b, e.data)
+	}
+	return b
+}
+
+func appendInts(b []byte, v []int64) []byte {
+	for _, x := range v {
+		b = snapfmt.AppendVarint(b, x)
+	}
+	return b
+}
+
+// Restore returns a state that continues exactly where the encoded one
+// stopped, for the same configuration. A snapshot of a differently
+// configured state is refused.
+func Restore(cfg Config, data []byte) (*State, error) {
+	s, err := New(cfg, 0)
+	if err != nil {
+		return nil, err
+	}
+	want := s.appendConfig(nil)
+	if got := data[:min(len(want), len(data))]; string(got) != string(want) {
+		return nil, fmt.Errorf("the snapshot was taken with other windows, channels, team limits or SLA targets than configured now")
+	}
+	r := snapfmt.NewReader(data[len(want):])
+	d := s.dims
+	teams := r.Count(1)
+	if teams > 2+d.maxTeams {
+		return nil, fmt.Errorf("snapshot holds %d teams, more than the %d allowed", teams, d.maxTeams)
+	}
+	for i := range teams {
+		t := r.String()
+		if i < len(d.teams) {
+			if d.teams[i] != t {
+				return nil, fmt.Errorf("snapshot team %d is %q, configured %q", i, t, d.teams[i])
+			}
+			continue
+		}
+		d.teamIx[t] = uint8(len(d.teams))
+		d.teams = append(d.teams, t)
+	}
+	for _, w := range s.wins {
+		w.Restore(r)
+	}
+	tracked := r.Count(20)
+	for range tracked {
+		id := r.Bytes()
+		log := readEntries(r)
+		if r.Err() != nil {
+			break
+		}
+		if len(log) == 0 {
+			r.Fail("ticket %q without events", id)
+			break
+		}
+		tix := s.tickets.add()
+		tk := s.tickets.at(tix)
+		tk.setID(id)
+		tk.log = append(tk.inline[:0], log...)
+		fs := &tk.fs
+		fs.openedAt = r.Varint()
+		var raw [4]byte
+		for i := range raw {
+			raw[i] = byte(r.Uvarint())
+		}
+		fs.bd = breakdown{ch: raw[0], pri: raw[1], team: raw[2]}
+		fs.replied, fs.open = raw[3]&1 != 0, raw[3]&2 != 0
+		if int(fs.bd.ch) >= len(d.channels) || fs.bd.pri >= events.NumPriorities || int(fs.bd.team) >= len(d.teams) {
+			r.Fail("ticket %q: breakdown out of range", id)
+			break
+		}
+		for k := range fs.clocks {
+			c := &fs.clocks[k]
+			c.deadline = r.Varint()
+			c.lead = uint32(r.Uvarint())
+			f := byte(r.Uvarint())
+			c.active, c.met = f&1 != 0, f&2 != 0
+		}
+		if _, dup := s.index.lookup(&s.tickets, id); dup {
+			r.Fail("ticket %q twice", id)
+			break
+		}
+		s.index.insert(&s.tickets, tix)
+		s.tracked++
+	}
+	for range r.Count(2) {
+		id := r.String()
+		s.held[id] = readEntries(r)
+	}
+	s.heldMin = r.Varint()
+	for range r.Count(9) {
+		id := r.U64()
+		s.ticketless[id] = r.Varint()
+	}
+	for _, v := range []*int64{&s.watermark, &s.nextSweep, &s.duplicates, &s.late, &s.orphaned, &s.lastEvent} {
+		*v = r.Varint()
+	}
+	readInts(r, s.open)
+	for _, t := range s.totals {
+		readInts(r, t)
+	}
+	for _, hs := range s.durations {
+		for i := range hs {
+			h := &hs[i]
+			readInts(r, h.buckets[:])
+			h.zero, h.count, h.sumMs = r.Varint(), r.Varint(), r.Varint()
+			if n := r.Count(2); n > 0 {
+				h.native = make(map[int]int64, n)
+				for range n {
+					k := r.Varint()
+					h.native[int(k)] = r.Varint()
+				}
+			}
+		}
+	}
+	for i := range s.surveys {
+		readInts(r, s.surveys[i][:])
+	}
+	readInts(r, s.applied[:])
+	for _, reason := range events.Reasons() {
+		if n := r.Varint(); n != 0 {
+			s.rejected[reason] = n
+		}
+	}
+	s.sla.now = r.Varint()
+	for k := range sla.NumKinds {
+		readInts(r, s.sla.atRisk[k][:])
+		readInts(r, s.sla.breachedOpen[k][:])
+		for p := range s.sla.outcomes[k] {
+			readInts(r, s.sla.outcomes[k][p][:])
+		}
+	}
+	if err := r.Err(); err != nil {
+		return nil, err
+	}
+	if r.Len() != 0 {
+		return nil, fmt.Errorf("%d bytes left over after the state", r.Len())
+	}
+	s.rebuildSLA()
+	return s, nil
+}
+
+// rebuildSLA recreates the timers and deadline heaps from the tickets'
+// clocks.
+func (s *State) rebuildSLA() {
+	for i := range s.tickets.len() {
+		tk := s.tickets.at(i)
+		if tk.log == nil {
+			continue
+		}
+		for k := range sla.NumKinds {
+			if c := &tk.fs.clocks[k]; c.active && !c.met {
+				pushHeap(&s.sla.deadlines[k][tk.fs.bd.pri], deadline{c.deadline, i}, func(a, b deadline) bool { return a.at < b.at })
+			}
+		}
+		s.rearm(i, maxTime)
+	}
+}
+
+func readEntries(r *snapfmt.Reader) []entry {
+	n := r.Count(10)
+	log := make([]entry, n)
+	for i := range log {
+		log[i] = entry{at: r.Varint(), id: r.U64(), data: r.Uvarint()}
+	}
+	return log
+}
+
+func readInts(r *snapfmt.Reader, v []int64) {
+	for i := range v {
+		v[i] = r.Varint()
+	}
+}

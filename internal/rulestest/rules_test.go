@@ -1,0 +1,332 @@
+// Package rulestest checks the alerting side of the project: the Prometheus
+// rules in deploy/prometheus/alerts.yml with the real promtool (check rules,
+// and the unit tests in alerts_test.yml), the example Alertmanager
+// configuration with amtool when it is installed, and that every alert is
+// complete (severity, summary, description, a runbook section that exists).
+//
+// It holds only tests. promtool is required: when it is missing the tests run
+// scripts/ensure-promtool.sh, and fail if promtool is still unavailable, so CI
+// cannot pass without checking the rules.
+package rulestest
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"unicode"
+
+	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
+)
+
+const (
+	rulesFile     = "deploy/prometheus/alerts.yml"
+	rulesTestFile = "deploy/prometheus/alerts_test.yml"
+	amConfigFile  = "deploy/alertmanager/alertmanager.yml"
+	runbooksFile  = "docs/runbooks.md"
+	ensureScript  = "scripts/ensure-promtool.sh"
+	// contractFile is the shared metric contract, beside the module; it is
+	// optional here (a checkout of the module alone does not have it).
+	contractFile = "../shared/contract/CONTRACT.md"
+
+	runbookBase = "https://github.com/helpdesk-kpi/aggregator/blob/main/docs/runbooks.md#"
+)
+
+// ruleFile is the part of a Prometheus rule file the checks read.
+type ruleFile struct {
+	Groups []struct {
+		Name  string `yaml:"name"`
+		Rules []rule `yaml:"rules"`
+	} `yaml:"groups"`
+}
+
+type rule struct {
+	Alert       string            `yaml:"alert"`
+	Record      string            `yaml:"record"`
+	Expr        string            `yaml:"expr"`
+	For         string            `yaml:"for"`
+	Labels      map[string]string `yaml:"labels"`
+	Annotations map[string]string `yaml:"annotations"`
+}
+
+// ruleTestFile is the part of a promtool unit test file the checks read.
+type ruleTestFile struct {
+	Tests []struct {
+		AlertRuleTests []struct {
+			EvalTime  string `yaml:"eval_time"`
+			Alertname string `yaml:"alertname"`
+			ExpAlerts []any  `yaml:"exp_alerts"`
+		} `yaml:"alert_rule_test"`
+	} `yaml:"tests"`
+}
+
+func TestPromtoolCheckRules(t *testing.T) {
+	root := repoRoot(t)
+	out, err := run(t, root, promtool(t, root), "check", "rules", "--lint-fatal", rulesFile)
+	require.NoErrorf(t, err, "promtool check rules %s:\n%s", rulesFile, out)
+}
+
+func TestPromtoolTestRules(t *testing.T) {
+	root := repoRoot(t)
+	out, err := run(t, root, promtool(t, root), "test", "rules", rulesTestFile)
+	require.NoErrorf(t, err, "promtool test rules %s:\n%s", rulesTestFile, out)
+}
+
+func TestAlertmanagerConfig(t *testing.T) {
+	root := repoRoot(t)
+
+	t.Run("amtool check-config", func(t *testing.T) {
+		amtool, err := exec.LookPath("amtool")
+		if err != nil {
+			t.Skip("amtool not installed (Debian package prometheus-alertmanager); skipping amtool check-config")
+		}
+		out, err := run(t, root, amtool, "check-config", amConfigFile)
+		require.NoErrorf(t, err, "amtool check-config %s:\n%s", amConfigFile, out)
+	})
+
+	// The inhibition of business alerts names the health alerts; a renamed
+	// alert would silently stop inhibiting.
+	t.Run("inhibited-by alerts exist", func(t *testing.T) {
+		var cfg struct {
+			InhibitRules []struct {
+				SourceMatchers []string `yaml:"source_matchers"`
+				TargetMatchers []string `yaml:"target_matchers"`
+			} `yaml:"inhibit_rules"`
+		}
+		readYAML(t, filepath.Join(root, amConfigFile), &cfg)
+		require.NotEmpty(t, cfg.InhibitRules)
+
+		alerts := alertsByName(t, root)
+		nameMatcher := regexp.MustCompile(`^alertname\s*=~?\s*"([^"]+)"$`)
+		categoryMatcher := regexp.MustCompile(`^category\s*=\s*"([^"]+)"$`)
+		for _, ir := range cfg.InhibitRules {
+			for _, m := range slices.Concat(ir.SourceMatchers, ir.TargetMatchers) {
+				if sm := nameMatcher.FindStringSubmatch(m); sm != nil {
+					for _, name := range strings.Split(sm[1], "|") {
+						require.Containsf(t, alerts, name, "%s: matcher %q names an alert that %s does not define", amConfigFile, m, rulesFile)
+					}
+				}
+				if sm := categoryMatcher.FindStringSubmatch(m); sm != nil {
+					found := false
+					for _, rs := range alerts {
+						for _, r := range rs {
+							found = found || r.Labels["category"] == sm[1]
+						}
+					}
+					require.Truef(t, found, "%s: matcher %q matches no alert of %s", amConfigFile, m, rulesFile)
+				}
+			}
+		}
+	})
+}
+
+// TestAlertsAreComplete checks what promtool does not: every alert has the
+// labels routing needs, the annotations a responder needs, and a runbook
+// section that exists.
+func TestAlertsAreComplete(t *testing.T) {
+	root := repoRoot(t)
+	alerts := alertsByName(t, root)
+	require.NotEmpty(t, alerts)
+	anchors := markdownAnchors(t, filepath.Join(root, runbooksFile))
+
+	for name, rules := range alerts {
+		t.Run(name, func(t *testing.T) {
+			for i, r := range rules {
+				where := name + " rule " + strconv.Itoa(i+1)
+				require.Containsf(t, []string{"critical", "warning"}, r.Labels["severity"], "%s: label severity", where)
+				require.Containsf(t, []string{"business", "health"}, r.Labels["category"], "%s: label category", where)
+				require.NotEmptyf(t, r.For, "%s: no for:", where)
+				for _, a := range []string{"summary", "description", "runbook_url"} {
+					require.NotEmptyf(t, strings.TrimSpace(r.Annotations[a]), "%s: annotation %s", where, a)
+				}
+				url := r.Annotations["runbook_url"]
+				require.Truef(t, strings.HasPrefix(url, runbookBase), "%s: runbook_url %q does not start with %s", where, url, runbookBase)
+				anchor := strings.TrimPrefix(url, runbookBase)
+				require.Containsf(t, anchors, anchor, "%s: runbook_url anchor #%s is not a heading in %s", where, anchor, runbooksFile)
+			}
+		})
+	}
+}
+
+// TestEveryAlertIsUnitTested checks that alerts_test.yml shows every alert
+// both firing and silent.
+func TestEveryAlertIsUnitTested(t *testing.T) {
+	root := repoRoot(t)
+	var tf ruleTestFile
+	readYAML(t, filepath.Join(root, rulesTestFile), &tf)
+
+	firing, silent := map[string]bool{}, map[string]bool{}
+	for _, tc := range tf.Tests {
+		for _, at := range tc.AlertRuleTests {
+			if len(at.ExpAlerts) > 0 {
+				firing[at.Alertname] = true
+			} else {
+				silent[at.Alertname] = true
+			}
+		}
+	}
+	for name := range alertsByName(t, root) {
+		require.Truef(t, firing[name], "%s: no alert_rule_test in %s expects it to fire", name, rulesTestFile)
+		require.Truef(t, silent[name], "%s: no alert_rule_test in %s expects it to stay silent", name, rulesTestFile)
+	}
+}
+
+// TestMetricNamesAreInContract guards against rules that query a metric the
+// aggregator does not export (a typo or a rename): every helpdesk_ metric
+// the rules and their tests use must be named in the contract.
+func TestMetricNamesAreInContract(t *testing.T) {
+	root := repoRoot(t)
+	contract, err := os.ReadFile(filepath.Join(root, contractFile))
+	if os.IsNotExist(err) {
+		t.Skipf("%s not found next to the module; skipping the metric name check", contractFile)
+	}
+	require.NoError(t, err)
+
+	metric := regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*`)
+	known := map[string]bool{}
+	for _, m := range metric.FindAllString(string(contract), -1) {
+		known[m] = true
+	}
+	for _, f := range []string{rulesFile, rulesTestFile} {
+		text, err := os.ReadFile(filepath.Join(root, f))
+		require.NoError(t, err)
+		for _, m := range metric.FindAllString(string(text), -1) {
+			// Recorded series (level:metric:operations) are ours to name.
+			if !strings.HasPrefix(m, "helpdesk_") || strings.Contains(m, ":") {
+				continue
+			}
+			require.Truef(t, known[m], "%s uses metric %s, which %s does not name", f, m, contractFile)
+		}
+	}
+}
+
+// alertsByName reads the alerting rules of rulesFile by alert name (an alert
+// may have several rules, for example one per severity).
+func alertsByName(t *testing.T, root string) map[string][]rule {
+	t.Helper()
+	var rf ruleFile
+	readYAML(t, filepath.Join(root, rulesFile), &rf)
+	alerts := map[string][]rule{}
+	for _, g := range rf.Groups {
+		for _, r := range g.Rules {
+			if r.Alert != "" {
+				alerts[r.Alert] = append(alerts[r.Alert], r)
+			}
+		}
+	}
+	return alerts
+}
+
+// markdownAnchors returns the anchors GitHub gives the headings of a
+// Markdown file: lowercased, spaces to '-', punctuation other than '-' and
+// '_' dropped, and "-1", "-2"… appended to repeats. Code blocks are skipped.
+func markdownAnchors(t *testing.T, path string) []string {
+	t.Helper()
+	f, err := os.Open(path)
+	require.NoError(t, err)
+	defer f.Close()
+
+	var anchors []string
+	seen := map[string]int{}
+	inCode := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			inCode = !inCode
+			continue
+		}
+		heading := strings.TrimLeft(line, "#")
+		if inCode || heading == line || !strings.HasPrefix(heading, " ") {
+			continue
+		}
+		a := githubAnchor(heading)
+		if n := seen[a]; n > 0 {
+			anchors = append(anchors, a+"-"+strconv.Itoa(n))
+		} else {
+			anchors = append(anchors, a)
+		}
+		seen[a]++
+	}
+	require.NoError(t, sc.Err())
+	return anchors
+}
+
+func githubAnchor(heading string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(strings.TrimSpace(heading)) {
+		switch {
+		case r == ' ':
+			b.WriteByte('-')
+		case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func TestGithubAnchor(t *testing.T) {
+	for _, tc := range []struct{ heading, want string }{
+		{"HelpdeskSLAErrorBudgetBurn", "helpdeskslaerrorbudgetburn"},
+		{" What it means ", "what-it-means"},
+		{"Runbooks: `up` == 0, really?", "runbooks-up--0-really"},
+		{"snake_case and-dash", "snake_case-and-dash"},
+	} {
+		t.Run(tc.heading, func(t *testing.T) {
+			require.Equal(t, tc.want, githubAnchor(tc.heading))
+		})
+	}
+}
+
+// promtool returns the path of promtool, installing it with ensureScript
+// when it is missing; it fails the test when promtool stays unavailable.
+func promtool(t *testing.T, root string) string {
+	t.Helper()
+	if p, err := exec.LookPath("promtool"); err == nil {
+		return p
+	}
+	out, scriptErr := run(t, root, "bash", ensureScript)
+	p, err := exec.LookPath("promtool")
+	require.NoErrorf(t, err,
+		"promtool is required to check the alerting rules and was not found on PATH; "+
+			"%s could not install it (%v):\n%s", ensureScript, scriptErr, out)
+	return p
+}
+
+// run runs a command in dir and returns its combined output.
+func run(t *testing.T, dir, name string, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), name, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func readYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoErrorf(t, yaml.Unmarshal(b, v), "parse %s", path)
+}
+
+// repoRoot returns the module root: the nearest directory above the working
+// directory that holds go.mod.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		require.NotEqualf(t, dir, parent, "no go.mod above the working directory")
+		dir = parent
+	}
+}
