@@ -37,6 +37,14 @@ type Config struct {
 	DataDir          string
 	LogLevel         string
 	LogFormat        string
+	// SnapshotInterval is how often the state is made durable.
+	SnapshotInterval time.Duration
+	// SnapshotStore is "dir" (under DataDir) or "objectstore" (a
+	// JetStream object store bucket named SnapshotBucket).
+	SnapshotStore  string
+	SnapshotBucket string
+	// ShutdownTimeout bounds the drain and final snapshot on SIGTERM.
+	ShutdownTimeout time.Duration
 
 	KPI    kpi.Config
 	Ingest ingest.Config
@@ -65,6 +73,10 @@ func DefaultConfig() Config {
 		DataDir:          "data",
 		LogLevel:         "info",
 		LogFormat:        "json",
+		SnapshotInterval: 30 * time.Second,
+		SnapshotStore:    "dir",
+		SnapshotBucket:   "HELPDESK_SNAPSHOTS",
+		ShutdownTimeout:  30 * time.Second,
 		KPI:              kpi.DefaultConfig(),
 		Ingest:           ingest.DefaultConfig(),
 		now:              time.Now,
@@ -91,6 +103,10 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the embedded NATS store and snapshots")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "log format: json or console")
+	fs.DurationVar(&cfg.SnapshotInterval, "snapshot-interval", cfg.SnapshotInterval, "how often the state is snapshotted (a restart replays the stream from the last snapshot)")
+	fs.StringVar(&cfg.SnapshotStore, "snapshot-store", cfg.SnapshotStore, "where snapshots go: dir (under -data-dir) or objectstore (a JetStream object store bucket, no volume needed)")
+	fs.StringVar(&cfg.SnapshotBucket, "snapshot-bucket", cfg.SnapshotBucket, "object store bucket for -snapshot-store objectstore")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGTERM, how long to finish in-flight work and write the final snapshot")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -375,6 +391,18 @@ func (c *Config) Validate() error {
 	}
 	if !slices.Contains([]string{"json", "console"}, c.LogFormat) {
 		bad("-log-format", "%q: must be json or console", c.LogFormat)
+	}
+	if c.SnapshotInterval < time.Second {
+		bad("-snapshot-interval", "%v: must be at least 1s", c.SnapshotInterval)
+	}
+	if !slices.Contains([]string{"dir", "objectstore"}, c.SnapshotStore) {
+		bad("-snapshot-store", "%q: must be dir or objectstore", c.SnapshotStore)
+	}
+	if c.SnapshotBucket == "" || strings.ContainsAny(c.SnapshotBucket, ". *>") {
+		bad("-snapshot-bucket", "%q: must be a bucket name without '.', ' ', '*' or '>'", c.SnapshotBucket)
+	}
+	if c.ShutdownTimeout <= 0 {
+		bad("-shutdown-timeout", "%v: must be positive", c.ShutdownTimeout)
 	}
 	k := &c.KPI
 	if len(k.Windows) == 0 {

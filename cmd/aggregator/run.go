@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/helpdesk-kpi/aggregator/internal/kpi"
 	"github.com/helpdesk-kpi/aggregator/internal/metrics"
 	"github.com/helpdesk-kpi/aggregator/internal/natsserver"
+	"github.com/helpdesk-kpi/aggregator/internal/snapshot"
 )
 
 // run wires the aggregator and runs it until ctx ends or a component fails.
@@ -63,11 +65,21 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 		return err
 	}
 
-	state, err := kpi.New(cfg.KPI, cfg.now().UnixNano())
+	snapshots, err := openSnapshots(ctx, cfg, nc, log, reg)
 	if err != nil {
 		return err
 	}
-	eng := engine.New(state, cfg.now, time.Second, log)
+	state, appliedSeq, err := restore(ctx, cfg, snapshots, log)
+	if err != nil {
+		return err
+	}
+	startSeq, err := consumer.StartSeq(ctx, stream, appliedSeq)
+	if err != nil {
+		return err
+	}
+	eng := engine.New(state, cfg.now, engine.Config{
+		Tick: time.Second, SnapshotEvery: cfg.SnapshotInterval, Snapshots: snapshots, AppliedSeq: appliedSeq,
+	}, log)
 	reg.MustRegister(metrics.NewCollector(func() *kpi.Snapshot {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -97,7 +109,7 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 	consumerErr := make(chan error, 1)
 	engineDone := make(chan struct{})
 	httpErr := make(chan error, 1)
-	go func() { consumerErr <- consumer.Run(consumeCtx, stream, 1, batches) }()
+	go func() { consumerErr <- consumer.Run(consumeCtx, stream, startSeq, batches) }()
 	go func() { eng.Run(batches); close(engineDone) }()
 	go func() { httpErr <- srv.Serve(ln) }()
 
@@ -111,11 +123,23 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 	case err := <-httpErr:
 		runErr = fmt.Errorf("HTTP server: %w", err)
 	}
+	// Stop consuming; the engine applies what was handed over and writes
+	// the final snapshot.
 	stopConsuming()
-	if err := <-consumerErr; err != nil && runErr == nil {
-		runErr = err
+	deadline := time.NewTimer(cfg.ShutdownTimeout)
+	defer deadline.Stop()
+	select {
+	case err := <-consumerErr:
+		if err != nil && runErr == nil {
+			runErr = err
+		}
+	case <-deadline.C:
 	}
-	<-engineDone
+	select {
+	case <-engineDone:
+	case <-deadline.C:
+		return errors.Join(runErr, fmt.Errorf("shutdown took longer than -shutdown-timeout %v; the stream still holds everything after the last snapshot", cfg.ShutdownTimeout))
+	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -173,4 +197,53 @@ func connectNATS(url string, auth NATSAuth, log zerolog.Logger) (*nats.Conn, err
 	}
 	log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("connected to NATS")
 	return nc, nil
+}
+
+// openSnapshots opens the configured snapshot store.
+func openSnapshots(ctx context.Context, cfg Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registerer) (*snapshot.Manager, error) {
+	var store snapshot.Store
+	switch cfg.SnapshotStore {
+	case "objectstore":
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return nil, err
+		}
+		setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if store, err = snapshot.NewObjects(setupCtx, js, cfg.SnapshotBucket); err != nil {
+			return nil, err
+		}
+	default:
+		dir, err := snapshot.NewDir(filepath.Join(cfg.DataDir, "snapshots"), snapshot.OS{})
+		if err != nil {
+			return nil, err
+		}
+		store = dir
+	}
+	return snapshot.NewManager(store, log, reg), nil
+}
+
+// restore returns the state of the newest good snapshot and the stream
+// sequence it includes, or a fresh state and 0 when there is none (or it
+// does not fit the configuration).
+func restore(ctx context.Context, cfg Config, snapshots *snapshot.Manager, log zerolog.Logger) (*kpi.State, uint64, error) {
+	start := time.Now()
+	snap, ok, err := snapshots.Load(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	if ok {
+		state, err := kpi.Restore(cfg.KPI, snap.State)
+		if err == nil {
+			log.Info().Uint64("stream_seq", snap.Seq).Time("taken_at", snap.TakenAt).Dur("took", time.Since(start)).
+				Int("tracked_tickets", state.Tracked()).Msg("state restored from snapshot; replaying the stream after it")
+			return state, snap.Seq, nil
+		}
+		snapshots.Corrupt()
+		log.Error().Err(err).Uint64("stream_seq", snap.Seq).Msg("cannot use the snapshot; rebuilding the state from the stream")
+	} else {
+		log.Info().Msg("no snapshot; building the state from the stream")
+	}
+	state, err := kpi.New(cfg.KPI, cfg.now().UnixNano())
+	return state, 0, err
 }

@@ -5,6 +5,11 @@
 // Readers never touch the state. They get the latest published snapshot
 // through an atomic pointer, or ask the loop for a fresh one (Fresh), which
 // it builds between batches.
+//
+// The engine also makes the state durable: every so often it encodes the
+// state with the stream sequence it includes (on the loop, between
+// batches) and hands the bytes to a writer goroutine, so that ingest does
+// not wait for the disk. On stop it writes a last snapshot.
 package engine
 
 import (
@@ -17,14 +22,27 @@ import (
 
 	"github.com/helpdesk-kpi/aggregator/internal/ingest"
 	"github.com/helpdesk-kpi/aggregator/internal/kpi"
+	"github.com/helpdesk-kpi/aggregator/internal/snapshot"
 )
+
+// Config says how the engine publishes and persists.
+type Config struct {
+	// Tick is how often a snapshot is published for readers unasked.
+	Tick time.Duration
+	// SnapshotEvery is how often the state is made durable; zero never.
+	SnapshotEvery time.Duration
+	// Snapshots stores the durable snapshots; nil keeps none.
+	Snapshots *snapshot.Manager
+	// AppliedSeq is the stream sequence the initial state includes.
+	AppliedSeq uint64
+}
 
 // Engine runs the aggregation loop.
 type Engine struct {
+	cfg      Config
 	state    *kpi.State
 	now      func() time.Time
 	log      zerolog.Logger
-	tick     time.Duration
 	snap     atomic.Pointer[kpi.Snapshot]
 	requests chan func() // run by the loop, between batches
 	ready    atomic.Bool
@@ -32,18 +50,27 @@ type Engine struct {
 
 	appliedSeq uint64 // stream sequence of the last applied message
 	pending    uint64 // stream messages after appliedSeq
+	savedSeq   uint64 // stream sequence of the last snapshot handed to the writer
 }
 
-// New returns an engine over state. now is the clock the windows follow;
-// tick is how often a snapshot is published without being asked.
-func New(state *kpi.State, now func() time.Time, tick time.Duration, log zerolog.Logger) *Engine {
+// encoded is a snapshot on its way to the writer, with the time its
+// encoding took.
+type encoded struct {
+	snapshot.Snapshot
+	took time.Duration
+}
+
+// New returns an engine over state. now is the clock the windows follow.
+func New(state *kpi.State, now func() time.Time, cfg Config, log zerolog.Logger) *Engine {
 	e := &Engine{
-		state:    state,
-		now:      now,
-		log:      log.With().Str("component", "engine").Logger(),
-		tick:     tick,
-		requests: make(chan func()),
-		done:     make(chan struct{}),
+		cfg:        cfg,
+		state:      state,
+		now:        now,
+		log:        log.With().Str("component", "engine").Logger(),
+		requests:   make(chan func()),
+		done:       make(chan struct{}),
+		appliedSeq: cfg.AppliedSeq,
+		savedSeq:   cfg.AppliedSeq,
 	}
 	e.publish()
 	return e
@@ -55,21 +82,73 @@ func New(state *kpi.State, now func() time.Time, tick time.Duration, log zerolog
 // in, which closes in: so every batch handed over is applied.
 func (e *Engine) Run(in <-chan *ingest.Batch) {
 	defer close(e.done)
-	t := time.NewTicker(e.tick)
+	t := time.NewTicker(e.cfg.Tick)
 	defer t.Stop()
+	var save <-chan time.Time
+	if e.cfg.Snapshots != nil && e.cfg.SnapshotEvery > 0 {
+		st := time.NewTicker(e.cfg.SnapshotEvery)
+		defer st.Stop()
+		save = st.C
+	}
+	writes := make(chan encoded, 1)
+	written := make(chan struct{})
+	go e.writer(writes, written)
 	for {
 		select {
 		case b, ok := <-in:
 			if !ok {
 				e.publish()
+				close(writes)
+				<-written
+				if e.cfg.Snapshots != nil {
+					if s, ok := e.encode(); ok {
+						e.write(s) // the last one, synchronously
+					}
+				}
 				return
 			}
 			e.apply(b)
 		case <-t.C:
 			e.publish()
+		case <-save:
+			if s, ok := e.encode(); ok {
+				select {
+				case writes <- s:
+				default:
+					e.savedSeq = 0 // the writer is busy: try again next time
+					e.log.Warn().Msg("previous snapshot still being written; skipping this one")
+				}
+			}
 		case f := <-e.requests:
 			f()
 		}
+	}
+}
+
+// encode encodes the state, if it changed since the last snapshot.
+func (e *Engine) encode() (encoded, bool) {
+	if e.appliedSeq == e.savedSeq {
+		return encoded{}, false
+	}
+	start := time.Now()
+	s := snapshot.Snapshot{Seq: e.appliedSeq, TakenAt: e.now(), State: e.state.AppendBinary(nil)}
+	e.savedSeq = e.appliedSeq
+	return encoded{s, time.Since(start)}, true
+}
+
+// writer writes snapshots off the loop until writes is closed.
+func (e *Engine) writer(writes <-chan encoded, done chan<- struct{}) {
+	defer close(done)
+	for s := range writes {
+		e.write(s)
+	}
+}
+
+func (e *Engine) write(s encoded) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if err := e.cfg.Snapshots.Save(ctx, s.Snapshot, s.took); err != nil {
+		e.log.Error().Err(err).Msg("snapshot failed; the previous one stays in place, and the stream still holds everything after it")
 	}
 }
 

@@ -103,6 +103,7 @@ type Consumer struct {
 type metrics struct {
 	deadLettered       prometheus.Counter
 	deadLetterFailures prometheus.Counter
+	regressions        *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -116,7 +117,13 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Rejected messages that could not be copied to the dead-letter subject.",
 		}),
 	}
-	reg.MustRegister(m.deadLettered, m.deadLetterFailures)
+	m.regressions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "helpdesk_stream_regressions_total",
+		Help: "Times the stream did not continue where the restored state left off: behind (recreated or purged) or gap (messages removed before they were applied).",
+	}, []string{"kind"})
+	m.regressions.WithLabelValues("behind")
+	m.regressions.WithLabelValues("gap")
+	reg.MustRegister(m.deadLettered, m.deadLetterFailures, m.regressions)
 	return m
 }
 
@@ -180,6 +187,41 @@ func (c *Consumer) EnsureStream(ctx context.Context) (jetstream.Stream, error) {
 		}
 	}
 	return s, nil
+}
+
+// StartSeq returns the stream sequence to resume from after a state that
+// includes every message up to applied (0 for a fresh state). A stream
+// that no longer continues from there is counted, logged and handled so:
+//
+//   - behind (its last sequence is below applied: recreated or purged):
+//     the state is kept, since its events did happen, and the stream is
+//     read from its first message; events published again with the same
+//     ids are not counted twice.
+//   - gap (its first sequence is past applied+1: messages were removed
+//     before they were applied): they are lost to the KPIs; reading goes on
+//     from the first message still there.
+func (c *Consumer) StartSeq(ctx context.Context, stream jetstream.Stream, applied uint64) (uint64, error) {
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s info: %w", c.cfg.Stream, err)
+	}
+	st := info.State
+	first := max(st.FirstSeq, 1)
+	switch {
+	case applied == 0:
+		return first, nil
+	case st.LastSeq < applied:
+		c.metrics.regressions.WithLabelValues("behind").Inc()
+		c.log.Error().Uint64("snapshot_seq", applied).Uint64("stream_last_seq", st.LastSeq).
+			Msg("the stream is behind the restored state (recreated or purged?): keeping the state and reading the stream from its first message")
+		return first, nil
+	case st.Msgs > 0 && st.FirstSeq > applied+1:
+		c.metrics.regressions.WithLabelValues("gap").Inc()
+		c.log.Error().Uint64("snapshot_seq", applied).Uint64("stream_first_seq", st.FirstSeq).
+			Msgf("stream messages %d to %d were removed before they were applied and are missing from the KPIs; keep the stream longer (max_age) than snapshots may lag", applied+1, st.FirstSeq-1)
+		return st.FirstSeq, nil
+	}
+	return applied + 1, nil
 }
 
 // Run delivers the stream from sequence start onwards to out, in batches,

@@ -167,6 +167,9 @@ type SLAStatus struct {
 	Outcomes [sla.NumKinds][events.NumPriorities][2]int64
 }
 
+// Tracked returns the number of tickets tracked.
+func (s *State) Tracked() int { return s.tracked }
+
 // Snapshot returns the current values with the windows ending at now.
 func (s *State) Snapshot(now int64) *Snapshot {
 	s.Advance(now)

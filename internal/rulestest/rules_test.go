@@ -66,16 +66,20 @@ type ruleTestFile struct {
 	} `yaml:"tests"`
 }
 
-func TestPromtoolCheckRules(t *testing.T) {
+// TestPromtool runs the real promtool: the rules must load (with duplicate
+// rules an error) and pass their unit tests.
+func TestPromtool(t *testing.T) {
 	root := repoRoot(t)
-	out, err := run(t, root, promtool(t, root), "check", "rules", "--lint-fatal", rulesFile)
-	require.NoErrorf(t, err, "promtool check rules %s:\n%s", rulesFile, out)
-}
+	promtool := promtool(t, root)
 
-func TestPromtoolTestRules(t *testing.T) {
-	root := repoRoot(t)
-	out, err := run(t, root, promtool(t, root), "test", "rules", rulesTestFile)
-	require.NoErrorf(t, err, "promtool test rules %s:\n%s", rulesTestFile, out)
+	t.Run("check rules", func(t *testing.T) {
+		out, err := run(t, root, promtool, "check", "rules", "--lint-fatal", rulesFile)
+		require.NoErrorf(t, err, "promtool check rules %s:\n%s", rulesFile, out)
+	})
+	t.Run("test rules", func(t *testing.T) {
+		out, err := run(t, root, promtool, "test", "rules", rulesTestFile)
+		require.NoErrorf(t, err, "promtool test rules %s:\n%s", rulesTestFile, out)
+	})
 }
 
 func TestAlertmanagerConfig(t *testing.T) {
