@@ -45,6 +45,9 @@ type Config struct {
 	SnapshotBucket string
 	// ShutdownTimeout bounds the drain and final snapshot on SIGTERM.
 	ShutdownTimeout time.Duration
+	// AsOf, when set, stops the clock: windows, SLA deadlines and the
+	// future-event check use this time instead of the wall clock.
+	AsOf string
 
 	KPI    kpi.Config
 	Ingest ingest.Config
@@ -107,6 +110,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&cfg.SnapshotStore, "snapshot-store", cfg.SnapshotStore, "where snapshots go: dir (under -data-dir) or objectstore (a JetStream object store bucket, no volume needed)")
 	fs.StringVar(&cfg.SnapshotBucket, "snapshot-bucket", cfg.SnapshotBucket, "object store bucket for -snapshot-store objectstore")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGTERM, how long to finish in-flight work and write the final snapshot")
+	fs.StringVar(&cfg.AsOf, "as-of", "", "evaluate windows and SLA clocks as of this fixed RFC 3339 time instead of the wall clock (to reproduce past KPIs, and for tests)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -131,6 +135,13 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 		for _, w := range cfg.KPI.Windows {
 			cfg.Ingest.MaxAge = max(cfg.Ingest.MaxAge, w.Width+24*time.Hour)
 		}
+	}
+	if cfg.AsOf != "" {
+		t, err := time.Parse(time.RFC3339Nano, cfg.AsOf)
+		if err != nil {
+			return cfg, fmt.Errorf("-as-of %q: want an RFC 3339 time like 2026-11-23T12:00:00Z", cfg.AsOf)
+		}
+		cfg.now = func() time.Time { return t }
 	}
 	return cfg, cfg.Validate()
 }
