@@ -55,6 +55,6 @@ ensure-promtool.sh: promtool is not installed, and the alerting-rule tests
 (go test ./internal/rulestest) need it. Install it with one of:
   sudo apt-get install -y prometheus    # Debian/Ubuntu: ships promtool
   brew install prometheus               # macOS
-or put promtool from a release at https://prometheus.io/download/ on PATH.
+or put a promtool release binary on PATH.
 EOF
 exit 1

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's one test command. It installs what the tests need on a
-# fresh Debian machine with Go (a C compiler for the race detector), then
+# fresh Debian machine with Go (a C compiler for the race detector, and
+# Prometheus's promtool for the alert rule tests), then
 # vets and runs every test under the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,11 @@ apt_install() {
 
 # The race detector needs cgo, so a C compiler.
 have gcc || apt_install gcc libc6-dev
+# promtool, for the alerting-rule tests (internal/rulestest).
+./scripts/ensure-promtool.sh
 
 export CGO_ENABLED=1
 go vet ./...
 go test -race -count=1 -timeout 15m ./...
+# The largest tests shrink under the race detector; run them at full size.
+go test -count=1 -timeout 5m -run 'TestTrackedLimit' ./internal/kpi

@@ -174,6 +174,8 @@ type fileConfig struct {
 	RetainResolved string    `yaml:"retain_resolved"`
 	RetainIDs      string    `yaml:"retain_ids"`
 	MaxClockSkew   string    `yaml:"max_clock_skew"`
+	MaxTracked     *int      `yaml:"max_tracked_tickets"`
+	MaxHeld        *int      `yaml:"max_held_events"`
 	SLA            slaFile   `yaml:"sla"`
 	Stream         struct {
 		Name              string   `yaml:"name"`
@@ -314,6 +316,12 @@ func applyYAML(cfg *Config, data []byte) error {
 	}
 	if f.MaxTeams != nil {
 		cfg.KPI.MaxTeams = *f.MaxTeams
+	}
+	if f.MaxTracked != nil {
+		cfg.KPI.MaxTracked = *f.MaxTracked
+	}
+	if f.MaxHeld != nil {
+		cfg.KPI.MaxHeld = *f.MaxHeld
 	}
 	for _, d := range []struct {
 		field string
@@ -468,6 +476,12 @@ func (c *Config) Validate() error {
 		if d.v < time.Second {
 			bad(d.field, "%v: must be at least 1s", d.v)
 		}
+	}
+	if k.MaxTracked < 1000 {
+		bad("max_tracked_tickets", "%d: must be at least 1000", k.MaxTracked)
+	}
+	if k.MaxHeld < 100 {
+		bad("max_held_events", "%d: must be at least 100", k.MaxHeld)
 	}
 	if k.MaxClockSkew < 0 {
 		bad("max_clock_skew", "%v: must not be negative", k.MaxClockSkew)

@@ -56,6 +56,7 @@ func (s *State) AppendBinary(b []byte) []byte {
 	for _, v := range []int64{s.watermark, s.nextSweep, s.duplicates, s.late, s.orphaned, s.lastEvent} {
 		b = snapfmt.AppendVarint(b, v)
 	}
+	b = appendInts(b, s.evicted[:])
 	b = appendInts(b, s.open)
 	for _, t := range s.totals {
 		b = appendInts(b, t)
@@ -219,6 +220,7 @@ func Restore(cfg Config, data []byte) (*State, error) {
 	for range r.Count(2) {
 		id := r.String()
 		s.held[id] = readEntries(r)
+		s.heldCount += len(s.held[id])
 	}
 	s.heldMin = r.Varint()
 	for range r.Count(9) {
@@ -228,6 +230,7 @@ func Restore(cfg Config, data []byte) (*State, error) {
 	for _, v := range []*int64{&s.watermark, &s.nextSweep, &s.duplicates, &s.late, &s.orphaned, &s.lastEvent} {
 		*v = r.Varint()
 	}
+	readInts(r, s.evicted[:])
 	readInts(r, s.open)
 	for _, t := range s.totals {
 		readInts(r, t)

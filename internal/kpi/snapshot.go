@@ -144,6 +144,9 @@ type Snapshot struct {
 
 	TrackedTickets int
 	HeldEvents     int
+	// Evicted counts what the memory bounds pushed out, by EvictedTracked
+	// and EvictedHeld.
+	Evicted [numEvictions]int64
 
 	SLA SLAStatus
 
@@ -185,9 +188,8 @@ func (s *State) Snapshot(now int64) *Snapshot {
 		LastEventTime:  s.lastEvent,
 		HasEvents:      s.lastEvent != minTime,
 		TrackedTickets: s.tracked,
-	}
-	for _, l := range s.held {
-		snap.HeldEvents += len(l)
+		HeldEvents:     s.heldCount,
+		Evicted:        s.evicted,
 	}
 	// Exported cells: overall, every channel, every priority, admitted teams.
 	var cells []int

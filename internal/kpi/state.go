@@ -16,6 +16,8 @@ package kpi
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/helpdesk-kpi/aggregator/internal/events"
@@ -52,6 +54,12 @@ type Config struct {
 	MaxClockSkew time.Duration
 	// SLA is the SLA policy.
 	SLA sla.Policy
+	// MaxTracked bounds the tickets in memory: past it, the oldest
+	// opened are forgotten (counted in Snapshot.Evicted).
+	MaxTracked int
+	// MaxHeld bounds the events waiting for their ticket's opening: past
+	// it, the oldest are applied without their opening, as orphans.
+	MaxHeld int
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -69,8 +77,17 @@ func DefaultConfig() Config {
 		RetainIDs:      8 * 24 * time.Hour,
 		MaxClockSkew:   5 * time.Minute,
 		SLA:            sla.DefaultPolicy(),
+		MaxTracked:     2_000_000,
+		MaxHeld:        100_000,
 	}
 }
+
+// Eviction reasons, indices of Snapshot.Evicted.
+const (
+	EvictedTracked = iota // a ticket forgotten at the MaxTracked limit
+	EvictedHeld           // a held event orphaned at the MaxHeld limit
+	numEvictions
+)
 
 // Counters kept per cell in every window pane.
 const (
@@ -130,8 +147,9 @@ type State struct {
 	index   index
 
 	// held are events waiting for their ticket's opening, by ticket id.
-	held    map[string][]entry
-	heldMin int64 // earliest event time among held entries
+	held      map[string][]entry
+	heldMin   int64 // earliest event time among held entries
+	heldCount int   // entries in held
 	// ticketless remembers ids of events applied without a ticket, with
 	// the event time, for de-duplication.
 	ticketless map[uint64]int64
@@ -150,6 +168,7 @@ type State struct {
 	late       int64
 	orphaned   int64
 	lastEvent  int64
+	evicted    [numEvictions]int64
 
 	sla slaBook
 }
@@ -317,6 +336,9 @@ func (s *State) Apply(ev *events.Event) Result {
 		}
 		s.held[string(ev.TicketID)] = append(s.held[string(ev.TicketID)], e)
 		s.heldMin = min(s.heldMin, e.at)
+		if s.heldCount++; s.cfg.MaxHeld > 0 && s.heldCount > s.cfg.MaxHeld {
+			s.evictHeld()
+		}
 	}
 	return Applied
 }
@@ -372,12 +394,16 @@ func (s *State) track(id []byte, opened entry) {
 			}
 			tk.log = insertSorted(tk.log, e)
 		}
+		s.heldCount -= len(held)
 		delete(s.held, string(id))
 	}
 	s.tracked++
 	s.index.insert(&s.tickets, tix)
 	s.fold(tix, 1)
 	s.rearm(tix, maxTime)
+	if s.cfg.MaxTracked > 0 && s.tracked > s.cfg.MaxTracked {
+		s.evictTracked()
+	}
 }
 
 // addToTicket applies e to tracked ticket tix: one more fold step when e
@@ -596,16 +622,32 @@ func (s *State) expire() {
 	}
 }
 
-func (s *State) expireHeld() {
-	horizon := s.watermark - int64(s.cfg.HoldFor)
+func (s *State) expireHeld() { s.orphanHeldBefore(s.watermark-int64(s.cfg.HoldFor), -1, nil) }
+
+// orphanHeldBefore applies held events older than horizon without their
+// opening, at most limit of them (all when limit < 0), counting each in
+// *counter when it is not nil.
+func (s *State) orphanHeldBefore(horizon int64, limit int, counter *int64) {
 	s.heldMin = maxTime
-	for id, log := range s.held {
+	ids := maps.Keys(s.held)
+	if limit >= 0 {
+		// Which of several events at the cutoff go must not depend on
+		// map order.
+		ids = slices.Values(slices.Sorted(ids))
+	}
+	for id := range ids {
+		log := s.held[id]
 		kept := log[:0]
 		for _, e := range log {
-			if e.at >= horizon {
+			if e.at >= horizon || limit == 0 {
 				kept = append(kept, e)
 				s.heldMin = min(s.heldMin, e.at)
 				continue
+			}
+			limit--
+			s.heldCount--
+			if counter != nil {
+				*counter++
 			}
 			s.ticketless[e.id] = e.at
 			if e.typ() == events.SurveyAnswered {

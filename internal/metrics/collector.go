@@ -25,7 +25,7 @@ type Collector struct {
 	applied, rejected              *prometheus.Desc
 	duplicates, late, orphaned     *prometheus.Desc
 	pending, lastEvent             *prometheus.Desc
-	tracked, held                  *prometheus.Desc
+	tracked, held, evicted         *prometheus.Desc
 	opened, resolved, reopened     *prometheus.Desc
 	frHist, resHist, surveys       *prometheus.Desc
 	slaAchieved, slaBreached       *prometheus.Desc
@@ -91,6 +91,7 @@ func NewCollector(snapshot func() *kpi.Snapshot) *Collector {
 		lastEvent:  desc("helpdesk_last_event_timestamp_seconds", "occurred_at of the newest applied event."),
 		tracked:    desc("helpdesk_tracked_tickets", "Tickets held in memory: open, or resolved within the retention."),
 		held:       desc("helpdesk_held_events", "Events waiting for their ticket's opening."),
+		evicted:    desc("helpdesk_evicted_total", "What the memory bounds pushed out: tickets forgotten (tracked_limit) and held events orphaned (held_limit).", "reason"),
 		opened:     desc("helpdesk_tickets_opened_total", "Tickets opened, by event time, since the stream began.", "channel", "priority", "team"),
 		resolved:   desc("helpdesk_tickets_resolved_total", "Ticket resolutions, by event time, since the stream began.", "channel", "priority", "team"),
 		reopened:   desc("helpdesk_tickets_reopened_total", "Ticket reopenings, by event time, since the stream began.", "channel", "priority", "team"),
@@ -115,7 +116,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	for _, d := range []*prometheus.Desc{
 		c.frQ, c.resQ, c.open, c.applied, c.rejected, c.duplicates, c.late, c.orphaned,
-		c.pending, c.lastEvent, c.tracked, c.held, c.opened, c.resolved, c.reopened,
+		c.pending, c.lastEvent, c.tracked, c.held, c.evicted, c.opened, c.resolved, c.reopened,
 		c.frHist, c.resHist, c.surveys, c.slaAchieved, c.slaBreached, c.slaCompliance,
 		c.slaAtRisk, c.slaBreachedOpen, c.slaNextBreach, c.slaOutcomes,
 	} {
@@ -170,6 +171,8 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	gauge(c.tracked, float64(s.TrackedTickets))
 	gauge(c.held, float64(s.HeldEvents))
+	counter(c.evicted, float64(s.Evicted[kpi.EvictedTracked]), "tracked_limit")
+	counter(c.evicted, float64(s.Evicted[kpi.EvictedHeld]), "held_limit")
 	for _, t := range s.Tickets {
 		counter(c.opened, float64(t.Opened), t.Channel, t.Priority, t.Team)
 		counter(c.resolved, float64(t.Resolved), t.Channel, t.Priority, t.Team)

@@ -1,0 +1,85 @@
+package kpi
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/helpdesk-kpi/aggregator/internal/events"
+)
+
+// TestTrackedLimit opens 2,000,000 distinct tickets with room for 500,000:
+// memory stays bounded, the oldest go first, and every eviction is
+// counted.
+func TestTrackedLimit(t *testing.T) {
+	n, limit := 2_000_000, 500_000
+	if testing.Short() || raceEnabled {
+		n, limit = 200_000, 50_000
+	}
+	cfg := DefaultConfig()
+	cfg.MaxTracked = limit
+	s, err := New(cfg, at(0))
+	require.NoError(t, err)
+	e := &events.Event{}
+	var id []byte
+	for i := range n {
+		id = strconv.AppendInt(append(id[:0], "T-"...), int64(i), 10)
+		*e = events.Event{ID: id, TicketID: id, Type: events.TicketOpened, Priority: events.PriorityUrgent,
+			OccurredAt: at(0) + int64(i)*int64(time.Millisecond), Replies: -1, HandleMillis: -1}
+		if i%10_000 == 0 {
+			s.Advance(e.OccurredAt) // as the engine does before each batch
+		}
+		if s.Apply(e) != Applied || s.tracked > limit {
+			t.Fatalf("event %d: not applied, or %d tickets tracked over the limit of %d", i, s.tracked, limit)
+		}
+	}
+	snap := s.Snapshot(at(0) + int64(n)*int64(time.Millisecond))
+	require.LessOrEqual(t, snap.TrackedTickets, limit)
+	require.Equal(t, int64(n-snap.TrackedTickets), snap.Evicted[EvictedTracked])
+	// Forgotten tickets left the backlog; the newest are still tracked.
+	require.Equal(t, int64(snap.TrackedTickets), snap.Open[0])
+	_, ok := s.lookup([]byte("T-" + strconv.Itoa(n-1)))
+	require.True(t, ok, "the newest ticket is kept")
+	_, ok = s.lookup([]byte("T-0"))
+	require.False(t, ok, "the oldest ticket is forgotten")
+	// The windows still count every opening.
+	require.Equal(t, int64(n), overall(t, snap, "1h").Opened)
+	// The SLA gauges count only tracked tickets: every urgent first reply
+	// clock still running is at risk or breached, none is lost.
+	require.Equal(t, int64(snap.TrackedTickets), snap.SLA.AtRisk[0][urg]+snap.SLA.BreachedOpen[0][urg]+pendingClocks(s, 0))
+}
+
+// pendingClocks counts running clocks of kind k not yet at risk.
+func pendingClocks(s *State, k int) int64 {
+	var n int64
+	for i := range s.tickets.len() {
+		tk := s.tickets.at(i)
+		if c := &tk.fs.clocks[k]; tk.log != nil && c.active && !c.met && c.warn() > s.sla.now {
+			n++
+		}
+	}
+	return n
+}
+
+func TestHeldLimit(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxHeld = 100
+	s, err := New(cfg, at(0))
+	require.NoError(t, err)
+	for i := range 1000 {
+		id := "r" + strconv.Itoa(i)
+		// Replies whose openings never come, a second apart: none is
+		// older than the hold, so only the limit orphans them.
+		s.Apply(ev(id, events.TicketFirstReply, "T"+strconv.Itoa(i), float64(i)/60))
+		require.LessOrEqual(t, s.heldCount, 100)
+	}
+	snap := s.Snapshot(at(17))
+	require.Equal(t, int64(1000-snap.HeldEvents), snap.Evicted[EvictedHeld])
+	require.Equal(t, snap.Evicted[EvictedHeld], snap.Orphaned)
+	// The oldest went first: the first reply's ticket is not waiting any
+	// more, the last one's is.
+	require.NotContains(t, s.held, "T0")
+	require.Contains(t, s.held, "T999")
+}

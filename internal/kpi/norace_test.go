@@ -1,0 +1,5 @@
+//go:build !race
+
+package kpi
+
+const raceEnabled = false
