@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -50,6 +51,9 @@ type Config struct {
 	BatchSize int
 	// MaxClockSkew is how far in the future an event may lie.
 	MaxClockSkew time.Duration
+	// RegressionCheck is how often the stream is checked for having gone
+	// behind what was applied.
+	RegressionCheck time.Duration
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -62,6 +66,7 @@ func DefaultConfig() Config {
 		DeadLetterStream:  "HELPDESK_DEADLETTER",
 		BatchSize:         512,
 		MaxClockSkew:      5 * time.Minute,
+		RegressionCheck:   10 * time.Second,
 	}
 }
 
@@ -227,43 +232,80 @@ func (c *Consumer) StartSeq(ctx context.Context, stream jetstream.Stream, applie
 // Run delivers the stream from sequence start onwards to out, in batches,
 // until ctx is cancelled; then it hands over what it has decoded, closes
 // out and returns nil. An error means the consumer could not go on.
+//
+// While it runs it watches the stream: messages skipped because they were
+// removed before delivery count as a gap, and a stream whose last
+// sequence falls below what was delivered (deleted and recreated) counts
+// as behind, and is read again from its first message, as StartSeq does.
 func (c *Consumer) Run(ctx context.Context, stream jetstream.Stream, start uint64, out chan<- *Batch) error {
 	defer close(out)
+	announce := true
+	for {
+		next, err := c.consume(ctx, stream, start, announce, out)
+		if err != nil || next == 0 {
+			return err
+		}
+		start, announce = next, false
+	}
+}
+
+// consume reads from start until ctx ends (returning 0) or the stream is
+// found behind what was delivered (returning where to start again).
+// announce hands over an empty batch at once when there is nothing to
+// catch up on, so the state counts as caught up.
+func (c *Consumer) consume(ctx context.Context, stream jetstream.Stream, start uint64, announce bool, out chan<- *Batch) (uint64, error) {
 	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   max(start, 1),
 	})
 	if err != nil {
-		return fmt.Errorf("create ordered consumer on %s: %w", c.cfg.Stream, err)
+		return 0, fmt.Errorf("create ordered consumer on %s: %w", c.cfg.Stream, err)
 	}
 	info, err := stream.Info(ctx)
 	if err != nil {
-		return fmt.Errorf("stream %s info: %w", c.cfg.Stream, err)
+		return 0, fmt.Errorf("stream %s info: %w", c.cfg.Stream, err)
 	}
-	if info.State.LastSeq < start {
-		// Nothing to catch up on: say so at once.
+	if announce && info.State.LastSeq < start {
 		out <- c.batch()
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(4 * c.cfg.BatchSize))
 	if err != nil {
-		return fmt.Errorf("consume %s: %w", c.cfg.Stream, err)
+		return 0, fmt.Errorf("consume %s: %w", c.cfg.Stream, err)
 	}
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 
+	// The watcher stops the iterator when the stream went behind.
+	var delivered, restartAt atomic.Uint64
+	delivered.Store(start - 1)
+	watchCtx, stopWatching := context.WithCancel(ctx)
+	watched := make(chan struct{})
+	defer func() { stopWatching(); <-watched }()
+	go func() {
+		defer close(watched)
+		c.watch(watchCtx, stream, &delivered, &restartAt, it)
+	}()
+
 	c.log.Info().Str("stream", c.cfg.Stream).Uint64("start_seq", start).Msg("consuming")
 	b := c.batch()
+	var warned time.Time
 	for {
 		msg, err := it.Next()
 		switch {
 		case err == nil:
 		case errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil:
 			c.flush(b, out)
+			if r := restartAt.Load(); r != 0 && ctx.Err() == nil {
+				return r, nil
+			}
 			c.log.Info().Msg("stopped consuming")
-			return nil
+			return 0, nil
 		default:
 			// The ordered consumer recreates itself after most errors.
-			c.log.Warn().Err(err).Msg("consumer interrupted; resuming")
+			if time.Since(warned) > 10*time.Second {
+				warned = time.Now()
+				c.log.Warn().Err(err).Msg("consumer interrupted; resuming (repeats are not logged for 10s)")
+			}
 			select {
 			case <-ctx.Done():
 			case <-time.After(100 * time.Millisecond):
@@ -272,8 +314,14 @@ func (c *Consumer) Run(ctx context.Context, stream jetstream.Stream, start uint6
 		}
 		seq, pending, ok := ackPosition(msg.Reply())
 		if !ok {
-			return fmt.Errorf("BUG: JetStream message with reply subject %q", msg.Reply())
+			return 0, fmt.Errorf("BUG: JetStream message with reply subject %q", msg.Reply())
 		}
+		if last := delivered.Load(); seq > last+1 {
+			c.metrics.regressions.WithLabelValues("gap").Inc()
+			c.log.Error().Uint64("from_seq", last+1).Uint64("to_seq", seq-1).
+				Msg("stream messages were removed before they were applied and are missing from the KPIs")
+		}
+		delivered.Store(seq)
 		b.LastSeq, b.Pending = seq, pending
 		c.decode(b, msg, seq)
 		// Hand the batch over when it is full, or when this message was
@@ -281,6 +329,33 @@ func (c *Consumer) Run(ctx context.Context, stream jetstream.Stream, start uint6
 		if pending == 0 || len(b.Events)+len(b.Rejected) >= c.cfg.BatchSize {
 			c.flush(b, out)
 			b = c.batch()
+		}
+	}
+}
+
+// watch checks the stream every RegressionCheck until ctx ends; when its
+// last sequence is below the delivered one, it records where to start
+// again and stops the iterator.
+func (c *Consumer) watch(ctx context.Context, stream jetstream.Stream, delivered, restartAt *atomic.Uint64, it jetstream.MessagesContext) {
+	t := time.NewTicker(c.cfg.RegressionCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		info, err := stream.Info(ctx)
+		if err != nil {
+			continue // the stream may be being recreated; look again
+		}
+		if d := delivered.Load(); info.State.LastSeq < d {
+			c.metrics.regressions.WithLabelValues("behind").Inc()
+			c.log.Error().Uint64("delivered_seq", d).Uint64("stream_last_seq", info.State.LastSeq).
+				Msg("the stream went behind what was applied (recreated or purged?): keeping the state and reading the stream again from its first message")
+			restartAt.Store(max(info.State.FirstSeq, 1))
+			it.Stop()
+			return
 		}
 	}
 }

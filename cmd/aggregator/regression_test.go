@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/helpdesk-kpi/aggregator/internal/natstest"
+)
+
+func openings(from, to int) []message {
+	var msgs []message
+	for i := from; i < to; i++ {
+		id := fmt.Sprintf("reg-%d", i)
+		msgs = append(msgs, message{id: id, subject: "helpdesk.events.ticket.opened",
+			body: fmt.Appendf(nil, `{"id":%q,"type":"ticket.opened","ticket_id":"T-%d","occurred_at":"2026-11-23T12:00:00Z"}`, id, i)})
+	}
+	return msgs
+}
+
+// TestStreamRegression deletes and recreates the stream, and purges it,
+// under a running aggregator: the recreated stream is detected, counted
+// and read from its start; events published again with their ids are not
+// counted twice; a purge of applied messages changes nothing.
+func TestStreamRegression(t *testing.T) {
+	srv := natstest.Start(t)
+	agg := startAggregator(t, srv.ClientURL(), testNow, func(c *Config) { c.Ingest.RegressionCheck = 100 * time.Millisecond })
+	_, js := srv.Connect(t)
+	ctx := context.Background()
+	waitFor(t, 10*time.Second, "stream creation", func() bool {
+		_, err := js.Stream(ctx, "HELPDESK_EVENTS")
+		return err == nil
+	})
+	opened := func(m map[string]float64) float64 {
+		return m[key("helpdesk_events_total", map[string]string{"type": "ticket.opened"})]
+	}
+	publish(t, js, openings(0, 20), true)
+	waitFor(t, 10*time.Second, "20 openings", func() bool { return opened(scrape(t, agg.url)) == 20 })
+
+	// Recreate the stream: sequences start again at 1.
+	require.NoError(t, js.DeleteStream(ctx, "HELPDESK_EVENTS"))
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "HELPDESK_EVENTS", Subjects: []string{"helpdesk.events.>"}, Storage: jetstream.FileStorage})
+	require.NoError(t, err)
+	publish(t, js, openings(15, 30), true) // 15–19 again: duplicates
+	var m map[string]float64
+	waitFor(t, 10*time.Second, "the recreated stream read from its start", func() bool {
+		m = scrape(t, agg.url)
+		return opened(m) == 30 && m[`helpdesk_events_duplicate_total{}`] == 5
+	})
+	require.Equal(t, 1.0, m[key("helpdesk_stream_regressions_total", map[string]string{"kind": "behind"})])
+	require.Equal(t, 30.0, m[key("helpdesk_open_tickets", map[string]string{"channel": "all", "priority": "all", "team": "all"})])
+
+	// A purge of messages already applied is no regression.
+	stream, err := js.Stream(ctx, "HELPDESK_EVENTS")
+	require.NoError(t, err)
+	require.NoError(t, stream.Purge(ctx))
+	publish(t, js, openings(30, 35), true)
+	waitFor(t, 10*time.Second, "openings after the purge", func() bool {
+		m = scrape(t, agg.url)
+		return opened(m) == 35
+	})
+	require.Equal(t, 1.0, m[key("helpdesk_stream_regressions_total", map[string]string{"kind": "behind"})])
+	require.Equal(t, 0.0, m[key("helpdesk_stream_regressions_total", map[string]string{"kind": "gap"})])
+}
