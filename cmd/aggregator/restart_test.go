@@ -101,3 +101,44 @@ func sumApplied(m map[string]float64) float64 {
 	}
 	return n
 }
+
+// TestNATSServerRestart restarts the NATS server (same port, same store)
+// in the middle of the stream: the aggregator reconnects and resumes, and
+// ends with exactly the metrics of an uninterrupted run.
+func TestNATSServerRestart(t *testing.T) {
+	sc := newScenario(13, 400)
+	want := runScenario(t, sc, sc.events)
+
+	srv := natstest.Start(t)
+	agg := startAggregator(t, srv.ClientURL(), testNow)
+	_, js := srv.Connect(t)
+	waitFor(t, 10*time.Second, "stream creation", func() bool {
+		_, err := js.Stream(context.Background(), "HELPDESK_EVENTS")
+		return err == nil
+	})
+	half := len(sc.events) / 2
+	publish(t, js, sc.events[:half], true)
+	publish(t, js, []message{sc.late}, true)
+	srv.Restart(t) // whatever the aggregator had not read yet is read after
+	_, js = srv.Connect(t)
+	for i, p := range poison() {
+		publish(t, js, []message{{id: "poison-" + string(rune('a'+i)), subject: "helpdesk.events.x", body: []byte(p.body)}}, true)
+	}
+	publish(t, js, sc.events[half:], true)
+	publish(t, js, sc.duplicates, false)
+	total := len(sc.events) + 1 + len(poison()) + len(sc.duplicates)
+	var got map[string]float64
+	waitFor(t, 60*time.Second, "everything applied after the outage", func() bool {
+		got = scrape(t, agg.url)
+		n := sumApplied(got) + got[`helpdesk_events_duplicate_total{}`]
+		for _, r := range []string{"invalid_json", "missing_field", "invalid_value", "out_of_range", "unknown_type", "too_large", "future"} {
+			n += got[key("helpdesk_events_rejected_total", map[string]string{"reason": r})]
+		}
+		return int(n) == total && got[`helpdesk_consumer_pending_messages{}`] == 0
+	})
+	for k, v := range want {
+		if !processLocal(k) {
+			require.Equal(t, v, got[k], k)
+		}
+	}
+}

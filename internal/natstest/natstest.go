@@ -3,6 +3,7 @@
 package natstest
 
 import (
+	"net"
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -23,15 +24,30 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	dir := t.TempDir()
-	s, err := natsserver.Start(natsserver.Config{Host: "127.0.0.1", Port: -1, StoreDir: dir})
+	ns, err := natsserver.Start(natsserver.Config{Host: "127.0.0.1", Port: -1, StoreDir: dir})
 	if err != nil {
 		t.Fatal(err)
 	}
+	s := &Server{Server: ns, StoreDir: dir}
 	t.Cleanup(func() {
 		s.Shutdown()
 		s.WaitForShutdown()
 	})
-	return &Server{Server: s, StoreDir: dir}
+	return s
+}
+
+// Restart stops the server and starts it again on the same port and
+// store, as an outage of the NATS server would look to its clients.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	port := s.Addr().(*net.TCPAddr).Port
+	s.Shutdown()
+	s.WaitForShutdown()
+	ns, err := natsserver.Start(natsserver.Config{Host: "127.0.0.1", Port: port, StoreDir: s.StoreDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Server = ns
 }
 
 // Connect returns a connection and a JetStream context, closed when the
