@@ -31,6 +31,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	n := fs.Int("events", 500_000, "messages to preload")
 	seed := fs.Uint64("seed", 1, "random seed of the synthetic stream")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the aggregator's catch-up to this file")
+	sync := fs.String("sync", "", "fsync policy of the scratch NATS server: always, or an interval like 1s (default: the server's own, 2m)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,7 +43,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer os.RemoveAll(dir)
-	srv, err := natsserver.Start(natsserver.Config{Host: "127.0.0.1", Port: -1, StoreDir: dir + "/jetstream"})
+	nsCfg := natsserver.Config{Host: "127.0.0.1", Port: -1, StoreDir: dir + "/jetstream"}
+	switch *sync {
+	case "":
+	case "always":
+		nsCfg.SyncAlways = true
+	default:
+		if nsCfg.SyncInterval, err = time.ParseDuration(*sync); err != nil {
+			return fmt.Errorf("-sync %q: want always or a duration like 1s", *sync)
+		}
+	}
+	srv, err := natsserver.Start(nsCfg)
 	if err != nil {
 		return err
 	}

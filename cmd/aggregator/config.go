@@ -32,6 +32,9 @@ type Config struct {
 	NATSURL          string
 	NATS             NATSAuth
 	EmbeddedNATSAddr string
+	// EmbeddedNATSSync is the embedded server's fsync policy: "always",
+	// or an interval.
+	EmbeddedNATSSync string
 	HTTPAddr         string
 	ConfigFile       string
 	DataDir          string
@@ -72,6 +75,7 @@ type NATSAuth struct {
 func DefaultConfig() Config {
 	return Config{
 		EmbeddedNATSAddr: "127.0.0.1:4222",
+		EmbeddedNATSSync: "always",
 		HTTPAddr:         ":9478",
 		DataDir:          "data",
 		LogLevel:         "info",
@@ -101,6 +105,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&cfg.NATS.TLSCert, "nats-tls-cert", "", "client certificate file for NATS TLS")
 	fs.StringVar(&cfg.NATS.TLSKey, "nats-tls-key", "", "client key file for NATS TLS")
 	fs.StringVar(&cfg.EmbeddedNATSAddr, "embedded-nats-addr", cfg.EmbeddedNATSAddr, "listen address of the embedded NATS server (used when -nats-url is empty)")
+	fs.StringVar(&cfg.EmbeddedNATSSync, "embedded-nats-sync", cfg.EmbeddedNATSSync, "when the embedded server fsyncs: always (an acknowledged event survives a power loss) or an interval like 1s (faster bulk loads; docs/durability.md)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "listen address for /metrics, /healthz, /readyz and /api/v1/")
 	fs.StringVar(&cfg.ConfigFile, "config", "", "YAML file with windows, quantiles, label allow-lists and stream settings")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the embedded NATS store and snapshots")
@@ -396,6 +401,9 @@ func (c *Config) Validate() error {
 	} else if _, _, err := natsserver.ParseAddr(c.EmbeddedNATSAddr); err != nil {
 		bad("-embedded-nats-addr", "%q: %v (want host:port, like 127.0.0.1:4222)", c.EmbeddedNATSAddr, err)
 	}
+	if _, _, err := c.embeddedSync(); err != nil {
+		bad("-embedded-nats-sync", "%q: must be always or a duration like 1s", c.EmbeddedNATSSync)
+	}
 	if c.NATS.TLSCert != "" && c.NATS.TLSKey == "" || c.NATS.TLSCert == "" && c.NATS.TLSKey != "" {
 		bad("-nats-tls-cert", "a client certificate needs -nats-tls-key, and the key needs the certificate")
 	}
@@ -507,4 +515,16 @@ func (c *Config) Validate() error {
 		bad("stream.max_age", "%v: must be at least the longest window (%v) so a restart can rebuild it", in.MaxAge, longest)
 	}
 	return errors.Join(errs...)
+}
+
+// embeddedSync reads -embedded-nats-sync.
+func (c *Config) embeddedSync() (always bool, interval time.Duration, err error) {
+	if c.EmbeddedNATSSync == "always" {
+		return true, 0, nil
+	}
+	d, err := time.ParseDuration(c.EmbeddedNATSSync)
+	if err == nil && d <= 0 {
+		err = fmt.Errorf("must be positive")
+	}
+	return false, d, err
 }

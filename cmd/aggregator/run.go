@@ -36,7 +36,9 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 	natsURL := cfg.NATSURL
 	if natsURL == "" {
 		host, port, _ := natsserver.ParseAddr(cfg.EmbeddedNATSAddr)
-		ns, err := natsserver.Start(natsserver.Config{Host: host, Port: port, StoreDir: filepath.Join(cfg.DataDir, "jetstream")})
+		always, interval, _ := cfg.embeddedSync()
+		ns, err := natsserver.Start(natsserver.Config{Host: host, Port: port, StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
+			SyncAlways: always, SyncInterval: interval})
 		if err != nil {
 			return fmt.Errorf("%w (set -embedded-nats-addr to a free address, or -nats-url to use an existing NATS)", err)
 		}

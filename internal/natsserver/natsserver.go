@@ -20,8 +20,10 @@ type Config struct {
 	// StoreDir holds JetStream's files.
 	StoreDir string
 	// SyncInterval is how often JetStream fsyncs its files; zero keeps
-	// the server's default.
+	// the server's default (two minutes).
 	SyncInterval time.Duration
+	// SyncAlways fsyncs every message before it is acknowledged.
+	SyncAlways bool
 }
 
 // ParseAddr splits a host:port listen address for Config.
@@ -47,6 +49,7 @@ func Start(cfg Config) (*server.Server, error) {
 		JetStream:    true,
 		StoreDir:     cfg.StoreDir,
 		SyncInterval: cfg.SyncInterval,
+		SyncAlways:   cfg.SyncAlways,
 		NoSigs:       true, // only main handles signals
 		NoLog:        true,
 		MaxPayload:   1 << 20,
