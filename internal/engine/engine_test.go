@@ -1,0 +1,72 @@
+package engine
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/helpdesk-kpi/aggregator/internal/events"
+	"github.com/helpdesk-kpi/aggregator/internal/ingest"
+	"github.com/helpdesk-kpi/aggregator/internal/kpi"
+	"github.com/helpdesk-kpi/aggregator/internal/snapshot"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var now = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+func opened(id string) events.Event {
+	return events.Event{ID: []byte(id), TicketID: []byte(id), Type: events.TicketOpened, Priority: events.PriorityUrgent,
+		OccurredAt: now.Add(-20 * time.Minute).UnixNano(), Replies: -1, HandleMillis: -1}
+}
+
+// TestEngineLifecycle applies batches, answers readers between them, and on
+// close applies everything handed over and writes the last snapshot.
+func TestEngineLifecycle(t *testing.T) {
+	state, err := kpi.New(kpi.DefaultConfig(), now.UnixNano())
+	require.NoError(t, err)
+	dir, err := snapshot.NewDir(t.TempDir(), snapshot.OS{})
+	require.NoError(t, err)
+	snaps := snapshot.NewManager(dir, zerolog.Nop(), prometheus.NewRegistry())
+	e := New(state, func() time.Time { return now }, Config{Tick: time.Hour, SnapshotEvery: time.Hour, Snapshots: snaps}, zerolog.Nop())
+	require.False(t, e.Ready())
+
+	in := make(chan *ingest.Batch)
+	done := make(chan struct{})
+	go func() { e.Run(in); close(done) }()
+
+	in <- &ingest.Batch{Events: []events.Event{opened("a"), opened("b")}, LastSeq: 2, Pending: 1}
+	require.False(t, e.Ready(), "one message still pending")
+	in <- &ingest.Batch{Events: []events.Event{opened("c")}, Rejected: []events.Reason{events.ReasonInvalidJSON}, LastSeq: 4, Pending: 0}
+	snap := e.Fresh(context.Background())
+	require.True(t, e.Ready())
+	require.Equal(t, int64(3), snap.Applied[events.TicketOpened])
+	require.Equal(t, int64(1), snap.Rejected[events.ReasonInvalidJSON])
+	require.Equal(t, uint64(4), snap.AppliedSeq)
+	// Urgent first reply: 15 minutes, warned at 12; opened 20 minutes ago.
+	require.Equal(t, int64(3), snap.SLA.BreachedOpen[0][events.PriorityUrgent])
+	list, at, err := e.AtRisk(context.Background(), 2)
+	require.NoError(t, err)
+	require.Equal(t, now.UnixNano(), at)
+	require.Len(t, list, 2)
+
+	close(in)
+	<-done
+	// The last snapshot holds all of it.
+	s, ok, err := snaps.Load(context.Background())
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, uint64(4), s.Seq)
+	restored, err := kpi.Restore(kpi.DefaultConfig(), s.State)
+	require.NoError(t, err)
+	require.Equal(t, 3, restored.Tracked())
+	// After the loop stopped, readers get the last published snapshot.
+	require.Equal(t, int64(3), e.Fresh(context.Background()).Applied[events.TicketOpened])
+	_, _, err = e.AtRisk(context.Background(), 1)
+	require.Error(t, err)
+}
