@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/exporter-toolkit/web"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/helpdesk-kpi/aggregator/internal/events"
@@ -36,6 +37,11 @@ type Config struct {
 	// or an interval.
 	EmbeddedNATSSync string
 	HTTPAddr         string
+	// WebConfigFile is an exporter-toolkit web configuration: TLS and
+	// basic auth for the HTTP endpoints.
+	WebConfigFile string
+	// PprofAddr serves net/http/pprof on its own listener; empty is off.
+	PprofAddr string
 	ConfigFile       string
 	DataDir          string
 	LogLevel         string
@@ -107,6 +113,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&cfg.EmbeddedNATSAddr, "embedded-nats-addr", cfg.EmbeddedNATSAddr, "listen address of the embedded NATS server (used when -nats-url is empty)")
 	fs.StringVar(&cfg.EmbeddedNATSSync, "embedded-nats-sync", cfg.EmbeddedNATSSync, "when the embedded server fsyncs: always (an acknowledged event survives a power loss) or an interval like 1s (faster bulk loads; docs/durability.md)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "listen address for /metrics, /healthz, /readyz and /api/v1/")
+	fs.StringVar(&cfg.WebConfigFile, "web-config-file", "", "exporter-toolkit web configuration file for TLS and basic auth on the HTTP endpoints (the Prometheus convention)")
+	fs.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go profiling (net/http/pprof) on this separate address, like 127.0.0.1:6060; off when empty")
 	fs.StringVar(&cfg.ConfigFile, "config", "", "YAML file with windows, quantiles, label allow-lists and stream settings")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the embedded NATS store and snapshots")
 	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "log level: debug, info, warn or error")
@@ -409,6 +417,16 @@ func (c *Config) Validate() error {
 	}
 	if _, _, err := natsserver.ParseAddr(c.HTTPAddr); err != nil {
 		bad("-http-addr", "%q: %v (want host:port or :port, like :9478)", c.HTTPAddr, err)
+	}
+	if c.WebConfigFile != "" {
+		if err := web.Validate(c.WebConfigFile); err != nil {
+			bad("-web-config-file", "%v", err)
+		}
+	}
+	if c.PprofAddr != "" {
+		if _, _, err := natsserver.ParseAddr(c.PprofAddr); err != nil {
+			bad("-pprof-addr", "%q: %v (want host:port, like 127.0.0.1:6060)", c.PprofAddr, err)
+		}
 	}
 	if c.DataDir == "" {
 		bad("-data-dir", "must not be empty")

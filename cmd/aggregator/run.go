@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"log/slog"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"time"
@@ -14,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/rs/zerolog"
 
 	"github.com/helpdesk-kpi/aggregator/internal/engine"
@@ -100,9 +103,16 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
-	log.Info().Str("addr", ln.Addr().String()).Msg("serving HTTP")
+	log.Info().Str("addr", ln.Addr().String()).Bool("web_config", cfg.WebConfigFile != "").Msg("serving HTTP")
 	if cfg.listening != nil {
 		cfg.listening(ln.Addr().String())
+	}
+	if cfg.PprofAddr != "" {
+		stopPprof, err := servePprof(cfg.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
 	}
 
 	consumeCtx, stopConsuming := context.WithCancel(ctx)
@@ -113,7 +123,10 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 	httpErr := make(chan error, 1)
 	go func() { consumerErr <- consumer.Run(consumeCtx, stream, startSeq, batches) }()
 	go func() { eng.Run(batches); close(engineDone) }()
-	go func() { httpErr <- srv.Serve(ln) }()
+	go func() {
+		webCfg := &web.FlagConfig{WebConfigFile: &cfg.WebConfigFile}
+		httpErr <- web.Serve(ln, srv, webCfg, slog.New(zerolog.NewSlogHandler(log.With().Str("component", "http").Logger())))
+	}()
 
 	var runErr error
 	select {
@@ -248,4 +261,23 @@ func restore(ctx context.Context, cfg Config, snapshots *snapshot.Manager, log z
 	}
 	state, err := kpi.New(cfg.KPI, cfg.now().UnixNano())
 	return state, 0, err
+}
+
+// servePprof serves the Go profiler on its own listener, so that it is
+// never exposed where /metrics is.
+func servePprof(addr string, log zerolog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("-pprof-addr %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
+	go func() { _ = srv.Serve(ln) }()
+	log.Warn().Str("addr", ln.Addr().String()).Msg("serving pprof; keep this address private")
+	return func() { _ = srv.Close() }, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/time/rate"
 
 	"github.com/helpdesk-kpi/aggregator/internal/kpi"
 )
@@ -45,12 +46,14 @@ func Handler(src Source, gatherer prometheus.Gatherer) http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	mux.HandleFunc("GET /api/v1/kpis", func(w http.ResponseWriter, r *http.Request) {
+	// The JSON API does real work per request: rate-limited and bounded.
+	limit := rate.NewLimiter(rate.Limit(apiRate), apiBurst)
+	mux.Handle("GET /api/v1/kpis", limited(limit, func(w http.ResponseWriter, r *http.Request) {
 		serveKPIs(w, r, src.Fresh(r.Context()))
-	})
-	mux.HandleFunc("GET /api/v1/sla/at-risk", func(w http.ResponseWriter, r *http.Request) {
+	}))
+	mux.Handle("GET /api/v1/sla/at-risk", limited(limit, func(w http.ResponseWriter, r *http.Request) {
 		serveAtRisk(w, r, src)
-	})
+	}))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		_, _ = w.Write([]byte(`<html><head><title>Helpdesk KPI aggregator</title></head><body><h1>Helpdesk KPI aggregator</h1><ul>` +
@@ -58,6 +61,32 @@ func Handler(src Source, gatherer prometheus.Gatherer) http.Handler {
 			`<li><a href="/api/v1/sla/at-risk">/api/v1/sla/at-risk</a></li><li><a href="/healthz">/healthz</a></li><li><a href="/readyz">/readyz</a></li></ul></body></html>`))
 	})
 	return mux
+}
+
+// Limits of the JSON API: requests per second across clients, burst, and
+// the longest query string.
+const (
+	apiRate     = 20
+	apiBurst    = 40
+	maxQueryLen = 1024
+)
+
+// limited refuses requests over the rate (429) or with an oversized query
+// (414), and any request body.
+func limited(l *rate.Limiter, h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case len(r.URL.RawQuery) > maxQueryLen:
+			writeJSON(w, http.StatusRequestURITooLong, map[string]string{"error": "query string too long"})
+		case r.ContentLength > 0:
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "GET requests take no body"})
+		case !l.Allow():
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many API requests; slow down"})
+		default:
+			h(w, r)
+		}
+	})
 }
 
 // kpiSeries is one breakdown series of /api/v1/kpis. Its field names are

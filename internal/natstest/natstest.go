@@ -5,6 +5,7 @@ package natstest
 import (
 	"net"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -28,7 +29,29 @@ func Start(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Server{Server: ns, StoreDir: dir}
+	return stopAtEnd(t, &Server{Server: ns, StoreDir: dir})
+}
+
+// StartWith is Start with server options edited first, for users,
+// permissions and TLS.
+func StartWith(t testing.TB, edit func(*server.Options)) *Server {
+	t.Helper()
+	dir := t.TempDir()
+	opts := &server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: dir, NoSigs: true, NoLog: true}
+	edit(opts)
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		ns.Shutdown()
+		t.Fatal("NATS server did not start")
+	}
+	return stopAtEnd(t, &Server{Server: ns, StoreDir: dir})
+}
+
+func stopAtEnd(t testing.TB, s *Server) *Server {
 	t.Cleanup(func() {
 		s.Shutdown()
 		s.WaitForShutdown()

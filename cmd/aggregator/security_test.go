@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/zerolog"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/helpdesk-kpi/aggregator/internal/natstest"
+)
+
+// aggregatorPermissions is the least-privilege permission set documented in
+// docs/security.md for an aggregator that reads HELPDESK_EVENTS, which an
+// operator created (stream.create: false), and keeps snapshots on disk.
+func aggregatorPermissions() *server.Permissions {
+	return &server.Permissions{
+		Publish: &server.SubjectPermission{
+			Allow: []string{
+				"$JS.API.STREAM.INFO.HELPDESK_EVENTS",
+				"$JS.API.CONSUMER.CREATE.HELPDESK_EVENTS.>",
+				"$JS.API.CONSUMER.DELETE.HELPDESK_EVENTS.>",
+				"$JS.API.CONSUMER.MSG.NEXT.HELPDESK_EVENTS.>",
+				"helpdesk.deadletter",
+			},
+		},
+		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+	}
+}
+
+// publisherPermissions lets a publisher send events and read JetStream's
+// acknowledgements, and nothing else.
+func publisherPermissions() *server.Permissions {
+	return &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: []string{"helpdesk.events.>"}},
+		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+	}
+}
+
+func TestLeastPrivilegeNATSPermissions(t *testing.T) {
+	srv := natstest.StartWith(t, func(o *server.Options) {
+		o.Users = []*server.User{
+			{Username: "admin", Password: "admin-secret"},
+			{Username: "aggregator", Password: "agg-secret", Permissions: aggregatorPermissions()},
+			{Username: "publisher", Password: "pub-secret", Permissions: publisherPermissions()},
+		}
+	})
+	connect := func(user, pass string) (*nats.Conn, jetstream.JetStream) {
+		nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo(user, pass))
+		require.NoError(t, err)
+		t.Cleanup(nc.Close)
+		js, err := jetstream.New(nc)
+		require.NoError(t, err)
+		return nc, js
+	}
+	ctx := context.Background()
+	_, admin := connect("admin", "admin-secret")
+	_, err := admin.CreateStream(ctx, jetstream.StreamConfig{Name: "HELPDESK_EVENTS", Subjects: []string{"helpdesk.events.>"}, Storage: jetstream.FileStorage})
+	require.NoError(t, err)
+
+	agg := startAggregator(t, srv.ClientURL(), testNow, func(c *Config) {
+		c.NATS.User, c.NATS.Password = "aggregator", "agg-secret"
+		c.Ingest.CreateStream = false
+	})
+	_, pub := connect("publisher", "pub-secret")
+	publish(t, pub, openings(0, 5), true)
+	publish(t, pub, []message{{id: "bad", subject: "helpdesk.events.x", body: []byte("not json")}}, true)
+	waitFor(t, 10*time.Second, "events applied with the least privileges", func() bool {
+		m := scrape(t, agg.url)
+		return m[key("helpdesk_events_total", map[string]string{"type": "ticket.opened"})] == 5 &&
+			m[key("helpdesk_events_rejected_total", map[string]string{"reason": "invalid_json"})] == 1 &&
+			m[`helpdesk_events_deadlettered_total{}`] == 1
+	})
+
+	// With the aggregator's credentials, events cannot be published and
+	// the stream cannot be purged.
+	violations := make(chan error, 10)
+	nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo("aggregator", "agg-secret"),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { violations <- err }))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	shortCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err = js.Publish(shortCtx, "helpdesk.events.ticket.opened", []byte(`{}`))
+	require.Error(t, err)
+	require.ErrorContains(t, <-violations, "Permissions Violation")
+	stream, err := js.Stream(ctx, "HELPDESK_EVENTS")
+	require.NoError(t, err)
+	purgeCtx, cancelPurge := context.WithTimeout(ctx, 2*time.Second)
+	defer cancelPurge()
+	require.Error(t, stream.Purge(purgeCtx))
+	require.ErrorContains(t, <-violations, "Permissions Violation")
+	info, err := stream.Info(ctx)
+	require.NoError(t, err)
+	require.Equal(t, uint64(6), info.State.Msgs, "nothing purged")
+}
+
+// TestNATSAuthAndTLS runs a NATS that requires TLS and a password: the
+// aggregator connects with the right settings and fails clearly, at start,
+// with wrong ones.
+func TestNATSAuthAndTLS(t *testing.T) {
+	dir := t.TempDir()
+	caFile, certFile, keyFile := writeTestPKI(t, dir)
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	require.NoError(t, err)
+	srv := natstest.StartWith(t, func(o *server.Options) {
+		o.Username, o.Password = "agg", "s3cret"
+		o.TLS = true
+		o.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	})
+	url := "tls://" + srv.Addr().String()
+
+	agg := startAggregator(t, url, testNow, func(c *Config) {
+		c.NATS.User, c.NATS.Password, c.NATS.TLSCA = "agg", "s3cret", caFile
+	})
+	require.Equal(t, 200, getStatus(t, agg.url+"/healthz", "", ""))
+
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"wrong password", func(c *Config) { c.NATS.User, c.NATS.Password, c.NATS.TLSCA = "agg", "wrong", caFile }, "authorization violation"},
+		{"unknown CA", func(c *Config) { c.NATS.User, c.NATS.Password = "agg", "s3cret" }, "certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.NATSURL = url
+			cfg.HTTPAddr = "127.0.0.1:0"
+			cfg.DataDir = t.TempDir()
+			tc.edit(&cfg)
+			require.NoError(t, cfg.Validate())
+			var logs strings.Builder
+			err := run(context.Background(), cfg, zerolog.New(&logs), prometheus.NewRegistry())
+			require.Error(t, err)
+			require.Contains(t, strings.ToLower(err.Error()), tc.want)
+			require.Contains(t, err.Error(), "check -nats-url and credentials")
+			require.NotContains(t, err.Error()+logs.String(), "s3cret", "no secret in errors or logs")
+			require.NotContains(t, err.Error()+logs.String(), "wrong")
+		})
+	}
+}
+
+// TestMetricsBasicAuth serves /metrics behind the exporter-toolkit web
+// configuration: a wrong or missing password is refused.
+func TestMetricsBasicAuth(t *testing.T) {
+	hash, err := bcrypt.GenerateFromPassword([]byte("scrape-secret"), bcrypt.MinCost)
+	require.NoError(t, err)
+	webCfg := filepath.Join(t.TempDir(), "web.yml")
+	require.NoError(t, os.WriteFile(webCfg, []byte("basic_auth_users:\n  prometheus: "+string(hash)+"\n"), 0o600))
+	srv := natstest.Start(t)
+	agg := startAggregator(t, srv.ClientURL(), testNow, func(c *Config) { c.WebConfigFile = webCfg })
+	require.Equal(t, http.StatusUnauthorized, getStatus(t, agg.url+"/metrics", "", ""))
+	require.Equal(t, http.StatusUnauthorized, getStatus(t, agg.url+"/metrics", "prometheus", "wrong"))
+	require.Equal(t, http.StatusUnauthorized, getStatus(t, agg.url+"/api/v1/kpis?window=1h", "prometheus", "wrong"))
+	require.Equal(t, http.StatusOK, getStatus(t, agg.url+"/metrics", "prometheus", "scrape-secret"))
+
+	cfg := DefaultConfig()
+	cfg.WebConfigFile = filepath.Join(t.TempDir(), "missing.yml")
+	require.ErrorContains(t, cfg.Validate(), "-web-config-file")
+}
+
+func getStatus(t *testing.T, url, user, pass string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// writeTestPKI writes a CA and a server certificate for 127.0.0.1.
+func writeTestPKI(t *testing.T, dir string) (caFile, certFile, keyFile string) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	require.NoError(t, err)
+	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	srvTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "nats"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, DNSNames: []string{"localhost"},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
+	}
+	srvDER, err := x509.CreateCertificate(rand.Reader, srvTmpl, caTmpl, &srvKey.PublicKey, caKey)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalECPrivateKey(srvKey)
+	require.NoError(t, err)
+	write := func(name, typ string, der []byte) string {
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600))
+		return p
+	}
+	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER), write("server-key.pem", "EC PRIVATE KEY", keyDER)
+}
