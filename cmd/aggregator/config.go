@@ -41,11 +41,11 @@ type Config struct {
 	// basic auth for the HTTP endpoints.
 	WebConfigFile string
 	// PprofAddr serves net/http/pprof on its own listener; empty is off.
-	PprofAddr string
-	ConfigFile       string
-	DataDir          string
-	LogLevel         string
-	LogFormat        string
+	PprofAddr  string
+	ConfigFile string
+	DataDir    string
+	LogLevel   string
+	LogFormat  string
 	// SnapshotInterval is how often the state is made durable.
 	SnapshotInterval time.Duration
 	// SnapshotStore is "dir" (under DataDir) or "objectstore" (a
