@@ -51,7 +51,13 @@ type Engine struct {
 	appliedSeq uint64 // stream sequence of the last applied message
 	pending    uint64 // stream messages after appliedSeq
 	savedSeq   uint64 // stream sequence of the last snapshot handed to the writer
+
+	// Catch-up progress, logged every progressEvery until ready.
+	progressAt  time.Time
+	progressSeq uint64
 }
+
+const progressEvery = 5 * time.Second
 
 // encoded is a snapshot on its way to the writer, with the time its
 // encoding took.
@@ -165,9 +171,18 @@ func (e *Engine) apply(b *ingest.Batch) {
 	}
 	e.pending = b.Pending
 	b.Release()
-	if e.pending == 0 && !e.ready.Load() {
+	switch {
+	case e.ready.Load():
+	case e.pending == 0:
 		e.ready.Store(true)
 		e.log.Info().Uint64("stream_seq", e.appliedSeq).Msg("caught up with the stream")
+	case e.progressAt.IsZero():
+		e.progressAt, e.progressSeq = time.Now(), e.appliedSeq
+	case time.Since(e.progressAt) >= progressEvery:
+		rate := float64(e.appliedSeq-e.progressSeq) / time.Since(e.progressAt).Seconds()
+		e.log.Info().Uint64("stream_seq", e.appliedSeq).Uint64("pending", e.pending).
+			Float64("msgs_per_second", rate).Msg("catching up with the stream")
+		e.progressAt, e.progressSeq = time.Now(), e.appliedSeq
 	}
 }
 
