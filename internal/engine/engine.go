@@ -55,7 +55,13 @@ type Engine struct {
 	// Catch-up progress, logged every progressEvery until ready.
 	progressAt  time.Time
 	progressSeq uint64
+
+	// Evictions at the memory bounds, logged at most every evictionLogEvery.
+	evictedLogged [2]int64
+	evictionLogAt time.Time
 }
+
+const evictionLogEvery = time.Minute
 
 const progressEvery = 5 * time.Second
 
@@ -190,6 +196,12 @@ func (e *Engine) publish() *kpi.Snapshot {
 	s := e.state.Snapshot(e.now().UnixNano())
 	s.AppliedSeq, s.PendingMessages = e.appliedSeq, e.pending
 	e.snap.Store(s)
+	if s.Evicted != e.evictedLogged && time.Since(e.evictionLogAt) >= evictionLogEvery {
+		e.log.Warn().Int64("tickets_forgotten", s.Evicted[kpi.EvictedTracked]-e.evictedLogged[kpi.EvictedTracked]).
+			Int64("held_events_orphaned", s.Evicted[kpi.EvictedHeld]-e.evictedLogged[kpi.EvictedHeld]).
+			Msg("memory bounds reached: the oldest tickets and held events were pushed out; raise max_tracked_tickets or max_held_events if this repeats")
+		e.evictedLogged, e.evictionLogAt = s.Evicted, time.Now()
+	}
 	return s
 }
 
