@@ -30,26 +30,11 @@ func BenchmarkApplyWithOpenTickets(b *testing.B) {
 		s.Apply(e)
 	}
 	s.Advance(start)
-	chans := [][]byte{[]byte("email"), []byte("chat"), []byte("web")}
-	var tid []byte
+	stream := lifecycles{start: start, step: int64(10 * time.Millisecond)}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; b.Loop(); i++ {
-		tk := i / 4
-		id = strconv.AppendInt(append(id[:0], "e-"...), int64(i), 10)
-		tid = strconv.AppendInt(append(tid[:0], "T-"...), int64(tk), 10)
-		*e = events.Event{ID: id, TicketID: tid, Replies: -1, HandleMillis: -1,
-			OccurredAt: start + int64(i)*int64(10*time.Millisecond)}
-		switch i % 4 {
-		case 0:
-			e.Type, e.Channel, e.Priority = events.TicketOpened, chans[tk%3], pris[tk%4]
-		case 1:
-			e.Type = events.TicketFirstReply
-		case 2:
-			e.Type, e.Replies, e.HandleMillis = events.TicketResolved, 1, 300_000
-		case 3:
-			e.Type, e.Survey, e.Score = events.SurveyAnswered, events.SurveyCSAT, 4
-		}
+		e := stream.event(i)
 		if i%1000 == 0 {
 			s.Advance(e.OccurredAt)
 		}

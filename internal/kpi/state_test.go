@@ -337,32 +337,46 @@ func TestResolvedTicketsAreForgotten(t *testing.T) {
 func BenchmarkApply(b *testing.B) {
 	s, err := New(DefaultConfig(), at(0))
 	require.NoError(b, err)
-	chans := [][]byte{[]byte("email"), []byte("chat"), []byte("web")}
-	teams := [][]byte{[]byte("billing"), []byte("tech"), []byte("sales")}
-	var id, tid []byte
-	e := &events.Event{}
+	stream := lifecycles{start: t0.UnixNano(), step: int64(time.Second)}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		tk := i / 4
-		id = strconv.AppendInt(append(id[:0], "e-"...), int64(i), 10)
-		tid = strconv.AppendInt(append(tid[:0], "T-"...), int64(tk), 10)
-		*e = events.Event{ID: id, TicketID: tid, Replies: -1, HandleMillis: -1,
-			OccurredAt: t0.UnixNano() + int64(i)*int64(time.Second)}
-		switch i % 4 {
-		case 0:
-			e.Type, e.Channel, e.Team = events.TicketOpened, chans[tk%3], teams[tk%3]
-		case 1:
-			e.Type = events.TicketFirstReply
-		case 2:
-			e.Type, e.Replies, e.HandleMillis = events.TicketResolved, 1, 300_000
-		case 3:
-			e.Type, e.Survey, e.Score = events.SurveyAnswered, events.SurveyCSAT, 4
-		}
+		e := stream.event(i)
 		if i%1000 == 0 {
 			s.Advance(e.OccurredAt)
 		}
 		s.Apply(e)
 	}
+}
+
+// lifecycles is the benchmarks' event stream: tickets of four events
+// (opening, first reply, resolution with one reply, CSAT answer), step
+// apart in event time, with unique ids, channels, teams and priorities
+// taking turns. It reuses one Event and its buffers.
+type lifecycles struct {
+	e           events.Event
+	id, tid     []byte
+	start, step int64
+}
+
+func (l *lifecycles) event(i int) *events.Event {
+	tk := i / 4
+	l.id = strconv.AppendInt(append(l.id[:0], "e-"...), int64(i), 10)
+	l.tid = strconv.AppendInt(append(l.tid[:0], "T-"...), int64(tk), 10)
+	l.e = events.Event{ID: l.id, TicketID: l.tid, Replies: -1, HandleMillis: -1, OccurredAt: l.start + int64(i)*l.step}
+	switch i % 4 {
+	case 0:
+		chans := [...]string{"email", "chat", "web"}
+		teams := [...]string{"billing", "tech", "sales"}
+		l.e.Type, l.e.Priority = events.TicketOpened, events.Priority(tk%events.NumPriorities)
+		l.e.Channel, l.e.Team = append(l.e.Channel[:0], chans[tk%3]...), append(l.e.Team[:0], teams[tk%3]...)
+	case 1:
+		l.e.Type = events.TicketFirstReply
+	case 2:
+		l.e.Type, l.e.Replies, l.e.HandleMillis = events.TicketResolved, 1, 300_000
+	case 3:
+		l.e.Type, l.e.Survey, l.e.Score = events.SurveyAnswered, events.SurveyCSAT, 4
+	}
+	return &l.e
 }
 
 // BenchmarkMemoryPerTicket tracks 1,000,000 tickets over a week (each
