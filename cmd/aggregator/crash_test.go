@@ -1,0 +1,467 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/helpdesk-kpi/aggregator/internal/natstest"
+)
+
+// TestCrashRecovery checks the promise "after a kill -9 at any moment the
+// restarted service shows exactly the values an uninterrupted run would
+// have". It builds the real binary, runs it against an in-process
+// JetStream, publishes a scenario in bursts and kills the process with
+// SIGKILL at seeded points: right after a burst (mid-apply), once a
+// snapshot taken after the burst is on disk, while a restarted process
+// replays the stream, and right after exec. Every restart uses the same
+// data directory. The final scrape must equal, series by series, that of
+// an uninterrupted in-process run of the same scenario.
+//
+// The seed is logged; CRASH_SEED=<seed> replays the same scenario and the
+// same kill points (the moments within them still depend on scheduling).
+func TestCrashRecovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and kills it several times")
+	}
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("CRASH_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 10, 64)
+		require.NoError(t, err, "CRASH_SEED")
+		seed = v
+	}
+	t.Logf("seed %d (rerun with CRASH_SEED=%d)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 3))
+	sc := newScenario(seed, 1500)
+
+	binary := buildAggregator(t) // builds while the uninterrupted run runs
+	want := runScenario(t, sc, sc.events)
+
+	srv := natstest.Start(t)
+	h := &crashHarness{t: t, bin: binary(), natsURL: srv.ClientURL(), dataDir: t.TempDir(),
+		logPath: filepath.Join(t.TempDir(), "aggregator.log")}
+	t.Cleanup(h.cleanup)
+	h.start()
+	_, js := srv.Connect(t)
+	waitFor(t, 30*time.Second, "stream creation", func() bool {
+		h.requireRunning()
+		_, err := js.Stream(context.Background(), "HELPDESK_EVENTS")
+		return err == nil
+	})
+
+	// What runScenario publishes, in its order, apart from its final
+	// publish retries (JetStream drops them, so they add nothing to the
+	// stream and cannot make a new snapshot).
+	type item struct {
+		m      message
+		withID bool
+	}
+	var items []item
+	add := func(ms []message, withID bool) {
+		for _, m := range ms {
+			items = append(items, item{m, withID})
+		}
+	}
+	half := len(sc.events) / 2
+	add(sc.events[:half], true)
+	add([]message{sc.late}, true)
+	for i, p := range poison() {
+		add([]message{{id: fmt.Sprintf("poison-%d", i), subject: "helpdesk.events.x", body: []byte(p.body)}}, true)
+	}
+	add(sc.events[half:], true)
+	add(sc.duplicates, false)
+	total := len(items)
+	publishItems := func(its []item) {
+		for len(its) > 0 {
+			n := 1
+			for n < len(its) && its[n].withID == its[0].withID {
+				n++
+			}
+			var ms []message
+			for _, it := range its[:n] {
+				ms = append(ms, it.m)
+			}
+			publish(t, js, ms, its[0].withID)
+			its = its[n:]
+		}
+	}
+
+	// One kill point per kind, in a seeded order, plus one of a seeded
+	// kind; each at a seeded item index, spread over the stream.
+	kinds := []crashKind{}
+	for _, k := range rng.Perm(int(numCrashKinds)) {
+		kinds = append(kinds, crashKind(k))
+	}
+	kinds = append(kinds, crashKind(rng.IntN(int(numCrashKinds))))
+	segment := total / (len(kinds) + 1)
+	cuts := make([]int, len(kinds))
+	var plan []string
+	for i, kind := range kinds {
+		cuts[i] = segment*(i+1) + rng.IntN(segment/2) - segment/4
+		plan = append(plan, fmt.Sprintf("after item %d: %s", cuts[i], kind))
+	}
+	t.Logf("kill points (of %d items): %s", total, strings.Join(plan, "; "))
+	from := 0
+	for i, kind := range kinds {
+		cut := cuts[i]
+		before := h.newestSnapshot()
+		publishItems(items[from:cut])
+		from = cut
+		switch kind {
+		case crashAfterBurst:
+			h.kill()
+		case crashAfterSnapshot:
+			waitFor(t, 30*time.Second, "a snapshot taken after the burst", func() bool {
+				h.requireRunning()
+				return h.newestSnapshot() > before
+			})
+			h.kill()
+		case crashWhileReplaying:
+			h.kill()
+			h.start()
+			code := h.waitServing()
+			h.kill()
+			t.Logf("killed while replaying: /readyz answered %d", code)
+		case crashAtExec:
+			h.kill()
+			h.start()
+			h.kill()
+		}
+		h.start()
+	}
+	publishItems(items[from:])
+	publish(t, js, sc.events[:50], true) // publish retries: JetStream drops them
+
+	// Wait until every message is accounted for. A run that loses some
+	// never gets there: it fails, and still shows what differs.
+	h.waitServing()
+	var got map[string]float64
+	deadline := time.Now().Add(60 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		h.requireRunning()
+		got = scrape(t, h.cur.url)
+		n := sumApplied(got) + got[`helpdesk_events_duplicate_total{}`]
+		for _, r := range []string{"invalid_json", "missing_field", "invalid_value", "out_of_range", "unknown_type", "too_large", "future"} {
+			n += got[key("helpdesk_events_rejected_total", map[string]string{"reason": r})]
+		}
+		pending := got[`helpdesk_consumer_pending_messages{}`]
+		if int(n) == total && pending == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("timed out after 60s waiting for every message applied after the crashes: applied+rejected+duplicates %v of %d, pending %v",
+				n, total, pending)
+			break
+		}
+		<-tick.C
+	}
+
+	var diffs []string
+	for k, v := range want {
+		if processLocal(k) {
+			continue
+		}
+		g, ok := got[k]
+		switch {
+		case !ok:
+			diffs = append(diffs, fmt.Sprintf("%s: uninterrupted %v, missing after the crashes", k, v))
+		case g != v && !(math.IsNaN(g) && math.IsNaN(v)):
+			diffs = append(diffs, fmt.Sprintf("%s: uninterrupted %v, after the crashes %v", k, v, g))
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok && !processLocal(k) {
+			diffs = append(diffs, fmt.Sprintf("%s: absent from the uninterrupted run, after the crashes %v", k, g))
+		}
+	}
+	slices.Sort(diffs)
+	require.Empty(t, strings.Join(diffs, "\n"), "seed %d, kill points %s: %d series differ",
+		seed, strings.Join(plan, "; "), len(diffs))
+
+	// The restarts went through snapshots, and never found one broken.
+	logs, err := os.ReadFile(h.logPath)
+	require.NoError(t, err)
+	require.Contains(t, string(logs), "state restored from snapshot")
+	require.NotContains(t, string(logs), "skipping unreadable snapshot")
+	require.NotContains(t, string(logs), "cannot use the snapshot")
+	t.Logf("%d starts, %d restored from a snapshot", h.starts, strings.Count(string(logs), "state restored from snapshot"))
+}
+
+// crashKind is where in the service's life a kill lands.
+type crashKind int
+
+const (
+	crashAfterBurst     crashKind = iota // right after a publish burst, while it applies
+	crashAfterSnapshot                   // once a snapshot taken after the burst is on disk
+	crashWhileReplaying                  // a restarted process, as soon as it serves HTTP
+	crashAtExec                          // a restarted process, right after exec
+	numCrashKinds
+)
+
+func (k crashKind) String() string {
+	return [...]string{"after a burst", "after a snapshot", "while replaying", "at exec"}[k]
+}
+
+// buildAggregator starts `go build` of this package and returns a function
+// that waits for it and returns the binary's path.
+func buildAggregator(t *testing.T) func() string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "aggregator")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, ".")
+	var output bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &output, &output
+	cmd.WaitDelay = 5 * time.Second // the compiler's children may hold the pipe
+	require.NoError(t, cmd.Start())
+	waited := false
+	var err error
+	wait := func() {
+		if !waited {
+			waited = true
+			err = cmd.Wait()
+			cancel()
+		}
+	}
+	t.Cleanup(func() {
+		cancel()
+		wait()
+	})
+	return func() string {
+		t.Helper()
+		wait()
+		require.NoError(t, err, "go build: %s", output.String())
+		return out
+	}
+}
+
+// crashHarness runs the binary as a child process, one at a time, always
+// on the same data directory.
+type crashHarness struct {
+	t                              *testing.T
+	bin, natsURL, dataDir, logPath string
+	flags                          []string // more flags; later ones win
+	starts                         int
+	cur                            *child // nil while none runs
+}
+
+// child is one run of the binary.
+type child struct {
+	cmd  *exec.Cmd
+	url  string        // http://127.0.0.1:port
+	done chan struct{} // closed once the process has exited
+	err  error         // cmd.Wait's result, set before done is closed
+}
+
+// start runs the binary; its stdout and stderr go to the shared log.
+func (h *crashHarness) start() {
+	t := h.t
+	t.Helper()
+	require.Nil(t, h.cur, "BUG: start with a child running")
+	h.starts++
+	logf, err := os.OpenFile(h.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	require.NoError(t, err)
+	_, err = fmt.Fprintf(logf, "=== start %d ===\n", h.starts)
+	require.NoError(t, err)
+	addr := freeAddr(t)
+	cmd := exec.Command(h.bin,
+		"-nats-url", h.natsURL,
+		"-http-addr", addr,
+		"-data-dir", h.dataDir,
+		"-snapshot-interval", "1s",
+		"-as-of", testNow.Format(time.RFC3339),
+		"-log-format", "json",
+	)
+	cmd.Args = append(cmd.Args, h.flags...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, envPrefix) {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		t.Fatalf("start %s: %v", h.bin, err)
+	}
+	c := &child{cmd: cmd, url: "http://" + addr, done: make(chan struct{})}
+	go func() {
+		c.err = cmd.Wait()
+		logf.Close()
+		close(c.done)
+	}()
+	h.cur = c
+}
+
+// requireRunning fails the test if the child exited on its own.
+func (h *crashHarness) requireRunning() {
+	h.t.Helper()
+	select {
+	case <-h.cur.done:
+		h.t.Fatalf("aggregator (start %d) exited on its own: %v", h.starts, h.cur.err)
+	default:
+	}
+}
+
+// kill sends SIGKILL to the child and waits until it is gone.
+func (h *crashHarness) kill() {
+	t := h.t
+	t.Helper()
+	c := h.cur
+	h.cur = nil
+	if err := c.cmd.Process.Kill(); err != nil {
+		<-c.done
+		t.Fatalf("aggregator (start %d) exited before the kill: %v", h.starts, c.err)
+	}
+	<-c.done
+	var ee *exec.ExitError
+	require.ErrorAs(t, c.err, &ee)
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	require.True(t, ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL,
+		"aggregator (start %d) ended with %v, not by the kill", h.starts, c.err)
+}
+
+// waitServing waits until the child answers HTTP and returns the status
+// of /readyz.
+func (h *crashHarness) waitServing() int {
+	h.t.Helper()
+	code := 0
+	waitFor(h.t, 30*time.Second, "the aggregator serving HTTP", func() bool {
+		h.requireRunning()
+		var err error
+		code, err = statusOf(h.cur.url + "/readyz")
+		return err == nil
+	})
+	return code
+}
+
+// newestSnapshot returns the name of the newest snapshot in the data
+// directory, "" when there is none; names sort by stream sequence.
+func (h *crashHarness) newestSnapshot() string {
+	h.t.Helper()
+	entries, err := os.ReadDir(filepath.Join(h.dataDir, "snapshots"))
+	if errors.Is(err, os.ErrNotExist) {
+		return ""
+	}
+	require.NoError(h.t, err)
+	newest := ""
+	for _, e := range entries {
+		if n := e.Name(); strings.HasPrefix(n, "snapshot-") && strings.HasSuffix(n, ".bin") {
+			newest = max(newest, n)
+		}
+	}
+	return newest
+}
+
+// cleanup kills a running child and, when the test failed, logs the tail
+// of the children's output.
+func (h *crashHarness) cleanup() {
+	if c := h.cur; c != nil {
+		_ = c.cmd.Process.Kill()
+		<-c.done
+		h.cur = nil
+	}
+	http.DefaultClient.CloseIdleConnections()
+	if !h.t.Failed() {
+		return
+	}
+	f, err := os.Open(h.logPath)
+	if err != nil {
+		h.t.Logf("aggregator log: %v", err)
+		return
+	}
+	defer f.Close()
+	var tail []string
+	s := bufio.NewScanner(f)
+	s.Buffer(nil, 1<<20)
+	for s.Scan() {
+		tail = append(tail, s.Text())
+		if len(tail) > 60 {
+			tail = tail[1:]
+		}
+	}
+	h.t.Logf("last lines of the aggregator's output (%s):\n%s", h.logPath, strings.Join(tail, "\n"))
+}
+
+// freeAddr returns a loopback address with a port that was free a moment
+// ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+// statusOf returns the status code of a GET, or the error.
+func statusOf(url string) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
+
+// TestSIGTERM stops the real binary with SIGTERM: it finishes what it
+// read, writes a final snapshot holding every applied message, and exits 0.
+func TestSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary")
+	}
+	build := buildAggregator(t)
+	srv := natstest.Start(t)
+	dir := t.TempDir()
+	h := &crashHarness{t: t, bin: build(), natsURL: srv.ClientURL(), dataDir: dir, logPath: filepath.Join(dir, "log"),
+		flags: []string{"-snapshot-interval", "1h"}} // only the final snapshot
+	t.Cleanup(h.cleanup)
+	_, js := srv.Connect(t)
+	h.start()
+	h.waitServing()
+	publish(t, js, openings(0, 200), true)
+	waitFor(t, 20*time.Second, "200 openings applied", func() bool {
+		code, err := statusOf(h.cur.url + "/readyz")
+		if err != nil || code != http.StatusOK {
+			return false
+		}
+		m := scrape(t, h.cur.url)
+		return m[key("helpdesk_events_total", map[string]string{"type": "ticket.opened"})] == 200
+	})
+	require.Empty(t, h.newestSnapshot(), "no periodic snapshot yet")
+	c := h.cur
+	h.cur = nil
+	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-c.done:
+	case <-time.After(40 * time.Second):
+		t.Fatal("no exit within the shutdown timeout")
+	}
+	require.NoError(t, c.err, "exit status 0")
+	require.Equal(t, "snapshot-00000000000000000200.bin", h.newestSnapshot())
+}
