@@ -160,12 +160,9 @@ func TestCrashRecovery(t *testing.T) {
 	for {
 		h.requireRunning()
 		got = scrape(t, h.cur.url)
-		n := sumApplied(got) + got[`helpdesk_events_duplicate_total{}`]
-		for _, r := range []string{"invalid_json", "missing_field", "invalid_value", "out_of_range", "unknown_type", "too_large", "future"} {
-			n += got[key("helpdesk_events_rejected_total", map[string]string{"reason": r})]
-		}
+		n := handled(got)
 		pending := got[`helpdesk_consumer_pending_messages{}`]
-		if int(n) == total && pending == 0 {
+		if n == total && pending == 0 {
 			break
 		}
 		if time.Now().After(deadline) {

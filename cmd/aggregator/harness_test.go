@@ -17,6 +17,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/helpdesk-kpi/aggregator/internal/events"
 )
 
 func TestMain(m *testing.M) {
@@ -126,6 +128,38 @@ func key(name string, labels map[string]string) string {
 		parts[i] = n + "=" + fmt.Sprintf("%q", labels[n])
 	}
 	return name + "{" + strings.Join(parts, ",") + "}"
+}
+
+// handled returns how many messages a scrape says the aggregator has taken
+// in: applied, rejected, or dropped as duplicates.
+func handled(m map[string]float64) int {
+	n := m[`helpdesk_events_duplicate_total{}`]
+	for t := events.TicketOpened; int(t) < events.NumTypes; t++ {
+		n += m[key("helpdesk_events_total", map[string]string{"type": t.String()})]
+	}
+	for _, r := range events.Reasons() {
+		n += m[key("helpdesk_events_rejected_total", map[string]string{"reason": string(r)})]
+	}
+	return int(n)
+}
+
+// waitHandled scrapes baseURL until total messages are handled and none
+// is pending, and returns that scrape.
+func waitHandled(t *testing.T, baseURL string, total int) map[string]float64 {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		m := scrape(t, baseURL)
+		if handled(m) == total && m[`helpdesk_consumer_pending_messages{}`] == 0 {
+			return m
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after 60s: %d of %d messages handled, %v pending", handled(m), total, m[`helpdesk_consumer_pending_messages{}`])
+		}
+		<-tick.C
+	}
 }
 
 // waitFor polls cond until it holds or the deadline passes.

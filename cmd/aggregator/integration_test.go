@@ -363,32 +363,7 @@ func runScenario(t *testing.T, sc *scenario, order []message) map[string]float64
 	publish(t, js, order[:50], true) // publish retries: JetStream drops them
 	total := len(order) + 1 + len(poison()) + len(sc.duplicates)
 
-	var m map[string]float64
-	var seen float64
-	defer func() {
-		if t.Failed() {
-			t.Logf("applied+rejected+duplicates %v of %d; pending %v", seen, total, m[`helpdesk_consumer_pending_messages{}`])
-			st, _ := js.Stream(context.Background(), "HELPDESK_EVENTS")
-			info, _ := st.Info(context.Background())
-			t.Logf("stream state %+v", info.State)
-			for k, v := range m {
-				if strings.HasPrefix(k, "helpdesk_events") {
-					t.Log(k, v)
-				}
-			}
-		}
-	}()
-	waitFor(t, 60*time.Second, "every message applied", func() bool {
-		m = scrape(t, agg.url)
-		seen = m[`helpdesk_events_duplicate_total{}`]
-		for _, typ := range []string{"ticket.opened", "ticket.first_reply", "ticket.resolved", "ticket.reopened", "survey.answered"} {
-			seen += m[key("helpdesk_events_total", map[string]string{"type": typ})]
-		}
-		for _, r := range []string{"invalid_json", "missing_field", "invalid_value", "out_of_range", "unknown_type", "too_large", "future"} {
-			seen += m[key("helpdesk_events_rejected_total", map[string]string{"reason": r})]
-		}
-		return int(seen) == total && m[`helpdesk_consumer_pending_messages{}`] == 0
-	})
+	m := waitHandled(t, agg.url, total)
 	checkAPI(t, agg.url, m)
 	require.NoError(t, agg.stop())
 

@@ -46,8 +46,8 @@ func TestRestartFromSnapshot(t *testing.T) {
 	publish(t, js, sc.events[:half], true)
 	publish(t, js, []message{sc.late}, true)
 	waitFor(t, 30*time.Second, "first half applied", func() bool {
-		return scrape(t, first.url)[`helpdesk_consumer_pending_messages{}`] == 0 &&
-			int(sumApplied(scrape(t, first.url))) == half+1
+		m := scrape(t, first.url)
+		return m[`helpdesk_consumer_pending_messages{}`] == 0 && handled(m) == half+1
 	})
 	require.NoError(t, first.stop())
 	entries, err := os.ReadDir(filepath.Join(dataDir, "snapshots"))
@@ -71,15 +71,7 @@ func TestRestartFromSnapshot(t *testing.T) {
 
 	second := startAggregator(t, srv.ClientURL(), testNow, onDisk)
 	total := len(sc.events) + 1 + len(poison()) + len(sc.duplicates)
-	var got map[string]float64
-	waitFor(t, 60*time.Second, "everything applied after the restart", func() bool {
-		got = scrape(t, second.url)
-		n := sumApplied(got) + got[`helpdesk_events_duplicate_total{}`]
-		for _, r := range []string{"invalid_json", "missing_field", "invalid_value", "out_of_range", "unknown_type", "too_large", "future"} {
-			n += got[key("helpdesk_events_rejected_total", map[string]string{"reason": r})]
-		}
-		return int(n) == total && got[`helpdesk_consumer_pending_messages{}`] == 0
-	})
+	got := waitHandled(t, second.url, total)
 	for k, v := range want {
 		if !processLocal(k) {
 			require.Contains(t, got, k)
@@ -92,14 +84,6 @@ func TestRestartFromSnapshot(t *testing.T) {
 		}
 	}
 	require.Greater(t, got[`helpdesk_snapshot_last_success_timestamp_seconds{}`], 0.0)
-}
-
-func sumApplied(m map[string]float64) float64 {
-	n := 0.0
-	for _, typ := range []string{"ticket.opened", "ticket.first_reply", "ticket.resolved", "ticket.reopened", "survey.answered"} {
-		n += m[key("helpdesk_events_total", map[string]string{"type": typ})]
-	}
-	return n
 }
 
 // TestNATSServerRestart restarts the NATS server (same port, same store)
@@ -127,15 +111,7 @@ func TestNATSServerRestart(t *testing.T) {
 	publish(t, js, sc.events[half:], true)
 	publish(t, js, sc.duplicates, false)
 	total := len(sc.events) + 1 + len(poison()) + len(sc.duplicates)
-	var got map[string]float64
-	waitFor(t, 60*time.Second, "everything applied after the outage", func() bool {
-		got = scrape(t, agg.url)
-		n := sumApplied(got) + got[`helpdesk_events_duplicate_total{}`]
-		for _, r := range []string{"invalid_json", "missing_field", "invalid_value", "out_of_range", "unknown_type", "too_large", "future"} {
-			n += got[key("helpdesk_events_rejected_total", map[string]string{"reason": r})]
-		}
-		return int(n) == total && got[`helpdesk_consumer_pending_messages{}`] == 0
-	})
+	got := waitHandled(t, agg.url, total)
 	for k, v := range want {
 		if !processLocal(k) {
 			require.Equal(t, v, got[k], k)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -56,24 +55,7 @@ func (h *slaHarness) publish(evs ...[]string) {
 	}
 	publish(h.t, h.js, msgs, false)
 	h.published += len(msgs)
-	var m map[string]float64
-	defer func() {
-		if h.t.Failed() {
-			for k, v := range m {
-				if strings.HasPrefix(k, "helpdesk_events") || strings.HasPrefix(k, "helpdesk_consumer") {
-					h.t.Log(k, v)
-				}
-			}
-		}
-	}()
-	waitFor(h.t, 20*time.Second, "events applied", func() bool {
-		m = scrape(h.t, h.agg.url)
-		n := m[`helpdesk_events_duplicate_total{}`]
-		for _, typ := range []string{"ticket.opened", "ticket.first_reply", "ticket.resolved", "ticket.reopened", "survey.answered"} {
-			n += m[key("helpdesk_events_total", map[string]string{"type": typ})]
-		}
-		return int(n) == h.published
-	})
+	waitHandled(h.t, h.agg.url, h.published)
 }
 
 func sl(sla, priority string) map[string]string {
