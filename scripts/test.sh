@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's one test command. It installs what the tests need on a
-# fresh Debian machine with Go (a C compiler for the race detector, and
-# Prometheus's promtool for the alert rule tests), then
+# fresh Debian machine with Go (a C compiler for the race detector,
+# Prometheus's promtool for the alert rule tests, and the Prometheus server
+# and Alertmanager for the end-to-end alerting test), then
 # vets and runs every test under the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,9 @@ apt_install() {
 have gcc || apt_install gcc libc6-dev
 # promtool, for the alerting-rule tests (internal/rulestest).
 ./scripts/ensure-promtool.sh
+# The Prometheus server and Alertmanager, for the end-to-end alerting test
+# (TestEndToEndAlerting in cmd/aggregator).
+./scripts/ensure-alertmanager.sh
 
 export CGO_ENABLED=1
 go vet ./...
