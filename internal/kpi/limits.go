@@ -15,33 +15,81 @@ import (
 // room for 1% more. A forgotten ticket keeps its past contributions to the
 // windows and counters but leaves the backlog and the live SLA gauges;
 // later events for it are held and, without a new opening, orphaned.
+//
+// Which tickets go depends only on their opening times and ids, never on
+// where they sit in memory, so a restored state evicts exactly what an
+// uninterrupted one would.
 func (s *State) evictTracked() {
 	target := s.tracked - s.cfg.MaxTracked + max(1, s.cfg.MaxTracked/100)
-	stride := max(1, int(s.tickets.len())/4096)
-	var sample []int64
-	for i := int32(0); i < s.tickets.len(); i += int32(stride) {
+	vs := s.victims[:0]
+	for i := range s.tickets.len() {
 		if tk := s.tickets.at(i); tk.log != nil {
-			sample = append(sample, tk.fs.openedAt)
+			vs = append(vs, victim{at: tk.fs.openedAt, hash: tk.idHash(), tix: i})
 		}
 	}
-	slices.Sort(sample)
-	cutoff := sample[min(len(sample)-1, len(sample)*target/max(1, s.tracked))]
-	// Older than the cutoff first, then at it, then anything: so the pass
-	// always ends under the limit, whatever the sample said.
-	for pass := 0; pass < 3 && target > 0; pass++ {
-		for i := range s.tickets.len() {
-			tk := s.tickets.at(i)
-			if target == 0 {
-				break
+	s.victims = vs
+	selectOldest(vs, target, func(a, b *victim) bool {
+		if a.at != b.at {
+			return a.at < b.at
+		}
+		if a.hash != b.hash {
+			return a.hash < b.hash
+		}
+		return s.tickets.at(a.tix).id() < s.tickets.at(b.tix).id()
+	})
+	for _, v := range vs[:target] {
+		tk := s.tickets.at(v.tix)
+		s.dropLive(&tk.fs)
+		s.forget(v.tix)
+		s.free = append(s.free, v.tix)
+		s.evicted[EvictedTracked]++
+	}
+}
+
+// victim is a candidate for eviction.
+type victim struct {
+	at   int64
+	hash uint64
+	tix  int32
+}
+
+// selectOldest reorders vs so that its first k items are the k least by
+// less (a quickselect: linear time on average, median-of-three pivots).
+func selectOldest(vs []victim, k int, less func(a, b *victim) bool) {
+	lo, hi := 0, len(vs)-1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		if less(&vs[mid], &vs[lo]) {
+			vs[mid], vs[lo] = vs[lo], vs[mid]
+		}
+		if less(&vs[hi], &vs[lo]) {
+			vs[hi], vs[lo] = vs[lo], vs[hi]
+		}
+		if less(&vs[hi], &vs[mid]) {
+			vs[hi], vs[mid] = vs[mid], vs[hi]
+		}
+		pivot := vs[mid]
+		i, j := lo, hi
+		for i <= j {
+			for less(&vs[i], &pivot) {
+				i++
 			}
-			if tk.log == nil || pass == 0 && tk.fs.openedAt >= cutoff || pass == 1 && tk.fs.openedAt > cutoff {
-				continue
+			for less(&pivot, &vs[j]) {
+				j--
 			}
-			s.dropLive(&tk.fs)
-			s.forget(i)
-			s.free = append(s.free, i)
-			s.evicted[EvictedTracked]++
-			target--
+			if i <= j {
+				vs[i], vs[j] = vs[j], vs[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k-1 <= j:
+			hi = j
+		case k-1 >= i:
+			lo = i
+		default:
+			return
 		}
 	}
 }

@@ -1,6 +1,8 @@
 package kpi
 
 import (
+	"math/rand/v2"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -82,4 +84,64 @@ func TestHeldLimit(t *testing.T) {
 	// more, the last one's is.
 	require.NotContains(t, s.held, "T0")
 	require.Contains(t, s.held, "T999")
+}
+
+func TestSelectOldest(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 9))
+	for round := range 200 {
+		n := 1 + rng.IntN(300)
+		vs := make([]victim, n)
+		for i := range vs {
+			vs[i] = victim{at: int64(rng.IntN(20)), hash: rng.Uint64() % 5, tix: int32(i)}
+		}
+		less := func(a, b *victim) bool {
+			if a.at != b.at {
+				return a.at < b.at
+			}
+			if a.hash != b.hash {
+				return a.hash < b.hash
+			}
+			return a.tix < b.tix
+		}
+		sorted := slices.Clone(vs)
+		slices.SortFunc(sorted, func(a, b victim) int {
+			if less(&a, &b) {
+				return -1
+			}
+			if less(&b, &a) {
+				return 1
+			}
+			return 0
+		})
+		k := 1 + rng.IntN(n)
+		selectOldest(vs, k, less)
+		got := slices.Clone(vs[:k])
+		slices.SortFunc(got, func(a, b victim) int { return int(a.tix) - int(b.tix) })
+		want := slices.Clone(sorted[:k])
+		slices.SortFunc(want, func(a, b victim) int { return int(a.tix) - int(b.tix) })
+		require.Equal(t, want, got, "round %d: n=%d k=%d", round, n, k)
+	}
+}
+
+// TestEvictionDoesNotDependOnMemoryLayout is the case the deterministic
+// simulation found: with equal opening times, a restored state (whose
+// tickets sit in other slots) must evict the same ticket.
+func TestEvictionDoesNotDependOnMemoryLayout(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxTracked = 2
+	a, err := New(cfg, at(10))
+	require.NoError(t, err)
+	for i, id := range []string{"A", "B", "C"} {
+		a.Apply(ev(id, events.TicketOpened, id, float64(i)))
+	}
+	b, err := Restore(cfg, a.AppendBinary(nil))
+	require.NoError(t, err)
+	for _, s := range []*State{a, b} {
+		s.Apply(ev("D", events.TicketOpened, "D", 5, pri(urg)))
+		s.Apply(ev("E", events.TicketOpened, "E", 5, pri(low)))
+	}
+	sa, sb := a.Snapshot(at(10)), b.Snapshot(at(10))
+	require.Equal(t, sa.SLA, sb.SLA)
+	require.Equal(t, byCell(sa), byCell(sb))
+	require.Equal(t, sa.Evicted, sb.Evicted)
 }

@@ -169,6 +169,7 @@ type State struct {
 	orphaned   int64
 	lastEvent  int64
 	evicted    [numEvictions]int64
+	victims    []victim // scratch of evictTracked
 
 	sla slaBook
 }
