@@ -51,6 +51,7 @@ type Engine struct {
 	appliedSeq uint64 // stream sequence of the last applied message
 	pending    uint64 // stream messages after appliedSeq
 	savedSeq   uint64 // stream sequence of the last snapshot handed to the writer
+	lastSize   int    // bytes of the last snapshot, to size the next one
 
 	// Catch-up progress, logged every progressEvery until ready.
 	progressAt  time.Time
@@ -65,10 +66,11 @@ const evictionLogEvery = time.Minute
 
 const progressEvery = 5 * time.Second
 
-// encoded is a snapshot on its way to the writer, with the time its
-// encoding took.
+// encoded is a sealed snapshot on its way to the writer, with the time
+// its encoding took.
 type encoded struct {
-	snapshot.Snapshot
+	seq  uint64
+	data []byte
 	took time.Duration
 }
 
@@ -143,9 +145,11 @@ func (e *Engine) encode() (encoded, bool) {
 		return encoded{}, false
 	}
 	start := time.Now()
-	s := snapshot.Snapshot{Seq: e.appliedSeq, TakenAt: e.now(), State: e.state.AppendBinary(nil)}
+	buf := e.state.AppendBinary(snapshot.NewBuffer(e.lastSize + e.lastSize/8))
+	e.lastSize = len(buf)
+	data := snapshot.Seal(buf, e.appliedSeq, e.now())
 	e.savedSeq = e.appliedSeq
-	return encoded{s, time.Since(start)}, true
+	return encoded{e.appliedSeq, data, time.Since(start)}, true
 }
 
 // writer writes snapshots off the loop until writes is closed.
@@ -159,7 +163,7 @@ func (e *Engine) writer(writes <-chan encoded, done chan<- struct{}) {
 func (e *Engine) write(s encoded) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := e.cfg.Snapshots.Save(ctx, s.Snapshot, s.took); err != nil {
+	if err := e.cfg.Snapshots.SaveSealed(ctx, s.seq, s.data, s.took); err != nil {
 		e.log.Error().Err(err).Msg("snapshot failed; the previous one stays in place, and the stream still holds everything after it")
 	}
 }
