@@ -8,11 +8,15 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/aggregator ./cmd/aggregator
+# An empty /data owned by the runtime user: a volume mounted there starts
+# out writable by it.
+RUN mkdir -p /out/data
 
 # Static binary on a minimal base, as a non-root user. No HEALTHCHECK:
 # orchestrators probe /healthz and /readyz.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/aggregator /usr/local/bin/aggregator
+COPY --from=build --chown=65532:65532 /out/data /data
 ENV AGGREGATOR_DATA_DIR=/data
 VOLUME ["/data"]
 EXPOSE 9478

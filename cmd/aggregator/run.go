@@ -33,8 +33,12 @@ import (
 // handed over, stop serving HTTP, close the NATS connection, stop the
 // embedded server.
 func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Registry) error {
-	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
-		return fmt.Errorf("-data-dir: %w", err)
+	if cfg.NATSURL == "" || cfg.SnapshotStore == "dir" {
+		// Only what lives there needs it: a read-only root file system
+		// with an external NATS and object store snapshots works.
+		if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+			return fmt.Errorf("-data-dir: %w", err)
+		}
 	}
 	natsURL := cfg.NATSURL
 	if natsURL == "" {

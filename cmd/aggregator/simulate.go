@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -61,10 +62,25 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		return err
 	}
 	defer nc.Close()
-	js, err := jetstream.New(nc)
+	var failed atomic.Int64
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
+		if failed.Add(1) == 1 {
+			fmt.Fprintf(stderr, "simulate: publish of %s failed: %v (further failures are counted, not printed)\n", m.Header.Get(jetstream.MsgIDHeader), err)
+		}
+	}))
 	if err != nil {
 		return err
 	}
+	checkCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := js.StreamNameBySubject(checkCtx, simulate.SubjectPrefix+"ticket.opened"); err != nil {
+		return fmt.Errorf("no JetStream stream takes %s* at %s (%v): start the aggregator first, which creates it, or create the stream", simulate.SubjectPrefix, nc.ConnectedUrlRedacted(), err)
+	}
+	defer func() {
+		if n := failed.Load(); n > 0 {
+			fmt.Fprintf(stderr, "simulate: %d publishes failed\n", n)
+		}
+	}()
 	gen := simulate.NewGenerator(cfg)
 	fmt.Fprintf(stdout, "simulate: seed %d, %.0f tickets/hour, publishing to %s\n", *seed, *perHour, nc.ConnectedUrlRedacted())
 	if *rate > 0 {
