@@ -52,7 +52,7 @@ have promtool && exit 0
 
 cat >&2 <<'EOF'
 ensure-promtool.sh: promtool is not installed, and the alerting-rule tests
-(go test ./internal/rulestest) need it. Install it with one of:
+(internal/rulestest, internal/deploytest) need it. Install it with one of:
   sudo apt-get install -y prometheus    # Debian/Ubuntu: ships promtool
   brew install prometheus               # macOS
 or put a promtool release binary on PATH.
