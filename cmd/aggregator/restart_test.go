@@ -27,15 +27,20 @@ func processLocal(k string) bool {
 
 // TestRestartFromSnapshot stops the aggregator halfway (it writes a final
 // snapshot), publishes the rest while it is down, starts it again on the
-// same data directory, and expects exactly the metrics of an uninterrupted
-// run: nothing lost, nothing counted twice.
+// same data directory (or object store bucket), and expects exactly the
+// metrics of an uninterrupted run: nothing lost, nothing counted twice.
 func TestRestartFromSnapshot(t *testing.T) {
 	sc := newScenario(11, 500)
 	want := runScenario(t, sc, sc.events)
+	for _, store := range []string{"dir", "objectstore"} {
+		t.Run(store, func(t *testing.T) { testRestartFromSnapshot(t, sc, want, store) })
+	}
+}
 
+func testRestartFromSnapshot(t *testing.T, sc *scenario, want map[string]float64, store string) {
 	srv := natstest.Start(t)
 	dataDir := t.TempDir()
-	onDisk := func(c *Config) { c.DataDir = dataDir }
+	onDisk := func(c *Config) { c.DataDir, c.SnapshotStore = dataDir, store }
 	first := startAggregator(t, srv.ClientURL(), testNow, onDisk)
 	_, js := srv.Connect(t)
 	waitFor(t, 10*time.Second, "stream creation", func() bool {
@@ -50,9 +55,19 @@ func TestRestartFromSnapshot(t *testing.T) {
 		return m[`helpdesk_consumer_pending_messages{}`] == 0 && handled(m) == half+1
 	})
 	require.NoError(t, first.stop())
-	entries, err := os.ReadDir(filepath.Join(dataDir, "snapshots"))
-	require.NoError(t, err)
-	require.Len(t, entries, 1, "the final snapshot")
+	if store == "dir" {
+		entries, err := os.ReadDir(filepath.Join(dataDir, "snapshots"))
+		require.NoError(t, err)
+		require.Len(t, entries, 1, "the final snapshot")
+	} else {
+		bucket, err := js.ObjectStore(context.Background(), "HELPDESK_SNAPSHOTS")
+		require.NoError(t, err)
+		objects, err := bucket.List(context.Background())
+		require.NoError(t, err)
+		require.Len(t, objects, 1, "the final snapshot")
+		_, err = os.Stat(filepath.Join(dataDir, "snapshots"))
+		require.True(t, os.IsNotExist(err), "nothing written to the data directory")
+	}
 	// Remove what the snapshot holds from the stream: the restarted
 	// aggregator can only get it right from the snapshot.
 	stream, err := js.Stream(context.Background(), "HELPDESK_EVENTS")
