@@ -82,8 +82,8 @@ type Batch struct {
 	// Pending is the number of stream messages after LastSeq.
 	Pending uint64
 
-	pool        chan *Batch
-	futureAfter int64 // Unix ns; later events are rejected
+	pool chan *Batch
+	now  int64 // Unix ns, read when the batch's first message arrived
 }
 
 // Release gives the batch back to the consumer for reuse.
@@ -312,7 +312,7 @@ func (c *Consumer) consume(ctx context.Context, stream jetstream.Stream, start u
 			}
 			continue
 		}
-		seq, pending, ok := ackPosition(msg.Reply())
+		seq, pending, stored, ok := ackPosition(msg.Reply())
 		if !ok {
 			return 0, fmt.Errorf("BUG: JetStream message with reply subject %q", msg.Reply())
 		}
@@ -323,7 +323,7 @@ func (c *Consumer) consume(ctx context.Context, stream jetstream.Stream, start u
 		}
 		delivered.Store(seq)
 		b.LastSeq, b.Pending = seq, pending
-		c.decode(b, msg, seq)
+		c.decode(b, msg, seq, stored)
 		// Hand the batch over when it is full, or when this message was
 		// the newest in the stream: nothing else is on its way.
 		if pending == 0 || len(b.Events)+len(b.Rejected) >= c.cfg.BatchSize {
@@ -360,13 +360,13 @@ func (c *Consumer) watch(ctx context.Context, stream jetstream.Stream, delivered
 	}
 }
 
-// ackPosition reads the stream sequence and the number of messages pending
-// after this one from a JetStream message's reply subject, without
-// allocating:
+// ackPosition reads the stream sequence, the number of messages pending
+// after this one and when the stream stored it (Unix ns) from a JetStream
+// message's reply subject, without allocating:
 //
 //	$JS.ACK.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>
 //	$JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.<sseq>.<cseq>.<tm>.<pending>[.<token>]
-func ackPosition(reply string) (seq, pending uint64, ok bool) {
+func ackPosition(reply string) (seq, pending uint64, stored int64, ok bool) {
 	var tokens [12]string
 	n := 0
 	for n < len(tokens) {
@@ -379,7 +379,7 @@ func ackPosition(reply string) (seq, pending uint64, ok bool) {
 		reply = rest
 	}
 	if tokens[0] != "$JS" || tokens[1] != "ACK" {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	base := 0 // v1 subjects
 	switch {
@@ -387,11 +387,12 @@ func ackPosition(reply string) (seq, pending uint64, ok bool) {
 	case n >= 11:
 		base = 2 // domain and account hash come first
 	default:
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
 	seq, ok1 := parseUint(tokens[base+5])
-	pending, ok2 := parseUint(tokens[base+8])
-	return seq, pending, ok1 && ok2
+	tm, ok2 := parseUint(tokens[base+7])
+	pending, ok3 := parseUint(tokens[base+8])
+	return seq, pending, int64(tm), ok1 && ok2 && ok3
 }
 
 func parseUint(s string) (uint64, bool) {
@@ -419,22 +420,27 @@ func (c *Consumer) batch() *Batch {
 	}
 }
 
-// decode adds msg, stream sequence seq, to b: as an event, or as a
-// rejection after dead-lettering.
-func (c *Consumer) decode(b *Batch, msg jetstream.Msg, seq uint64) {
+// decode adds msg, stream sequence seq stored at stored (Unix ns), to b: as
+// an event, or as a rejection after dead-lettering.
+//
+// An event is from the future when it lies more than MaxClockSkew past the
+// time the stream stored it (or past now, if that is earlier, as with
+// -as-of): so a replay after a restart judges every message as the first
+// reading did.
+func (c *Consumer) decode(b *Batch, msg jetstream.Msg, seq uint64, stored int64) {
 	if len(b.Events)+len(b.Rejected) == 0 {
 		// The clock is read once per batch, when its first message
 		// arrives, not per message.
-		b.futureAfter = c.now().Add(c.cfg.MaxClockSkew).UnixNano()
+		b.now = c.now().UnixNano()
 	}
 	// Decode into the next slot, reusing its scratch buffer from an
 	// earlier round; keep the slot only if the event is valid.
 	b.Events = b.Events[:len(b.Events)+1]
 	ev := &b.Events[len(b.Events)-1]
 	err := events.Decode(msg.Data(), ev)
-	if err == nil && ev.OccurredAt > b.futureAfter {
+	if err == nil && ev.OccurredAt > min(b.now, stored)+int64(c.cfg.MaxClockSkew) {
 		err = &events.Error{Reason: events.ReasonFuture, Field: "occurred_at",
-			Detail: "more than " + c.cfg.MaxClockSkew.String() + " ahead of the aggregator's clock"}
+			Detail: "more than " + c.cfg.MaxClockSkew.String() + " after the time the stream stored it"}
 	}
 	if err == nil {
 		return
