@@ -24,11 +24,9 @@ apt_install() {
 
 # The race detector needs cgo, so a C compiler.
 have gcc || apt_install gcc libc6-dev
-# promtool, for the alerting-rule tests (internal/rulestest).
-./scripts/ensure-promtool.sh
-# The Prometheus server and Alertmanager, for the end-to-end alerting test
-# (TestEndToEndAlerting in cmd/aggregator).
-./scripts/ensure-alertmanager.sh
+# promtool for the alert rule and PromQL checks (internal/deploytest), the
+# Prometheus server and Alertmanager for the end-to-end alerting test.
+./scripts/ensure-prometheus.sh
 
 export CGO_ENABLED=1
 go vet ./...

@@ -29,7 +29,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
+
+	"github.com/helpdesk-kpi/aggregator/internal/promtest"
 
 	"github.com/helpdesk-kpi/aggregator/internal/natstest"
 	"github.com/helpdesk-kpi/aggregator/internal/simulate"
@@ -116,7 +117,7 @@ func dashRuleExprs(t *testing.T) (exprs []dashExpr, recorded map[string]bool) {
 			} `yaml:"rules"`
 		} `yaml:"groups"`
 	}
-	dashReadYAML(t, dashRulesFile, &rf)
+	promtest.ReadYAML(t, dashRulesFile, &rf)
 	templateQuery := regexp.MustCompile("\\bquery\\s+(\"(?:[^\"\\\\]|\\\\.)*\"|`[^`]*`)")
 	recorded = map[string]bool{}
 	for _, g := range rf.Groups {
@@ -142,20 +143,13 @@ func dashRuleExprs(t *testing.T) (exprs []dashExpr, recorded map[string]bool) {
 			} `yaml:"promql_expr_test"`
 		} `yaml:"tests"`
 	}
-	dashReadYAML(t, dashRulesTestFile, &tf)
+	promtest.ReadYAML(t, dashRulesTestFile, &tf)
 	for i, tc := range tf.Tests {
 		for j, e := range tc.PromQLExprTest {
 			exprs = append(exprs, dashExpr{fmt.Sprintf("alerts_test.yml: test %d, promql_expr_test %d", i+1, j+1), e.Expr})
 		}
 	}
 	return exprs, recorded
-}
-
-func dashReadYAML(t *testing.T, path string, v any) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	require.NoError(t, err)
-	require.NoErrorf(t, yaml.Unmarshal(data, v), "parse %s", path)
 }
 
 // promqlKeywords are the words of PromQL that are not metric names, when
@@ -445,7 +439,7 @@ func TestDeployCommandLines(t *testing.T) {
 			Volumes     []string          `yaml:"volumes"`
 		} `yaml:"services"`
 	}
-	dashReadYAML(t, dashComposeFile, &compose)
+	promtest.ReadYAML(t, dashComposeFile, &compose)
 
 	t.Run("compose aggregator", func(t *testing.T) {
 		s := compose.Services["aggregator"]
@@ -498,11 +492,11 @@ func TestDeployCommandLines(t *testing.T) {
 				} `yaml:"template"`
 			} `yaml:"spec"`
 		}
-		dashReadYAML(t, dashDeploymentFile, &dep)
+		promtest.ReadYAML(t, dashDeploymentFile, &dep)
 		var cm struct {
 			Data map[string]string `yaml:"data"`
 		}
-		dashReadYAML(t, dashConfigMapFile, &cm)
+		promtest.ReadYAML(t, dashConfigMapFile, &cm)
 		require.Len(t, dep.Spec.Template.Spec.Containers, 1)
 		c := dep.Spec.Template.Spec.Containers[0]
 		env := map[string]string{}

@@ -4,7 +4,7 @@
 // servers as child processes. It is Linux-only because the children are
 // tied to the test process with Pdeathsig, so a test binary killed by
 // -timeout cannot leave servers running; the servers come from Debian's
-// packages anyway (scripts/ensure-alertmanager.sh).
+// packages anyway (scripts/ensure-prometheus.sh).
 
 package main
 
@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/helpdesk-kpi/aggregator/internal/promtest"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/helpdesk-kpi/aggregator/internal/natstest"
@@ -72,8 +74,9 @@ func TestEndToEndAlerting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Prometheus and Alertmanager; skipped with -short")
 	}
-	root := e2eRepoRoot(t)
-	promBin, amBin := e2eBinaries(t, root)
+	root := promtest.RepoRoot(t)
+	promBin := promtest.Tool(t, "prometheus")
+	amBin := promtest.Tool(t, "prometheus-alertmanager", "alertmanager")
 
 	e := &e2eEnv{t: t, deadline: time.Now().Add(e2eBudget)}
 	if d, ok := t.Deadline(); ok && d.Add(-5*time.Second).Before(e.deadline) {
@@ -582,34 +585,6 @@ func e2eWriteYAML(t *testing.T, path string, v any) string {
 	return path
 }
 
-// e2eBinaries returns the paths of prometheus and Alertmanager (Debian's
-// prometheus-alertmanager, or alertmanager), running
-// scripts/ensure-alertmanager.sh when one is missing; it fails the test when
-// they stay unavailable.
-func e2eBinaries(t *testing.T, root string) (prom, am string) {
-	t.Helper()
-	look := func() (string, string) {
-		p, _ := exec.LookPath("prometheus")
-		a, err := exec.LookPath("prometheus-alertmanager")
-		if err != nil {
-			a, _ = exec.LookPath("alertmanager")
-		}
-		return p, a
-	}
-	if prom, am = look(); prom != "" && am != "" {
-		return prom, am
-	}
-	const script = "scripts/ensure-alertmanager.sh"
-	cmd := exec.CommandContext(t.Context(), "bash", script)
-	cmd.Dir = root
-	out, err := cmd.CombinedOutput()
-	prom, am = look()
-	require.Truef(t, prom != "" && am != "",
-		"the end-to-end alerting test needs prometheus and Alertmanager (prometheus-alertmanager) on PATH; "+
-			"%s could not install them (%v):\n%s", script, err, out)
-	return prom, am
-}
-
 func e2eVersion(bin string) string {
 	out, _ := exec.Command(bin, "--version").CombinedOutput()
 	line, _, _ := strings.Cut(string(out), "\n")
@@ -643,20 +618,4 @@ func e2eFreeAddr(t *testing.T) string {
 	addr := ln.Addr().String()
 	require.NoError(t, ln.Close())
 	return addr
-}
-
-// e2eRepoRoot returns the module root: the nearest directory above the
-// working directory that holds go.mod.
-func e2eRepoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqualf(t, dir, parent, "no go.mod above the working directory")
-		dir = parent
-	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"github.com/helpdesk-kpi/aggregator/internal/promtest"
 	"os"
 	"path"
 	"path/filepath"
@@ -154,7 +155,7 @@ func readCompose(t *testing.T, root string) compose {
 }
 
 func TestComposeFile(t *testing.T) {
-	root := repoRoot(t)
+	root := promtest.RepoRoot(t)
 	c := readCompose(t, root)
 	dir := filepath.Join(root, filepath.Dir(composeFile))
 	where := func(svc string) string { return composeFile + ": service " + svc }
@@ -260,7 +261,7 @@ func TestComposeFile(t *testing.T) {
 				} `yaml:"static_configs"`
 			} `yaml:"scrape_configs"`
 		}
-		readYAML(t, filepath.Join(root, composePromConfig), &pc)
+		promtest.ReadYAML(t, filepath.Join(root, composePromConfig), &pc)
 
 		// Rule files are relative to the configuration file, in the container.
 		var loaded []string
@@ -318,7 +319,7 @@ func TestComposeFile(t *testing.T) {
 				} `yaml:"options"`
 			} `yaml:"providers"`
 		}
-		readYAML(t, filepath.Join(root, grafanaProviders), &providers)
+		promtest.ReadYAML(t, filepath.Join(root, grafanaProviders), &providers)
 		require.Equal(t, 1, providers.APIVersion)
 		require.Len(t, providers.Providers, 1)
 		require.Equal(t, "file", providers.Providers[0].Type)
@@ -335,7 +336,7 @@ func TestComposeFile(t *testing.T) {
 				IsDefault bool   `yaml:"isDefault"`
 			} `yaml:"datasources"`
 		}
-		readYAML(t, filepath.Join(root, grafanaDatasources), &ds)
+		promtest.ReadYAML(t, filepath.Join(root, grafanaDatasources), &ds)
 		require.Equal(t, 1, ds.APIVersion)
 		require.Len(t, ds.Datasources, 1)
 		require.Equal(t, "prometheus", ds.Datasources[0].Type)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"github.com/helpdesk-kpi/aggregator/internal/promtest"
 	"maps"
 	"os"
 	"path/filepath"
@@ -119,7 +120,7 @@ func walkPanels(ps []panel, fn func(panel)) {
 }
 
 func TestDashboards(t *testing.T) {
-	root := repoRoot(t)
+	root := promtest.RepoRoot(t)
 	dashboards := loadDashboards(t, root)
 	uids := map[string]string{}
 	for file, d := range dashboards {
@@ -189,7 +190,7 @@ func TestDashboards(t *testing.T) {
 	var agg struct {
 		Windows []string `yaml:"windows"`
 	}
-	readYAML(t, filepath.Join(root, aggregatorConfig), &agg)
+	promtest.ReadYAML(t, filepath.Join(root, aggregatorConfig), &agg)
 	window := vars["window"]
 	var offered []string
 	for _, o := range window.Options {
@@ -385,7 +386,7 @@ func ruleExprs(t *testing.T, root string) []promExpr {
 			} `yaml:"rules"`
 		} `yaml:"groups"`
 	}
-	readYAML(t, filepath.Join(root, rulesFile), &rf)
+	promtest.ReadYAML(t, filepath.Join(root, rulesFile), &rf)
 	var out []promExpr
 	for _, g := range rf.Groups {
 		for i, r := range g.Rules {
@@ -407,7 +408,7 @@ func ruleExprs(t *testing.T, root string) []promExpr {
 			} `yaml:"promql_expr_test"`
 		} `yaml:"tests"`
 	}
-	readYAML(t, filepath.Join(root, rulesTestFile), &tf)
+	promtest.ReadYAML(t, filepath.Join(root, rulesTestFile), &tf)
 	for i, tc := range tf.Tests {
 		for j, e := range tc.PromQLExprTest {
 			out = append(out, promExpr{fmt.Sprintf("%s: test %d, promql_expr_test %d", rulesTestFile, i+1, j+1), e.Expr})
@@ -421,7 +422,7 @@ func ruleExprs(t *testing.T, root string) []promExpr {
 // with the real promtool: each becomes a recording rule of a temporary rule
 // file, and promtool check rules parses them all.
 func TestDashboardAndRuleExpressionsParse(t *testing.T) {
-	root := repoRoot(t)
+	root := promtest.RepoRoot(t)
 	exprs := slices.Concat(dashboardExprs(t, root), ruleExprs(t, root))
 	require.Greater(t, len(exprs), 50, "suspiciously few expressions")
 
@@ -438,7 +439,7 @@ func TestDashboardAndRuleExpressionsParse(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "expressions.yml")
 	require.NoError(t, os.WriteFile(f, data, 0o644))
 
-	out, err := run(t, root, promtool(t, root), "check", "rules", f)
+	out, err := run(t, root, promtest.Tool(t, "promtool"), "check", "rules", f)
 	if err != nil {
 		// Name the failing expressions by where they come from.
 		var failed strings.Builder

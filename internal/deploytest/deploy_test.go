@@ -4,21 +4,20 @@
 // their provisioning, and every PromQL expression of the dashboards and the
 // rule files with the real promtool.
 //
+// It also checks the alerting side (rules_test.go): the rules and their unit
+// tests with promtool, the Alertmanager example, and that every alert is
+// complete and has a runbook.
+//
 // It holds only tests. Docker, Kubernetes and Grafana are not needed;
-// promtool is, as in internal/rulestest: when it is missing the tests run
-// scripts/ensure-promtool.sh and fail if it is still unavailable. That the
-// metrics the dashboards and rules query are exported by the aggregator is
-// checked where the aggregator can run: cmd/aggregator/dashboards_test.go.
+// promtool is: when it is missing the tests run scripts/ensure-prometheus.sh
+// and fail if it is still unavailable. That the metrics the dashboards and
+// rules query are exported by the aggregator is checked where the
+// aggregator can run: cmd/aggregator/dashboards_test.go.
 package deploytest
 
 import (
-	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
-
-	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
 )
 
 // Files and directories under test, relative to the module root.
@@ -35,7 +34,6 @@ const (
 	rulesTestFile      = "deploy/prometheus/alerts_test.yml"
 	aggregatorConfig   = "deploy/config/aggregator.yaml"
 	dockerfile         = "Dockerfile"
-	ensureScript       = "scripts/ensure-promtool.sh"
 
 	// regenerate is the command that writes the generated manifests.
 	regenerate = "go run ./cmd/genrules"
@@ -44,45 +42,6 @@ const (
 	// select (up{job="helpdesk-kpi-aggregator"}).
 	job = "helpdesk-kpi-aggregator"
 )
-
-// repoRoot returns the module root: the nearest directory above the working
-// directory that holds go.mod.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqualf(t, dir, parent, "no go.mod above the working directory")
-		dir = parent
-	}
-}
-
-// readYAML parses a file into v, failing the test on any error.
-func readYAML(t *testing.T, path string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	require.NoErrorf(t, yaml.Unmarshal(b, v), "parse %s", path)
-}
-
-// promtool returns the path of promtool, installing it with ensureScript
-// when it is missing; it fails the test when promtool stays unavailable.
-func promtool(t *testing.T, root string) string {
-	t.Helper()
-	if p, err := exec.LookPath("promtool"); err == nil {
-		return p
-	}
-	out, scriptErr := run(t, root, "bash", ensureScript)
-	p, err := exec.LookPath("promtool")
-	require.NoErrorf(t, err,
-		"promtool is required to check the PromQL of the dashboards and rules and was not found on PATH; "+
-			"%s could not install it (%v):\n%s", ensureScript, scriptErr, out)
-	return p
-}
 
 // run runs a command in dir and returns its combined output.
 func run(t *testing.T, dir, name string, args ...string) (string, error) {

@@ -2,6 +2,7 @@ package deploytest
 
 import (
 	"fmt"
+	"github.com/helpdesk-kpi/aggregator/internal/promtest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -118,9 +119,9 @@ type configMap struct {
 func readObject(t *testing.T, root, name, apiVersion, kind string, v any) {
 	t.Helper()
 	path := filepath.Join(root, k8sDir, name)
-	readYAML(t, path, v)
+	promtest.ReadYAML(t, path, v)
 	var o object
-	readYAML(t, path, &o)
+	promtest.ReadYAML(t, path, &o)
 	require.Equalf(t, apiVersion, o.APIVersion, "%s: apiVersion", name)
 	require.Equalf(t, kind, o.Kind, "%s: kind", name)
 	require.NotEmptyf(t, o.Metadata.Name, "%s: metadata.name", name)
@@ -137,13 +138,13 @@ func subset(sel, labels map[string]string) bool {
 }
 
 func TestDeployKubernetes(t *testing.T) {
-	root := repoRoot(t)
+	root := promtest.RepoRoot(t)
 
 	// kubectl apply -k deploy/k8s applies every manifest.
 	var kust struct {
 		Resources []string `yaml:"resources"`
 	}
-	readYAML(t, filepath.Join(root, k8sDir, "kustomization.yaml"), &kust)
+	promtest.ReadYAML(t, filepath.Join(root, k8sDir, "kustomization.yaml"), &kust)
 	entries, err := os.ReadDir(filepath.Join(root, k8sDir))
 	require.NoError(t, err)
 	var manifests []string
@@ -249,7 +250,7 @@ func TestDeployKubernetes(t *testing.T) {
 // TestPrometheusRuleIsGenerated regenerates the manifests that copy other
 // files and compares them with the checked-in ones.
 func TestPrometheusRuleIsGenerated(t *testing.T) {
-	root := repoRoot(t)
+	root := promtest.RepoRoot(t)
 	for _, out := range []struct{ file, source string }{
 		{prometheusRuleFile, rulesFile},
 		{configMapFile, aggregatorConfig},
@@ -272,13 +273,13 @@ func TestPrometheusRuleIsGenerated(t *testing.T) {
 		var src struct {
 			Groups any `yaml:"groups"`
 		}
-		readYAML(t, filepath.Join(root, rulesFile), &src)
+		promtest.ReadYAML(t, filepath.Join(root, rulesFile), &src)
 		var pr struct {
 			Spec struct {
 				Groups any `yaml:"groups"`
 			} `yaml:"spec"`
 		}
-		readYAML(t, filepath.Join(root, prometheusRuleFile), &pr)
+		promtest.ReadYAML(t, filepath.Join(root, prometheusRuleFile), &pr)
 		if !reflect.DeepEqual(src.Groups, pr.Spec.Groups) {
 			t.Fatalf("the groups in %s differ from those in %s: run %s", prometheusRuleFile, rulesFile, regenerate)
 		}
@@ -287,7 +288,7 @@ func TestPrometheusRuleIsGenerated(t *testing.T) {
 		require.NoError(t, err)
 		f := filepath.Join(t.TempDir(), "prometheusrule-spec.yml")
 		require.NoError(t, os.WriteFile(f, spec, 0o644))
-		out, err := run(t, root, promtool(t, root), "check", "rules", "--lint-fatal", f)
+		out, err := run(t, root, promtest.Tool(t, "promtool"), "check", "rules", "--lint-fatal", f)
 		require.NoErrorf(t, err, "promtool check rules on the spec of %s:\n%s", prometheusRuleFile, out)
 	})
 }

@@ -1,16 +1,14 @@
-// Package rulestest checks the alerting side of the project: the Prometheus
-// rules in deploy/prometheus/alerts.yml with the real promtool (check rules,
-// and the unit tests in alerts_test.yml), the example Alertmanager
-// configuration with amtool when it is installed, and that every alert is
-// complete (severity, summary, description, a runbook section that exists).
-//
-// It holds only tests. promtool is required: when it is missing the tests run
-// scripts/ensure-promtool.sh, and fail if promtool is still unavailable, so CI
-// cannot pass without checking the rules.
-package rulestest
+// The alerting side: the Prometheus rules in deploy/prometheus/alerts.yml
+// with the real promtool (check rules, and the unit tests in
+// alerts_test.yml), the example Alertmanager configuration with amtool when
+// it is installed, and that every alert is complete (severity, summary,
+// description, a runbook section that exists).
+
+package deploytest
 
 import (
 	"bufio"
+	"github.com/helpdesk-kpi/aggregator/internal/promtest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,15 +20,11 @@ import (
 	"unicode"
 
 	"github.com/stretchr/testify/require"
-	"go.yaml.in/yaml/v3"
 )
 
 const (
-	rulesFile     = "deploy/prometheus/alerts.yml"
-	rulesTestFile = "deploy/prometheus/alerts_test.yml"
-	amConfigFile  = "deploy/alertmanager/alertmanager.yml"
-	runbooksFile  = "docs/runbooks.md"
-	ensureScript  = "scripts/ensure-promtool.sh"
+	amConfigFile = "deploy/alertmanager/alertmanager.yml"
+	runbooksFile = "docs/runbooks.md"
 	// contractFile is the shared metric contract, beside the module; it is
 	// optional here (a checkout of the module alone does not have it).
 	contractFile = "../shared/contract/CONTRACT.md"
@@ -69,8 +63,8 @@ type ruleTestFile struct {
 // TestPromtool runs the real promtool: the rules must load (with duplicate
 // rules an error) and pass their unit tests.
 func TestPromtool(t *testing.T) {
-	root := repoRoot(t)
-	promtool := promtool(t, root)
+	root := promtest.RepoRoot(t)
+	promtool := promtest.Tool(t, "promtool")
 
 	t.Run("check rules", func(t *testing.T) {
 		out, err := run(t, root, promtool, "check", "rules", "--lint-fatal", rulesFile)
@@ -83,7 +77,7 @@ func TestPromtool(t *testing.T) {
 }
 
 func TestAlertmanagerConfig(t *testing.T) {
-	root := repoRoot(t)
+	root := promtest.RepoRoot(t)
 
 	t.Run("amtool check-config", func(t *testing.T) {
 		amtool, err := exec.LookPath("amtool")
@@ -103,7 +97,7 @@ func TestAlertmanagerConfig(t *testing.T) {
 				TargetMatchers []string `yaml:"target_matchers"`
 			} `yaml:"inhibit_rules"`
 		}
-		readYAML(t, filepath.Join(root, amConfigFile), &cfg)
+		promtest.ReadYAML(t, filepath.Join(root, amConfigFile), &cfg)
 		require.NotEmpty(t, cfg.InhibitRules)
 
 		alerts := alertsByName(t, root)
@@ -134,7 +128,7 @@ func TestAlertmanagerConfig(t *testing.T) {
 // labels routing needs, the annotations a responder needs, and a runbook
 // section that exists.
 func TestAlertsAreComplete(t *testing.T) {
-	root := repoRoot(t)
+	root := promtest.RepoRoot(t)
 	alerts := alertsByName(t, root)
 	require.NotEmpty(t, alerts)
 	anchors := markdownAnchors(t, filepath.Join(root, runbooksFile))
@@ -161,9 +155,9 @@ func TestAlertsAreComplete(t *testing.T) {
 // TestEveryAlertIsUnitTested checks that alerts_test.yml shows every alert
 // both firing and silent.
 func TestEveryAlertIsUnitTested(t *testing.T) {
-	root := repoRoot(t)
+	root := promtest.RepoRoot(t)
 	var tf ruleTestFile
-	readYAML(t, filepath.Join(root, rulesTestFile), &tf)
+	promtest.ReadYAML(t, filepath.Join(root, rulesTestFile), &tf)
 
 	firing, silent := map[string]bool{}, map[string]bool{}
 	for _, tc := range tf.Tests {
@@ -185,7 +179,7 @@ func TestEveryAlertIsUnitTested(t *testing.T) {
 // aggregator does not export (a typo or a rename): every helpdesk_ metric
 // the rules and their tests use must be named in the contract.
 func TestMetricNamesAreInContract(t *testing.T) {
-	root := repoRoot(t)
+	root := promtest.RepoRoot(t)
 	contract, err := os.ReadFile(filepath.Join(root, contractFile))
 	if os.IsNotExist(err) {
 		t.Skipf("%s not found next to the module; skipping the metric name check", contractFile)
@@ -215,7 +209,7 @@ func TestMetricNamesAreInContract(t *testing.T) {
 func alertsByName(t *testing.T, root string) map[string][]rule {
 	t.Helper()
 	var rf ruleFile
-	readYAML(t, filepath.Join(root, rulesFile), &rf)
+	promtest.ReadYAML(t, filepath.Join(root, rulesFile), &rf)
 	alerts := map[string][]rule{}
 	for _, g := range rf.Groups {
 		for _, r := range g.Rules {
@@ -285,52 +279,5 @@ func TestGithubAnchor(t *testing.T) {
 		t.Run(tc.heading, func(t *testing.T) {
 			require.Equal(t, tc.want, githubAnchor(tc.heading))
 		})
-	}
-}
-
-// promtool returns the path of promtool, installing it with ensureScript
-// when it is missing; it fails the test when promtool stays unavailable.
-func promtool(t *testing.T, root string) string {
-	t.Helper()
-	if p, err := exec.LookPath("promtool"); err == nil {
-		return p
-	}
-	out, scriptErr := run(t, root, "bash", ensureScript)
-	p, err := exec.LookPath("promtool")
-	require.NoErrorf(t, err,
-		"promtool is required to check the alerting rules and was not found on PATH; "+
-			"%s could not install it (%v):\n%s", ensureScript, scriptErr, out)
-	return p
-}
-
-// run runs a command in dir and returns its combined output.
-func run(t *testing.T, dir, name string, args ...string) (string, error) {
-	t.Helper()
-	cmd := exec.CommandContext(t.Context(), name, args...)
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	return string(out), err
-}
-
-func readYAML(t *testing.T, path string, v any) {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	require.NoError(t, err)
-	require.NoErrorf(t, yaml.Unmarshal(b, v), "parse %s", path)
-}
-
-// repoRoot returns the module root: the nearest directory above the working
-// directory that holds go.mod.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	require.NoError(t, err)
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		require.NotEqualf(t, dir, parent, "no go.mod above the working directory")
-		dir = parent
 	}
 }

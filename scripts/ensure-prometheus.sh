@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
-# ensure-alertmanager.sh makes sure the Prometheus server (`prometheus`) and
-# Alertmanager (`prometheus-alertmanager`, Debian's name, or `alertmanager`)
-# are on PATH, so the end-to-end alerting test
-# (TestEndToEndAlerting in cmd/aggregator) can run them as child processes.
+# ensure-prometheus.sh makes sure the Prometheus tools the tests run are on
+# PATH: promtool (the alert rule and PromQL checks in internal/deploytest),
+# the Prometheus server and Alertmanager (`prometheus-alertmanager`, Debian's
+# name, or `alertmanager`; the end-to-end alerting test in cmd/aggregator).
 #
-# Idempotent and quiet: when both are installed it does nothing and prints
+# Idempotent and quiet: when all are installed it does nothing and prints
 # nothing. Otherwise, as root on a Debian-like system, it installs the
 # missing Debian packages (`prometheus`, `prometheus-alertmanager`) with
 # apt-get, without starting the services that come with them. As any other
 # user it says how to install them and exits non-zero.
 #
-# Exit status: 0 when both are available afterwards, 1 otherwise.
+# Exit status: 0 when all are available afterwards, 1 otherwise.
 set -euo pipefail
 
 have() { command -v "$1" >/dev/null 2>&1; }
@@ -18,7 +18,7 @@ have_alertmanager() { have prometheus-alertmanager || have alertmanager; }
 
 missing() {
 	local pkgs=()
-	have prometheus || pkgs+=(prometheus)
+	{ have prometheus && have promtool; } || pkgs+=(prometheus)
 	have_alertmanager || pkgs+=(prometheus-alertmanager)
 	echo "${pkgs[@]}"
 }
@@ -27,7 +27,7 @@ pkgs=$(missing)
 [ -z "$pkgs" ] && exit 0
 
 if [ "$(id -u)" = 0 ] && have apt-get; then
-	echo "ensure-alertmanager.sh: installing $pkgs (Debian packages)" >&2
+	echo "ensure-prometheus.sh: installing $pkgs (Debian packages)" >&2
 	export DEBIAN_FRONTEND=noninteractive
 	log=$(mktemp)
 	# A policy-rc.d that denies every service start keeps the packages from
@@ -43,7 +43,7 @@ if [ "$(id -u)" = 0 ] && have apt-get; then
 	# apt's chatter goes to the log, shown only when something fails.
 	if ! apt-get update -qq >"$log" 2>&1; then
 		cat "$log" >&2
-		echo "ensure-alertmanager.sh: apt-get update failed" >&2
+		echo "ensure-prometheus.sh: apt-get update failed" >&2
 		exit 1
 	fi
 	if [ ! -e "$policy" ]; then
@@ -54,7 +54,7 @@ if [ "$(id -u)" = 0 ] && have apt-get; then
 	# shellcheck disable=SC2086 # $pkgs is a list of package names
 	if ! apt-get install -y -qq --no-install-recommends $pkgs >"$log" 2>&1; then
 		cat "$log" >&2
-		echo "ensure-alertmanager.sh: apt-get install $pkgs failed" >&2
+		echo "ensure-prometheus.sh: apt-get install $pkgs failed" >&2
 		exit 1
 	fi
 fi
@@ -63,11 +63,11 @@ pkgs=$(missing)
 [ -z "$pkgs" ] && exit 0
 
 cat >&2 <<EOF
-ensure-alertmanager.sh: missing $pkgs. The end-to-end alerting test
-(go test -run TestEndToEndAlerting ./cmd/aggregator) runs the Prometheus
-server and Alertmanager. Install them with one of:
+ensure-prometheus.sh: missing $pkgs. The tests run promtool
+(internal/deploytest), the Prometheus server and Alertmanager
+(TestEndToEndAlerting in cmd/aggregator). Install them with one of:
   sudo apt-get install -y prometheus prometheus-alertmanager   # Debian/Ubuntu
   brew install prometheus alertmanager                         # macOS
-or put the release binaries (prometheus, alertmanager) on PATH.
+or put the release binaries (promtool, prometheus, alertmanager) on PATH.
 EOF
 exit 1
