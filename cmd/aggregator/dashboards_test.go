@@ -21,7 +21,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,53 +100,13 @@ func dashboardExprs(t *testing.T) []dashExpr {
 	return out
 }
 
-// dashRuleExprs returns every PromQL expression of the rule files: rules,
-// queries in their annotations, and the rule unit tests' expressions; and
-// the names the recording rules define.
+// dashRuleExprs returns every PromQL expression of the rule files and the
+// names the recording rules define.
 func dashRuleExprs(t *testing.T) (exprs []dashExpr, recorded map[string]bool) {
 	t.Helper()
-	var rf struct {
-		Groups []struct {
-			Name  string `yaml:"name"`
-			Rules []struct {
-				Alert       string            `yaml:"alert"`
-				Record      string            `yaml:"record"`
-				Expr        string            `yaml:"expr"`
-				Annotations map[string]string `yaml:"annotations"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	promtest.ReadYAML(t, dashRulesFile, &rf)
-	templateQuery := regexp.MustCompile("\\bquery\\s+(\"(?:[^\"\\\\]|\\\\.)*\"|`[^`]*`)")
-	recorded = map[string]bool{}
-	for _, g := range rf.Groups {
-		for i, r := range g.Rules {
-			where := fmt.Sprintf("alerts.yml: group %s, rule %d (%s%s)", g.Name, i+1, r.Alert, r.Record)
-			exprs = append(exprs, dashExpr{where, r.Expr})
-			if r.Record != "" {
-				recorded[r.Record] = true
-			}
-			for _, a := range slices.Sorted(maps.Keys(r.Annotations)) {
-				for _, m := range templateQuery.FindAllStringSubmatch(r.Annotations[a], -1) {
-					q, err := strconv.Unquote(m[1])
-					require.NoError(t, err)
-					exprs = append(exprs, dashExpr{where + ", annotation " + a, q})
-				}
-			}
-		}
-	}
-	var tf struct {
-		Tests []struct {
-			PromQLExprTest []struct {
-				Expr string `yaml:"expr"`
-			} `yaml:"promql_expr_test"`
-		} `yaml:"tests"`
-	}
-	promtest.ReadYAML(t, dashRulesTestFile, &tf)
-	for i, tc := range tf.Tests {
-		for j, e := range tc.PromQLExprTest {
-			exprs = append(exprs, dashExpr{fmt.Sprintf("alerts_test.yml: test %d, promql_expr_test %d", i+1, j+1), e.Expr})
-		}
+	all, recorded := promtest.RuleExprs(t, promtest.RepoRoot(t))
+	for _, e := range all {
+		exprs = append(exprs, dashExpr{e.Where, e.Expr})
 	}
 	return exprs, recorded
 }

@@ -366,53 +366,13 @@ func dashboardExprs(t *testing.T, root string) []promExpr {
 	return out
 }
 
-// templateQuery matches the query function of alert templates:
-// {{ query "expr" }} or {{ query `expr` }}.
-var templateQuery = regexp.MustCompile("\\bquery\\s+(\"(?:[^\"\\\\]|\\\\.)*\"|`[^`]*`)")
-
-// ruleExprs returns every PromQL expression of the rule files: the rules,
-// the queries in their annotations, and the expressions the rule unit
-// tests evaluate.
+// ruleExprs returns every PromQL expression of the rule files.
 func ruleExprs(t *testing.T, root string) []promExpr {
 	t.Helper()
-	var rf struct {
-		Groups []struct {
-			Name  string `yaml:"name"`
-			Rules []struct {
-				Alert       string            `yaml:"alert"`
-				Record      string            `yaml:"record"`
-				Expr        string            `yaml:"expr"`
-				Annotations map[string]string `yaml:"annotations"`
-			} `yaml:"rules"`
-		} `yaml:"groups"`
-	}
-	promtest.ReadYAML(t, filepath.Join(root, rulesFile), &rf)
-	var out []promExpr
-	for _, g := range rf.Groups {
-		for i, r := range g.Rules {
-			where := fmt.Sprintf("%s: group %s, rule %d (%s)", rulesFile, g.Name, i+1, cmp.Or(r.Alert, r.Record))
-			out = append(out, promExpr{where, r.Expr})
-			for _, name := range slices.Sorted(maps.Keys(r.Annotations)) {
-				for _, m := range templateQuery.FindAllStringSubmatch(r.Annotations[name], -1) {
-					q, err := strconv.Unquote(m[1])
-					require.NoErrorf(t, err, "%s: annotation %s: %s", where, name, m[1])
-					out = append(out, promExpr{where + ", annotation " + name, q})
-				}
-			}
-		}
-	}
-	var tf struct {
-		Tests []struct {
-			PromQLExprTest []struct {
-				Expr string `yaml:"expr"`
-			} `yaml:"promql_expr_test"`
-		} `yaml:"tests"`
-	}
-	promtest.ReadYAML(t, filepath.Join(root, rulesTestFile), &tf)
-	for i, tc := range tf.Tests {
-		for j, e := range tc.PromQLExprTest {
-			out = append(out, promExpr{fmt.Sprintf("%s: test %d, promql_expr_test %d", rulesTestFile, i+1, j+1), e.Expr})
-		}
+	exprs, _ := promtest.RuleExprs(t, root)
+	out := make([]promExpr, len(exprs))
+	for i, e := range exprs {
+		out[i] = promExpr{e.Where, e.Expr}
 	}
 	return out
 }
