@@ -13,7 +13,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -109,7 +108,7 @@ func TestEndToEndAlerting(t *testing.T) {
 	// Alertmanager: everything to the webhook, quickly, resolved too; no
 	// inhibitions; no cluster.
 	dir := t.TempDir()
-	amAddr := e2eFreeAddr(t)
+	amAddr := freeAddr(t)
 	amConfig := e2eWriteYAML(t, filepath.Join(dir, "alertmanager.yml"), map[string]any{
 		"route": map[string]any{
 			"receiver":        "webhook",
@@ -137,7 +136,7 @@ func TestEndToEndAlerting(t *testing.T) {
 	// Prometheus: scrape and evaluate every second, the shipped rules with
 	// short `for:`, alerts to the Alertmanager.
 	rules, nAlertRules := e2eShortRules(t, filepath.Join(root, "deploy/prometheus/alerts.yml"), filepath.Join(dir, "alerts.yml"))
-	promAddr := e2eFreeAddr(t)
+	promAddr := freeAddr(t)
 	promConfig := e2eWriteYAML(t, filepath.Join(dir, "prometheus.yml"), map[string]any{
 		"global": map[string]any{
 			"scrape_interval":     "1s",
@@ -608,14 +607,4 @@ func e2eTail(path string, n int) string {
 		}
 	}
 	return strings.Join(lines, "\n")
-}
-
-// e2eFreeAddr returns a loopback address that was free a moment ago.
-func e2eFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
 }
