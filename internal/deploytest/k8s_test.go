@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -296,12 +295,8 @@ func TestPrometheusRuleIsGenerated(t *testing.T) {
 // generated runs the generator and returns what it would write to file.
 func generated(t *testing.T, root, file string) (string, error) {
 	t.Helper()
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		goBin = "go"
-	}
 	args := []string{"run", "./cmd/genrules", "-print", file}
-	cmd := exec.CommandContext(t.Context(), goBin, args...)
+	cmd := exec.CommandContext(t.Context(), "go", args...)
 	cmd.Dir = root
 	var stderr strings.Builder
 	cmd.Stderr = &stderr

@@ -24,7 +24,6 @@ func team(t string) evOpt         { return func(e *events.Event) { e.Team = []by
 func pri(p events.Priority) evOpt { return func(e *events.Event) { e.Priority = p } }
 func replies(n int32) evOpt       { return func(e *events.Event) { e.Replies = n } }
 func handle(ms int64) evOpt       { return func(e *events.Event) { e.HandleMillis = ms } }
-func ticketID(id string) evOpt    { return func(e *events.Event) { e.TicketID = []byte(id) } }
 func survey(k events.SurveyKind, score int8) evOpt {
 	return func(e *events.Event) { e.Survey, e.Score = k, score }
 }
