@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
@@ -224,4 +225,53 @@ func writeTestPKI(t *testing.T, dir string) (caFile, certFile, keyFile string) {
 		return p
 	}
 	return write("ca.pem", "CERTIFICATE", caDER), write("server.pem", "CERTIFICATE", srvDER), write("server-key.pem", "EC PRIVATE KEY", keyDER)
+}
+
+// TestNATSNkey connects with an nkey seed file, the least-privilege
+// permissions attached to the nkey user; a seed the server does not know
+// fails at start.
+func TestNATSNkey(t *testing.T) {
+	user, err := nkeys.CreateUser()
+	require.NoError(t, err)
+	pub, err := user.PublicKey()
+	require.NoError(t, err)
+	seed, err := user.Seed()
+	require.NoError(t, err)
+	dir := t.TempDir()
+	seedFile := filepath.Join(dir, "aggregator.nk")
+	require.NoError(t, os.WriteFile(seedFile, seed, 0o600))
+
+	srv := natstest.StartWith(t, func(o *server.Options) {
+		o.Nkeys = []*server.NkeyUser{{Nkey: pub, Permissions: aggregatorPermissions()}}
+		o.Users = []*server.User{{Username: "admin", Password: "admin-secret"}}
+	})
+	nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo("admin", "admin-secret"))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	admin, err := jetstream.New(nc)
+	require.NoError(t, err)
+	_, err = admin.CreateStream(context.Background(), jetstream.StreamConfig{Name: "HELPDESK_EVENTS", Subjects: []string{"helpdesk.events.>"}})
+	require.NoError(t, err)
+	agg := startAggregator(t, srv.ClientURL(), testNow, func(c *Config) {
+		c.NATS.NKeyFile = seedFile
+		c.Ingest.CreateStream = false
+	})
+	publish(t, admin, openings(0, 3), true)
+	waitFor(t, 10*time.Second, "events applied over the nkey connection", func() bool {
+		return scrape(t, agg.url)[key("helpdesk_events_total", map[string]string{"type": "ticket.opened"})] == 3
+	})
+
+	stranger, err := nkeys.CreateUser()
+	require.NoError(t, err)
+	strangerSeed, err := stranger.Seed()
+	require.NoError(t, err)
+	strangerFile := filepath.Join(dir, "stranger.nk")
+	require.NoError(t, os.WriteFile(strangerFile, strangerSeed, 0o600))
+	cfg := DefaultConfig()
+	cfg.NATSURL, cfg.HTTPAddr, cfg.DataDir = srv.ClientURL(), "127.0.0.1:0", t.TempDir()
+	cfg.NATS.NKeyFile = strangerFile
+	var logs strings.Builder
+	err = run(context.Background(), cfg, zerolog.New(&logs), prometheus.NewRegistry())
+	require.ErrorContains(t, err, "check -nats-url and credentials")
+	require.NotContains(t, err.Error()+logs.String(), string(strangerSeed), "no seed in errors or logs")
 }
