@@ -22,9 +22,6 @@ func AppendVarint(b []byte, v int64) []byte   { return binary.AppendVarint(b, v)
 func AppendU32(b []byte, v uint32) []byte     { return binary.LittleEndian.AppendUint32(b, v) }
 func AppendU64(b []byte, v uint64) []byte     { return binary.LittleEndian.AppendUint64(b, v) }
 
-// AppendBytes appends a length-prefixed byte string.
-func AppendBytes(b, s []byte) []byte { return append(AppendUvarint(b, uint64(len(s))), s...) }
-
 // AppendString appends a length-prefixed string.
 func AppendString(b []byte, s string) []byte { return append(AppendUvarint(b, uint64(len(s))), s...) }
 

@@ -136,9 +136,6 @@ func New(spec Spec, layout Layout, bins *Bins, now int64) (*Window, error) {
 // Width returns the window's width.
 func (w *Window) Width() time.Duration { return time.Duration(w.width) }
 
-// PaneWidth returns the width of one pane.
-func (w *Window) PaneWidth() time.Duration { return time.Duration(w.paneWidth) }
-
 // Covers reports whether an event at time t still falls in a pane the
 // window keeps, that is, whether an Add at t would be counted.
 func (w *Window) Covers(t int64) bool {
