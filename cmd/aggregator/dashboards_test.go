@@ -10,7 +10,6 @@ package main
 // is checked with promtool in internal/deploytest.
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -293,10 +292,7 @@ func TestDashboardAndRuleMetricsExist(t *testing.T) {
 	srv := natstest.Start(t)
 	agg := startAggregator(t, srv.ClientURL(), testNow)
 	_, js := srv.Connect(t)
-	waitFor(t, 10*time.Second, "stream creation", func() bool {
-		_, err := js.Stream(context.Background(), "HELPDESK_EVENTS")
-		return err == nil
-	})
+	waitStream(t, js)
 
 	// Six hours of a small helpdesk up to the aggregator's clock: every
 	// kind of event, surveys, and open tickets whose SLA targets are still

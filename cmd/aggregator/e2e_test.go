@@ -30,8 +30,6 @@ import (
 
 	"github.com/helpdesk-kpi/aggregator/internal/promtest"
 	"go.yaml.in/yaml/v3"
-
-	"github.com/helpdesk-kpi/aggregator/internal/natstest"
 )
 
 const (
@@ -92,17 +90,7 @@ func TestEndToEndAlerting(t *testing.T) {
 	// the test says so. Default SLA: urgent first reply 15m, at risk at 80%.
 	T := time.Now().UTC().Truncate(time.Second)
 	at := func(d time.Duration) string { return T.Add(d).Format(time.RFC3339) }
-	h := &slaHarness{t: t}
-	h.clock.Store(T.UnixNano())
-	natsSrv := natstest.Start(t)
-	h.agg = startAggregator(t, natsSrv.ClientURL(), T, func(c *Config) {
-		c.now = func() time.Time { return time.Unix(0, h.clock.Load()) }
-	})
-	_, h.js = natsSrv.Connect(t)
-	waitFor(t, 10*time.Second, "stream creation", func() bool {
-		_, err := h.js.Stream(t.Context(), "HELPDESK_EVENTS")
-		return err == nil
-	})
+	h := newSLAHarness(t, T)
 	aggInstance := strings.TrimPrefix(h.agg.url, "http://")
 
 	// Alertmanager: everything to the webhook, quickly, resolved too; no

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -160,6 +161,15 @@ func waitHandled(t *testing.T, baseURL string, total int) map[string]float64 {
 		}
 		<-tick.C
 	}
+}
+
+// waitStream waits until the aggregator has created its stream.
+func waitStream(t *testing.T, js jetstream.JetStream) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "stream creation", func() bool {
+		_, err := js.Stream(context.Background(), "HELPDESK_EVENTS")
+		return err == nil
+	})
 }
 
 // waitFor polls cond until it holds or the deadline passes.

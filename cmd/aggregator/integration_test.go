@@ -349,10 +349,7 @@ func runScenario(t *testing.T, sc *scenario, order []message) map[string]float64
 	srv := natstest.Start(t)
 	agg := startAggregator(t, srv.ClientURL(), testNow)
 	_, js := srv.Connect(t)
-	waitFor(t, 10*time.Second, "stream creation", func() bool {
-		_, err := js.Stream(context.Background(), "HELPDESK_EVENTS")
-		return err == nil
-	})
+	waitStream(t, js)
 	publish(t, js, order[:len(order)/2], true)
 	publish(t, js, []message{sc.late}, true)
 	for i, p := range poison() {

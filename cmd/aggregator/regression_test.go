@@ -31,10 +31,7 @@ func TestStreamRegression(t *testing.T) {
 	agg := startAggregator(t, srv.ClientURL(), testNow, func(c *Config) { c.Ingest.RegressionCheck = 100 * time.Millisecond })
 	_, js := srv.Connect(t)
 	ctx := context.Background()
-	waitFor(t, 10*time.Second, "stream creation", func() bool {
-		_, err := js.Stream(ctx, "HELPDESK_EVENTS")
-		return err == nil
-	})
+	waitStream(t, js)
 	opened := func(m map[string]float64) float64 {
 		return m[key("helpdesk_events_total", map[string]string{"type": "ticket.opened"})]
 	}

@@ -43,10 +43,7 @@ func testRestartFromSnapshot(t *testing.T, sc *scenario, want map[string]float64
 	onDisk := func(c *Config) { c.DataDir, c.SnapshotStore = dataDir, store }
 	first := startAggregator(t, srv.ClientURL(), testNow, onDisk)
 	_, js := srv.Connect(t)
-	waitFor(t, 10*time.Second, "stream creation", func() bool {
-		_, err := js.Stream(context.Background(), "HELPDESK_EVENTS")
-		return err == nil
-	})
+	waitStream(t, js)
 	half := len(sc.events) / 2
 	publish(t, js, sc.events[:half], true)
 	publish(t, js, []message{sc.late}, true)
@@ -111,10 +108,7 @@ func TestNATSServerRestart(t *testing.T) {
 	srv := natstest.Start(t)
 	agg := startAggregator(t, srv.ClientURL(), testNow)
 	_, js := srv.Connect(t)
-	waitFor(t, 10*time.Second, "stream creation", func() bool {
-		_, err := js.Stream(context.Background(), "HELPDESK_EVENTS")
-		return err == nil
-	})
+	waitStream(t, js)
 	half := len(sc.events) / 2
 	publish(t, js, sc.events[:half], true)
 	publish(t, js, []message{sc.late}, true)

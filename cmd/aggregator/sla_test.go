@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -33,10 +32,7 @@ func newSLAHarness(t *testing.T, start time.Time) *slaHarness {
 		c.now = func() time.Time { return time.Unix(0, h.clock.Load()) }
 	})
 	_, h.js = srv.Connect(t)
-	waitFor(t, 10*time.Second, "stream creation", func() bool {
-		_, err := h.js.Stream(context.Background(), "HELPDESK_EVENTS")
-		return err == nil
-	})
+	waitStream(t, h.js)
 	return h
 }
 
