@@ -169,8 +169,13 @@ func (e *Engine) write(s encoded) {
 }
 
 func (e *Engine) apply(b *ingest.Batch) {
-	e.state.Advance(e.now().UnixNano())
+	now := e.now().UnixNano()
+	e.state.Advance(now)
 	for i := range b.Events {
+		// A message arrives when the stream stored it, or at now if that
+		// is earlier (a clock set back with -as-of), as ingest judges
+		// events from the future.
+		e.state.Arrive(min(b.Stored[i], now))
 		e.state.Apply(&b.Events[i])
 	}
 	for _, r := range b.Rejected {
@@ -197,8 +202,15 @@ func (e *Engine) apply(b *ingest.Batch) {
 }
 
 func (e *Engine) publish() *kpi.Snapshot {
-	s := e.state.Snapshot(e.now().UnixNano())
-	s.AppliedSeq, s.PendingMessages = e.appliedSeq, e.pending
+	now := e.now().UnixNano()
+	if e.ready.Load() && e.pending == 0 {
+		// Nothing is waiting in the stream: its time is the wall clock's.
+		// During a catch-up the messages' own times move the counters'
+		// clock (kpi.State.Arrive), as they did when first read.
+		e.state.Tick(now)
+	}
+	s := e.state.Snapshot(now)
+	s.AppliedSeq, s.PendingMessages, s.CaughtUp = e.appliedSeq, e.pending, e.ready.Load()
 	e.snap.Store(s)
 	if s.Evicted != e.evictedLogged && time.Since(e.evictionLogAt) >= evictionLogEvery {
 		e.log.Warn().Int64("tickets_forgotten", s.Evicted[kpi.EvictedTracked]-e.evictedLogged[kpi.EvictedTracked]).

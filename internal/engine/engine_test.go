@@ -40,9 +40,10 @@ func TestEngineLifecycle(t *testing.T) {
 	done := make(chan struct{})
 	go func() { e.Run(in); close(done) }()
 
-	in <- &ingest.Batch{Events: []events.Event{opened("a"), opened("b")}, LastSeq: 2, Pending: 1}
+	stored := now.Add(-20 * time.Minute).UnixNano() // as they happened
+	in <- &ingest.Batch{Events: []events.Event{opened("a"), opened("b")}, Stored: []int64{stored, stored}, LastSeq: 2, Pending: 1}
 	require.False(t, e.Ready(), "one message still pending")
-	in <- &ingest.Batch{Events: []events.Event{opened("c")}, Rejected: []events.Reason{events.ReasonInvalidJSON}, LastSeq: 4, Pending: 0}
+	in <- &ingest.Batch{Events: []events.Event{opened("c")}, Stored: []int64{stored}, Rejected: []events.Reason{events.ReasonInvalidJSON}, LastSeq: 4, Pending: 0}
 	snap := e.Fresh(context.Background())
 	require.True(t, e.Ready())
 	require.Equal(t, int64(3), snap.Applied[events.TicketOpened])
@@ -50,6 +51,10 @@ func TestEngineLifecycle(t *testing.T) {
 	require.Equal(t, uint64(4), snap.AppliedSeq)
 	// Urgent first reply: 15 minutes, warned at 12; opened 20 minutes ago.
 	require.Equal(t, int64(3), snap.SLA.BreachedOpen[0][events.PriorityUrgent])
+	require.True(t, snap.CaughtUp)
+	// The stream is live (stored as they happened) and caught up: the
+	// counters' clock follows the wall clock, and counts the breaches.
+	require.Equal(t, int64(3), snap.SLA.Outcomes[0][events.PriorityUrgent][1])
 	list, at, err := e.AtRisk(context.Background(), 2)
 	require.NoError(t, err)
 	require.Equal(t, now.UnixNano(), at)

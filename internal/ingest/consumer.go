@@ -75,6 +75,9 @@ func DefaultConfig() Config {
 type Batch struct {
 	// Events are the valid events, in stream order.
 	Events []events.Event
+	// Stored holds, for each of Events, when the stream stored its
+	// message (Unix ns): the state's clock follows it (kpi.State.Arrive).
+	Stored []int64
 	// Rejected holds the reason of every rejected message.
 	Rejected []events.Reason
 	// LastSeq is the stream sequence of the last message in the batch.
@@ -413,10 +416,10 @@ func parseUint(s string) (uint64, bool) {
 func (c *Consumer) batch() *Batch {
 	select {
 	case b := <-c.pool:
-		b.Events, b.Rejected, b.LastSeq, b.Pending = b.Events[:0], b.Rejected[:0], 0, 0
+		b.Events, b.Stored, b.Rejected, b.LastSeq, b.Pending = b.Events[:0], b.Stored[:0], b.Rejected[:0], 0, 0
 		return b
 	default:
-		return &Batch{Events: make([]events.Event, 0, c.cfg.BatchSize), pool: c.pool}
+		return &Batch{Events: make([]events.Event, 0, c.cfg.BatchSize), Stored: make([]int64, 0, c.cfg.BatchSize), pool: c.pool}
 	}
 }
 
@@ -443,6 +446,7 @@ func (c *Consumer) decode(b *Batch, msg jetstream.Msg, seq uint64, stored int64)
 			Detail: "more than " + c.cfg.MaxClockSkew.String() + " after the time the stream stored it"}
 	}
 	if err == nil {
+		b.Stored = append(b.Stored, stored)
 		return
 	}
 	b.Events = b.Events[:len(b.Events)-1]

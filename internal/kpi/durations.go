@@ -1,6 +1,12 @@
 package kpi
 
-import "math"
+import (
+	"maps"
+	"math"
+	"slices"
+
+	"github.com/helpdesk-kpi/aggregator/internal/snapfmt"
+)
 
 // numDurationBuckets is the number of classic buckets of the cumulative
 // duration histograms.
@@ -66,5 +72,30 @@ func (h *durationHist) observe(ms, sign int64) {
 		}
 		// Bucket i holds (2^((i-1)/8), 2^(i/8)].
 		h.native[int(math.Ceil(math.Log2(secs)*(1<<NativeSchema)))] += sign
+	}
+}
+
+func (h *durationHist) appendBinary(b []byte) []byte {
+	b = appendInts(b, h.buckets[:])
+	b = snapfmt.AppendVarint(b, h.zero)
+	b = snapfmt.AppendVarint(b, h.count)
+	b = snapfmt.AppendVarint(b, h.sumMs)
+	b = snapfmt.AppendUvarint(b, uint64(len(h.native)))
+	for _, k := range slices.Sorted(maps.Keys(h.native)) {
+		b = snapfmt.AppendVarint(b, int64(k))
+		b = snapfmt.AppendVarint(b, h.native[k])
+	}
+	return b
+}
+
+func (h *durationHist) readBinary(r *snapfmt.Reader) {
+	readInts(r, h.buckets[:])
+	h.zero, h.count, h.sumMs = r.Varint(), r.Varint(), r.Varint()
+	if n := r.Count(2); n > 0 {
+		h.native = make(map[int]int64, n)
+		for range n {
+			k := r.Varint()
+			h.native[int(k)] = r.Varint()
+		}
 	}
 }

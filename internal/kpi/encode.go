@@ -14,6 +14,7 @@ import (
 // continue exactly where this state is. Derived structures (window totals,
 // SLA timers and deadline heaps) are not written; Restore rebuilds them.
 func (s *State) AppendBinary(b []byte) []byte {
+	b = append(b, stateFormat)
 	b = s.appendConfig(b)
 	d := s.dims
 	b = snapfmt.AppendUvarint(b, uint64(len(d.teams)))
@@ -53,30 +54,13 @@ func (s *State) AppendBinary(b []byte) []byte {
 		b = snapfmt.AppendU64(b, id)
 		b = snapfmt.AppendVarint(b, s.ticketless[id])
 	}
-	for _, v := range []int64{s.watermark, s.nextSweep, s.duplicates, s.late, s.orphaned, s.lastEvent} {
+	for _, v := range []int64{s.watermark, s.nextSweep, s.duplicates, s.late, s.orphaned, s.expired, s.lastEvent, s.lastStored, s.sla.ledgerAt} {
 		b = snapfmt.AppendVarint(b, v)
 	}
 	b = appendInts(b, s.evicted[:])
 	b = appendInts(b, s.open)
-	for _, t := range s.totals {
-		b = appendInts(b, t)
-	}
-	for _, hs := range s.durations {
-		for _, h := range hs {
-			b = appendInts(b, h.buckets[:])
-			b = snapfmt.AppendVarint(b, h.zero)
-			b = snapfmt.AppendVarint(b, h.count)
-			b = snapfmt.AppendVarint(b, h.sumMs)
-			b = snapfmt.AppendUvarint(b, uint64(len(h.native)))
-			for _, k := range slices.Sorted(maps.Keys(h.native)) {
-				b = snapfmt.AppendVarint(b, int64(k))
-				b = snapfmt.AppendVarint(b, h.native[k])
-			}
-		}
-	}
-	for _, row := range s.surveys {
-		b = appendInts(b, row[:])
-	}
+	b = s.led.appendBinary(b)
+	b = append(b, flags(s.lastLive, false))
 	b = appendInts(b, s.applied[:])
 	for _, r := range events.Reasons() {
 		b = snapfmt.AppendVarint(b, s.rejected[r])
@@ -85,12 +69,15 @@ func (s *State) AppendBinary(b []byte) []byte {
 	for k := range sla.NumKinds {
 		b = appendInts(b, s.sla.atRisk[k][:])
 		b = appendInts(b, s.sla.breachedOpen[k][:])
-		for p := range s.sla.outcomes[k] {
-			b = appendInts(b, s.sla.outcomes[k][p][:])
-		}
 	}
 	return b
 }
+
+// stateFormat is written first: the version of the state encoding. 2 added
+// the ledger of cumulative series and the expired count; a snapshot of
+// format 1 (which starts with the number of windows, 1 to 16) is refused,
+// and the state is rebuilt from the stream.
+const stateFormat = 0xF2
 
 // appendConfig writes what the encoding depends on, so that a state is
 // never restored into a differently configured one.
@@ -152,6 +139,10 @@ func Restore(cfg Config, data []byte) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(data) == 0 || data[0] != stateFormat {
+		return nil, fmt.Errorf("the snapshot holds the state in another format than this version of the aggregator writes (format %d); rebuilding from the stream", stateFormat)
+	}
+	data = data[1:]
 	want := s.appendConfig(nil)
 	if got := data[:min(len(want), len(data))]; string(got) != string(want) {
 		return nil, fmt.Errorf("the snapshot was taken with other windows, channels, team limits or SLA targets than configured now")
@@ -227,31 +218,13 @@ func Restore(cfg Config, data []byte) (*State, error) {
 		id := r.U64()
 		s.ticketless[id] = r.Varint()
 	}
-	for _, v := range []*int64{&s.watermark, &s.nextSweep, &s.duplicates, &s.late, &s.orphaned, &s.lastEvent} {
+	for _, v := range []*int64{&s.watermark, &s.nextSweep, &s.duplicates, &s.late, &s.orphaned, &s.expired, &s.lastEvent, &s.lastStored, &s.sla.ledgerAt} {
 		*v = r.Varint()
 	}
 	readInts(r, s.evicted[:])
 	readInts(r, s.open)
-	for _, t := range s.totals {
-		readInts(r, t)
-	}
-	for _, hs := range s.durations {
-		for i := range hs {
-			h := &hs[i]
-			readInts(r, h.buckets[:])
-			h.zero, h.count, h.sumMs = r.Varint(), r.Varint(), r.Varint()
-			if n := r.Count(2); n > 0 {
-				h.native = make(map[int]int64, n)
-				for range n {
-					k := r.Varint()
-					h.native[int(k)] = r.Varint()
-				}
-			}
-		}
-	}
-	for i := range s.surveys {
-		readInts(r, s.surveys[i][:])
-	}
+	s.led.readBinary(r)
+	s.lastLive = r.Byte() != 0
 	readInts(r, s.applied[:])
 	for _, reason := range events.Reasons() {
 		if n := r.Varint(); n != 0 {
@@ -262,9 +235,6 @@ func Restore(cfg Config, data []byte) (*State, error) {
 	for k := range sla.NumKinds {
 		readInts(r, s.sla.atRisk[k][:])
 		readInts(r, s.sla.breachedOpen[k][:])
-		for p := range s.sla.outcomes[k] {
-			readInts(r, s.sla.outcomes[k][p][:])
-		}
 	}
 	if err := r.Err(); err != nil {
 		return nil, err
@@ -289,7 +259,7 @@ func (s *State) rebuildSLA() {
 				pushHeap(&s.sla.deadlines[k][tk.fs.bd.pri], deadline{c.deadline, i}, func(a, b deadline) bool { return a.at < b.at })
 			}
 		}
-		s.rearm(i, maxTime)
+		s.rearm(i, never)
 	}
 }
 

@@ -65,11 +65,15 @@ type slaBook struct {
 	policy sla.Policy
 	now    int64   // the wall clock time of the last Advance
 	timers []timer // min-heap by at
+	// ledgerAt is the ledger clock (ledgerclock.go); ledgerTimers wake a
+	// ticket when it passes one of its deadlines, min-heap by at, with
+	// the ticket's lgen.
+	ledgerAt     int64
+	ledgerTimers []timer
 	// deadlines per kind and priority, min-heaps by at, checked lazily.
 	deadlines    [sla.NumKinds][events.NumPriorities][]deadline
 	atRisk       [sla.NumKinds][events.NumPriorities]int64
 	breachedOpen [sla.NumKinds][events.NumPriorities]int64
-	outcomes     [sla.NumKinds][events.NumPriorities][numOutcomes]int64
 }
 
 // startClock starts the clock of kind k at time at for a ticket of fs's
@@ -99,21 +103,29 @@ func (s *State) meet(fs *foldState, k sla.Kind, at int64, sign int64) {
 	}
 }
 
-// slaOutcome counts an outcome in the windows (in the overall and the
-// priority cell only: SLA series are broken down by priority alone) and in
+// slaOutcome counts an outcome decided by an event in the windows and in
 // the cumulative counters.
 func (s *State) slaOutcome(bd breakdown, k sla.Kind, o int, at int64, sign int64) {
+	s.slaWindowOutcome(bd, k, o, at, sign)
+	s.led.add(s.led.outcomeSlot(k, bd.pri, o), sign)
+}
+
+// slaWindowOutcome counts an outcome in the windows, in the overall and
+// the priority cell only: SLA series are broken down by priority alone.
+func (s *State) slaWindowOutcome(bd breakdown, k sla.Kind, o int, at int64, sign int64) {
 	cells := s.dims.cells(bd)
 	idx := [2]int{cells[0]*numCounters + cSLA + int(k)*numOutcomes + o, cells[2]*numCounters + cSLA + int(k)*numOutcomes + o}
 	for _, w := range s.wins {
 		w.Add(at, idx[:], sign)
 	}
-	s.sla.outcomes[k][bd.pri][o] += sign
 }
 
-// final adds (sign 1) or takes back (sign -1) the wall-clock dependent
-// part of a ticket's contribution as of now.
-func (s *State) final(fs *foldState, now int64, sign int64) {
+// final adds (sign 1) or takes back (sign -1) the clock dependent part of
+// a ticket's contribution: the breach of an unmet clock whose deadline has
+// passed, in the windows and gauges as of the wall clock now, in the
+// cumulative counters as of the ledger clock ledgerAt; and whether a clock
+// is at risk or breached now.
+func (s *State) final(fs *foldState, now, ledgerAt int64, sign int64) {
 	for k := range sla.NumKinds {
 		c := &fs.clocks[k]
 		if !c.active || c.met {
@@ -121,12 +133,27 @@ func (s *State) final(fs *foldState, now int64, sign int64) {
 		}
 		switch {
 		case c.deadline <= now:
-			s.slaOutcome(fs.bd, k, breached, c.deadline, sign)
+			s.slaWindowOutcome(fs.bd, k, breached, c.deadline, sign)
 			s.sla.breachedOpen[k][fs.bd.pri] += sign
 		case c.warn() <= now:
 			s.sla.atRisk[k][fs.bd.pri] += sign
 		}
+		if c.deadline <= ledgerAt {
+			s.led.add(s.led.outcomeSlot(k, fs.bd.pri, breached), sign)
+		}
 	}
+}
+
+// nextLedgerChange returns the earliest deadline after ledgerAt among the
+// unmet clocks of fs, or maxTime.
+func nextLedgerChange(fs *foldState, ledgerAt int64) int64 {
+	next := int64(maxTime)
+	for k := range sla.NumKinds {
+		if c := &fs.clocks[k]; c.active && !c.met && c.deadline > ledgerAt {
+			next = min(next, c.deadline)
+		}
+	}
+	return next
 }
 
 // nextChange returns when the final part of fs changes next after now, or
@@ -148,18 +175,34 @@ func nextChange(fs *foldState, now int64) int64 {
 	return next
 }
 
-// rearm schedules ticket tix's next wake-up after a change to it; before
+// wakeUps is when a ticket is due to wake: on the wall clock and on the
+// ledger clock.
+type wakeUps struct{ at, ledgerAt int64 }
+
+// wakeUps returns when ticket tix is due to wake next.
+func (s *State) wakeUps(tix int32) wakeUps {
+	fs := &s.tickets.at(tix).fs
+	return wakeUps{nextChange(fs, s.sla.now), nextLedgerChange(fs, s.sla.ledgerAt)}
+}
+
+var never = wakeUps{maxTime, maxTime}
+
+// rearm schedules ticket tix's next wake-ups after a change to it; before
 // is when it was due to wake. A wake-up that came earlier is kept: it
 // finds nothing to change and schedules the next one, which is cheaper
 // than replacing it on every event.
-func (s *State) rearm(tix int32, before int64) {
+func (s *State) rearm(tix int32, before wakeUps) {
 	tk := s.tickets.at(tix)
-	after := nextChange(&tk.fs, s.sla.now)
-	if after >= before {
-		return
+	after := s.wakeUps(tix)
+	less := func(a, b timer) bool { return a.at < b.at }
+	if after.at < before.at {
+		tk.gen++
+		pushHeap(&s.sla.timers, timer{after.at, tix, tk.gen}, less)
 	}
-	tk.gen++
-	pushHeap(&s.sla.timers, timer{after, tix, tk.gen}, func(a, b timer) bool { return a.at < b.at })
+	if after.ledgerAt < before.ledgerAt {
+		tk.lgen++
+		pushHeap(&s.sla.ledgerTimers, timer{after.ledgerAt, tix, tk.lgen}, less)
+	}
 }
 
 // fireTimers wakes every ticket whose final part changed by now.
@@ -174,14 +217,37 @@ func (s *State) fireTimers(now int64) {
 		// What was emitted holds until just before this timer: the
 		// final part changes only at the times nextChange returns, and
 		// no timer of this ticket was due earlier.
-		s.final(&tk.fs, t.at-1, -1)
-		s.final(&tk.fs, now, 1)
+		s.final(&tk.fs, t.at-1, s.sla.ledgerAt, -1)
+		s.final(&tk.fs, now, s.sla.ledgerAt, 1)
 		tk.gen++
 		if next := nextChange(&tk.fs, now); next != maxTime {
 			pushHeap(&s.sla.timers, timer{next, t.tix, tk.gen}, less)
 		}
 	}
 	s.sla.now = max(s.sla.now, now)
+}
+
+// advanceLedger moves the ledger clock to at (when later), counting in
+// the cumulative counters the breaches of the unmet clocks it passes.
+func (s *State) advanceLedger(at int64) {
+	if at <= s.sla.ledgerAt {
+		return
+	}
+	less := func(a, b timer) bool { return a.at < b.at }
+	for len(s.sla.ledgerTimers) > 0 && s.sla.ledgerTimers[0].at <= at {
+		t := popHeap(&s.sla.ledgerTimers, less)
+		tk := s.tickets.at(t.tix)
+		if tk.log == nil || tk.lgen != t.gen {
+			continue
+		}
+		s.final(&tk.fs, s.sla.now, t.at-1, -1)
+		s.final(&tk.fs, s.sla.now, at, 1)
+		tk.lgen++
+		if next := nextLedgerChange(&tk.fs, at); next != maxTime {
+			pushHeap(&s.sla.ledgerTimers, timer{next, t.tix, tk.lgen}, less)
+		}
+	}
+	s.sla.ledgerAt = at
 }
 
 // nextBreach returns the earliest deadline after now among unmet clocks

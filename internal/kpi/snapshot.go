@@ -91,10 +91,13 @@ type WindowValues struct {
 }
 
 // TicketTotals are the cumulative ticket counts of one channel × priority ×
-// team combination.
+// team combination, from the ledger: they never decrease. The *Corrected
+// fields count what later events took back; the exact count, as an
+// in-order delivery gives it, is the difference.
 type TicketTotals struct {
-	Channel, Priority, Team    string
-	Opened, Resolved, Reopened int64
+	Channel, Priority, Team                               string
+	Opened, Resolved, Reopened                            int64
+	OpenedCorrected, ResolvedCorrected, ReopenedCorrected int64
 }
 
 // DurationHistogram is a cumulative histogram of first reply or resolution
@@ -109,14 +112,18 @@ type DurationHistogram struct {
 	NativeZero        uint64
 	Count             uint64
 	SumSeconds        float64
+	// Corrected counts the samples later events took back; they stay in
+	// the histogram, which never decreases.
+	Corrected uint64
 }
 
 // SurveyCount is the cumulative number of survey answers of one kind and
 // score.
 type SurveyCount struct {
-	Kind  string
-	Score int
-	Count int64
+	Kind      string
+	Score     int
+	Count     int64
+	Corrected int64 // answers taken back by later events
 }
 
 // Snapshot is an immutable copy of every KPI value at one moment.
@@ -137,6 +144,7 @@ type Snapshot struct {
 	Duplicates int64
 	Late       int64
 	Orphaned   int64
+	Expired    int64 // events beyond the id memory for an untracked ticket
 	// LastEventTime is the newest applied event time (Unix ns); HasEvents
 	// is false until an event is applied.
 	LastEventTime int64
@@ -155,6 +163,11 @@ type Snapshot struct {
 	// The state knows nothing of streams; its owner fills these in.
 	AppliedSeq      uint64
 	PendingMessages uint64
+	// CaughtUp is true once the owner has applied everything the stream
+	// held when it started (after a restore: the replay after the
+	// snapshot). Until then the cumulative values may lie below what an
+	// earlier process served, so readers must not publish them.
+	CaughtUp bool
 }
 
 // SLAStatus is the live SLA state of open tickets, by sla.Kind and
@@ -166,8 +179,12 @@ type SLAStatus struct {
 	// (Unix ns); HasNextBreach says whether there is one.
 	NextBreach    [sla.NumKinds][events.NumPriorities]int64
 	HasNextBreach [sla.NumKinds][events.NumPriorities]bool
-	// Outcomes are cumulative: [kind][priority][0 achieved, 1 breached].
-	Outcomes [sla.NumKinds][events.NumPriorities][2]int64
+	// Outcomes are cumulative, from the ledger, and never decrease:
+	// [kind][priority][0 achieved, 1 breached]. OutcomesCorrected counts
+	// the outcomes that later events took back (a breach undone by a reply
+	// that arrived late, say); the exact count is the difference.
+	Outcomes          [sla.NumKinds][events.NumPriorities][2]int64
+	OutcomesCorrected [sla.NumKinds][events.NumPriorities][2]int64
 }
 
 // Tracked returns the number of tickets tracked.
@@ -185,6 +202,7 @@ func (s *State) Snapshot(now int64) *Snapshot {
 		Duplicates:     s.duplicates,
 		Late:           s.late,
 		Orphaned:       s.orphaned,
+		Expired:        s.expired,
 		LastEventTime:  s.lastEvent,
 		HasEvents:      s.lastEvent != minTime,
 		TrackedTickets: s.tracked,
@@ -236,8 +254,14 @@ func (s *State) Snapshot(now int64) *Snapshot {
 	}
 	s.snapshotTotals(snap)
 	st := &snap.SLA
-	st.AtRisk, st.BreachedOpen, st.Outcomes = s.sla.atRisk, s.sla.breachedOpen, s.sla.outcomes
+	st.AtRisk, st.BreachedOpen = s.sla.atRisk, s.sla.breachedOpen
 	for k := range sla.NumKinds {
+		for p := range events.NumPriorities {
+			for o := range numOutcomes {
+				i := s.led.outcomeSlot(k, uint8(p), o)
+				st.Outcomes[k][p][o], st.OutcomesCorrected[k][p][o] = s.led.counts[i], s.led.corrections[i]
+			}
+		}
 		for p := range events.Priority(events.NumPriorities) {
 			st.NextBreach[k][p], st.HasNextBreach[k][p] = s.nextBreach(k, p, now)
 		}
@@ -259,8 +283,11 @@ func (s *State) snapshotTotals(snap *Snapshot) {
 		for pri := range numPri {
 			for team, teamName := range d.teams {
 				bd := breakdown{ch: uint8(ch), pri: uint8(pri), team: uint8(team)}
-				i := s.combo(bd)
-				t := TicketTotals{chName, priorityLabel(pri), teamName, s.totals[0][i], s.totals[1][i], s.totals[2][i]}
+				l, i := &s.led, s.combo(bd)
+				cnt := func(total int) int64 { return l.counts[l.ticketSlot(total, i)] }
+				cor := func(total int) int64 { return l.corrections[l.ticketSlot(total, i)] }
+				t := TicketTotals{chName, priorityLabel(pri), teamName, cnt(totalOpened), cnt(totalResolved), cnt(totalReopened),
+					cor(totalOpened), cor(totalResolved), cor(totalReopened)}
 				if t.Opened != 0 || t.Resolved != 0 || t.Reopened != 0 {
 					snap.Tickets = append(snap.Tickets, t)
 				}
@@ -268,12 +295,13 @@ func (s *State) snapshotTotals(snap *Snapshot) {
 		}
 		for pri := range events.NumPriorities {
 			for h, dst := range []*[]DurationHistogram{&snap.FirstReplyDurations, &snap.ResolutionDurations} {
-				src := &s.durations[h][ch*events.NumPriorities+pri]
+				src := &s.led.hists[h][ch*events.NumPriorities+pri]
 				if src.count == 0 {
 					continue
 				}
 				dh := DurationHistogram{Channel: chName, Priority: priorityLabel(pri), Count: uint64(src.count),
-					SumSeconds: float64(src.sumMs) / 1000, Native: maps.Clone(src.native), NativeZero: uint64(src.zero)}
+					SumSeconds: float64(src.sumMs) / 1000, Native: maps.Clone(src.native), NativeZero: uint64(src.zero),
+					Corrected: uint64(s.led.histCorrections[h][ch*events.NumPriorities+pri])}
 				var cum int64
 				for _, n := range src.buckets[:numDurationBuckets] {
 					cum += n
@@ -284,9 +312,10 @@ func (s *State) snapshotTotals(snap *Snapshot) {
 		}
 	}
 	for kind := range events.NumSurveyKinds {
-		for score, n := range s.surveys[kind] {
-			if n != 0 {
-				snap.Surveys = append(snap.Surveys, SurveyCount{events.SurveyKind(kind).String(), score, n})
+		for score := range 11 {
+			i := s.led.surveySlot(events.SurveyKind(kind), score)
+			if n := s.led.counts[i]; n != 0 {
+				snap.Surveys = append(snap.Surveys, SurveyCount{events.SurveyKind(kind).String(), score, n, s.led.corrections[i]})
 			}
 		}
 	}

@@ -131,6 +131,7 @@ type Result uint8
 const (
 	Applied   Result = iota // folded into the state (possibly held for its opening)
 	Duplicate               // an event with this id was already applied
+	Expired                 // older than the id memory, for a ticket not tracked: applied to nothing
 )
 
 // State is the whole aggregation state. The zero value is not usable; call
@@ -155,18 +156,21 @@ type State struct {
 	ticketless map[uint64]int64
 
 	watermark int64 // newest event time seen
-	nextSweep int64 // watermark at which resolved tickets are evicted next
+	// lastStored is when the stream stored the last message Arrive saw,
+	// and lastLive whether it was live (ledgerclock.go).
+	lastStored int64
+	lastLive   bool
+	nextSweep  int64 // watermark at which resolved tickets are evicted next
 
-	open      []int64 // open tickets per cell
-	totals    [3][]int64
-	durations [numHists][]durationHist
-	surveys   [events.NumSurveyKinds][11]int64
+	open []int64 // open tickets per cell
+	led  ledger  // the cumulative series
 
 	applied    [events.NumTypes]int64
 	rejected   map[events.Reason]int64
 	duplicates int64
 	late       int64
 	orphaned   int64
+	expired    int64
 	lastEvent  int64
 	evicted    [numEvictions]int64
 	victims    []victim // scratch of evictTracked
@@ -182,6 +186,7 @@ type ticket struct {
 	inline [4]entry
 	fs     foldState
 	gen    uint32 // generation of the ticket's SLA timer; outlives the slot's tickets
+	lgen   uint32 // generation of its ledger timer, likewise
 	idLen  uint8  // length of an inline id
 	idBuf  [maxInlineID]byte
 	idHeap string // the id, when longer than maxInlineID
@@ -249,10 +254,11 @@ func New(cfg Config, now int64) (*State, error) {
 		heldMin:    maxTime,
 		ticketless: map[uint64]int64{},
 		watermark:  minTime,
+		lastStored: minTime,
 		open:       make([]int64, d.numCells()),
 		rejected:   map[events.Reason]int64{},
 		lastEvent:  minTime,
-		sla:        slaBook{policy: cfg.SLA, now: now},
+		sla:        slaBook{policy: cfg.SLA, now: now, ledgerAt: minTime},
 	}
 	layout := windows.Layout{Counters: d.numCells() * numCounters, Hists: d.numCells() * numHists, Expand: d.expandHists}
 	for _, wc := range cfg.Windows {
@@ -265,13 +271,7 @@ func New(cfg Config, now int64) (*State, error) {
 			s.longest = w
 		}
 	}
-	combos := len(d.channels) * numPri * (2 + d.maxTeams)
-	for i := range s.totals {
-		s.totals[i] = make([]int64, combos)
-	}
-	for h := range s.durations {
-		s.durations[h] = make([]durationHist, len(d.channels)*events.NumPriorities)
-	}
+	s.led = newLedger(len(d.channels), len(d.channels)*numPri*(2+d.maxTeams))
 	return s, nil
 }
 
@@ -281,13 +281,23 @@ const (
 )
 
 // Advance moves every window so that it ends at now, and counts the SLA
-// clocks that have come due.
+// clocks that have come due. Time never goes back: an earlier now than
+// the last one changes nothing.
 func (s *State) Advance(now int64) {
 	for _, w := range s.wins {
 		w.Advance(now)
 	}
 	s.fireTimers(now)
+	if s.lastStored == minTime && s.lastEvent != minTime {
+		// Events come without stream times (Arrive was never called):
+		// the ledger clock follows the wall clock.
+		s.advanceLedger(now - int64(ledgerGrace))
+	}
+	s.led.settle()
 }
+
+// Now returns the time the state was last advanced to (Unix ns).
+func (s *State) Now() int64 { return s.sla.now }
 
 // Reject counts a message rejected before it reached Apply.
 func (s *State) Reject(r events.Reason) { s.rejected[r]++ }
@@ -295,6 +305,15 @@ func (s *State) Reject(r events.Reason) { s.rejected[r]++ }
 // Apply folds one validated event into the state. The event's byte slices
 // are copied where they must outlive the call.
 func (s *State) Apply(ev *events.Event) Result {
+	r := s.apply(ev)
+	if s.lastStored != minTime {
+		s.lastLive = s.lastStored-s.watermark <= int64(s.cfg.MaxClockSkew)
+	}
+	s.led.settle()
+	return r
+}
+
+func (s *State) apply(ev *events.Event) Result {
 	e := newEntry(ev, breakdown{})
 	tix, tracked := int32(-1), false
 	if len(ev.TicketID) > 0 {
@@ -303,6 +322,10 @@ func (s *State) Apply(ev *events.Event) Result {
 	if s.seen(e, ev.TicketID, tix, tracked) {
 		s.duplicates++
 		return Duplicate
+	}
+	if !tracked && s.beyondIDMemory(e.at, len(ev.TicketID) > 0) {
+		s.expired++
+		return Expired
 	}
 	s.applied[ev.Type]++
 	if ev.Type == events.TicketOpened {
@@ -314,6 +337,7 @@ func (s *State) Apply(ev *events.Event) Result {
 	}
 	if e.at > s.watermark {
 		s.watermark = e.at
+		s.advanceLedger(e.at)
 		s.expire()
 		if tracked {
 			// expire never evicts an open ticket or one just touched,
@@ -344,6 +368,23 @@ func (s *State) Apply(ev *events.Event) Result {
 	return Applied
 }
 
+// beyondIDMemory reports whether an event at time at, for a ticket that is
+// not tracked (ticketless when hasTicket is false), lies further behind the
+// newest event time than ids are remembered. Its id may have been
+// forgotten, so it cannot be told from a re-send of an event that was
+// applied long ago: it is expired and applied to nothing (contract
+// section 1), which keeps "a duplicate changes nothing" true without end.
+func (s *State) beyondIDMemory(at int64, hasTicket bool) bool {
+	if s.watermark == minTime {
+		return false
+	}
+	memory := s.cfg.RetainIDs
+	if hasTicket {
+		memory = s.cfg.RetainResolved
+	}
+	return at < s.watermark-int64(memory)
+}
+
 // seen reports whether an event with e's id was already applied.
 func (s *State) seen(e entry, ticketID []byte, tix int32, tracked bool) bool {
 	if _, ok := s.ticketless[e.id]; ok {
@@ -370,7 +411,7 @@ func (s *State) lookup(id []byte) (int32, bool) { return s.index.lookup(&s.ticke
 func (s *State) forget(tix int32) {
 	s.index.remove(&s.tickets, tix)
 	tk := s.tickets.at(tix)
-	*tk = ticket{gen: tk.gen + 1}
+	*tk = ticket{gen: tk.gen + 1, lgen: tk.lgen + 1}
 	s.tracked--
 }
 
@@ -385,7 +426,7 @@ func (s *State) track(id []byte, opened entry) {
 		tix = s.tickets.add()
 	}
 	tk := s.tickets.at(tix)
-	*tk = ticket{gen: tk.gen}
+	*tk = ticket{gen: tk.gen, lgen: tk.lgen}
 	tk.setID(id)
 	tk.log = append(tk.inline[:0], opened)
 	if held, ok := s.held[string(id)]; ok {
@@ -401,7 +442,7 @@ func (s *State) track(id []byte, opened entry) {
 	s.tracked++
 	s.index.insert(&s.tickets, tix)
 	s.fold(tix, 1)
-	s.rearm(tix, maxTime)
+	s.rearm(tix, never)
 	if s.cfg.MaxTracked > 0 && s.tracked > s.cfg.MaxTracked {
 		s.evictTracked()
 	}
@@ -411,14 +452,13 @@ func (s *State) track(id []byte, opened entry) {
 // comes after everything the ticket has seen, a full re-fold otherwise.
 func (s *State) addToTicket(tix int32, e entry) {
 	tk := s.tickets.at(tix)
-	before := nextChange(&tk.fs, s.sla.now)
-	defer s.rearm(tix, before)
+	defer s.rearm(tix, s.wakeUps(tix))
 	last := tk.log[len(tk.log)-1]
 	if e.typ() != events.TicketOpened && last.less(e) {
 		tk.log = append(tk.log, e)
-		s.final(&tk.fs, s.sla.now, -1)
+		s.final(&tk.fs, s.sla.now, s.sla.ledgerAt, -1)
 		s.step(&tk.fs, tix, e, 1)
-		s.final(&tk.fs, s.sla.now, 1)
+		s.final(&tk.fs, s.sla.now, s.sla.ledgerAt, 1)
 		return
 	}
 	if e.typ() == events.TicketOpened && tk.log[tk.defining()].less(e) {
@@ -466,7 +506,7 @@ func (s *State) fold(tix int32, sign int64) {
 			s.step(&fs, tix, e, sign)
 		}
 	}
-	s.final(&fs, s.sla.now, sign)
+	s.final(&fs, s.sla.now, s.sla.ledgerAt, sign)
 	tk.fs = fs
 }
 
@@ -523,10 +563,10 @@ func (s *State) contribute(bd breakdown, e entry, sign int64) {
 	switch e.typ() {
 	case events.TicketOpened:
 		s.count(e.at, bd, cOpened, sign)
-		s.totals[0][s.combo(bd)] += sign
+		s.led.add(s.led.ticketSlot(totalOpened, s.combo(bd)), sign)
 	case events.TicketResolved:
 		s.count(e.at, bd, cResolved, sign)
-		s.totals[1][s.combo(bd)] += sign
+		s.led.add(s.led.ticketSlot(totalResolved, s.combo(bd)), sign)
 		if r := e.replies(); r >= 0 {
 			s.count(e.at, bd, cFCRResolutions, sign)
 			if r == 1 {
@@ -539,10 +579,10 @@ func (s *State) contribute(bd breakdown, e entry, sign int64) {
 		}
 	case events.TicketReopened:
 		s.count(e.at, bd, cReopened, sign)
-		s.totals[2][s.combo(bd)] += sign
+		s.led.add(s.led.ticketSlot(totalReopened, s.combo(bd)), sign)
 	case events.SurveyAnswered:
 		kind, score := e.survey()
-		s.surveys[kind][score] += sign
+		s.led.add(s.led.surveySlot(kind, score), sign)
 		switch kind {
 		case events.SurveyCSAT:
 			s.count(e.at, bd, cCSAT, sign)
@@ -583,7 +623,7 @@ func (s *State) duration(h int, bd breakdown, at, d int64, sign int64) {
 		w.Observe(at, histGroup(bd, h), secs, int(sign))
 	}
 	if bd.pri < events.NumPriorities {
-		s.durations[h][int(bd.ch)*events.NumPriorities+int(bd.pri)].observe(ms, sign)
+		s.led.sample(h, int(bd.ch)*events.NumPriorities+int(bd.pri), ms, sign)
 	}
 }
 
@@ -659,10 +699,10 @@ func (s *State) orphanHeldBefore(horizon int64, limit int, counter *int64) {
 			switch e.typ() {
 			case events.TicketResolved:
 				s.count(e.at, unknown(), cResolved, 1)
-				s.totals[1][s.combo(unknown())]++
+				s.led.add(s.led.ticketSlot(totalResolved, s.combo(unknown())), 1)
 			case events.TicketReopened:
 				s.count(e.at, unknown(), cReopened, 1)
-				s.totals[2][s.combo(unknown())]++
+				s.led.add(s.led.ticketSlot(totalReopened, s.combo(unknown())), 1)
 			}
 		}
 		if len(kept) == 0 {

@@ -31,7 +31,8 @@ type Collector struct {
 	slaAchieved, slaBreached       *prometheus.Desc
 	slaCompliance, slaAtRisk       *prometheus.Desc
 	slaBreachedOpen, slaNextBreach *prometheus.Desc
-	slaOutcomes                    *prometheus.Desc
+	slaOutcomes, slaCorrected      *prometheus.Desc
+	expired, corrected             *prometheus.Desc
 }
 
 // windowed is one gauge with window and breakdown labels, and how to read
@@ -105,7 +106,10 @@ func NewCollector(snapshot func() *kpi.Snapshot) *Collector {
 		slaAtRisk:       desc("helpdesk_sla_at_risk_tickets", "Open tickets whose SLA target is unmet, not yet breached, with at least the warning share of its time gone.", "sla", "priority"),
 		slaBreachedOpen: desc("helpdesk_sla_breached_open_tickets", "Open tickets whose SLA target is breached and still unmet.", "sla", "priority"),
 		slaNextBreach:   desc("helpdesk_sla_next_breach_seconds", "Time until the earliest upcoming SLA breach among open tickets.", "sla", "priority"),
-		slaOutcomes:     desc("helpdesk_sla_outcomes_total", "SLA outcomes by event time since the stream began: achieved when met, breached at the deadline.", "sla", "priority", "outcome"),
+		slaOutcomes:     desc("helpdesk_sla_outcomes_total", "SLA outcomes since the stream began: achieved when met, breached at the deadline; never decreases (an outcome a later event takes back is counted in helpdesk_sla_outcome_corrections_total).", "sla", "priority", "outcome"),
+		slaCorrected:    desc("helpdesk_sla_outcome_corrections_total", "SLA outcomes counted in helpdesk_sla_outcomes_total and later taken back by an out-of-order event; the exact count is the difference.", "sla", "priority", "outcome"),
+		expired:         desc("helpdesk_events_expired_total", "Events for a ticket not tracked that lie further behind the newest event time than ids are remembered: applied to nothing."),
+		corrected:       desc("helpdesk_corrections_total", "What later events took back from a cumulative series (which never decreases); the exact value is the series minus this.", "metric"),
 	}
 }
 
@@ -118,7 +122,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.frQ, c.resQ, c.open, c.applied, c.rejected, c.duplicates, c.late, c.orphaned,
 		c.pending, c.lastEvent, c.tracked, c.held, c.evicted, c.opened, c.resolved, c.reopened,
 		c.frHist, c.resHist, c.surveys, c.slaAchieved, c.slaBreached, c.slaCompliance,
-		c.slaAtRisk, c.slaBreachedOpen, c.slaNextBreach, c.slaOutcomes,
+		c.slaAtRisk, c.slaBreachedOpen, c.slaNextBreach, c.slaOutcomes, c.slaCorrected, c.expired, c.corrected,
 	} {
 		ch <- d
 	}
@@ -129,9 +133,6 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	s := c.snapshot()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
-	}
-	counter := func(d *prometheus.Desc, v float64, labels ...string) {
-		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
 	qLabels := make([]string, len(s.Quantiles))
 	for i, q := range s.Quantiles {
@@ -156,6 +157,27 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for i, cell := range s.Cells {
 		gauge(c.open, float64(s.Open[i]), cell.Channel, cell.Priority, cell.Team)
 	}
+	gauge(c.pending, float64(s.PendingMessages))
+	if s.HasEvents {
+		gauge(c.lastEvent, float64(s.LastEventTime)/1e9)
+	}
+	gauge(c.tracked, float64(s.TrackedTickets))
+	gauge(c.held, float64(s.HeldEvents))
+	if s.CaughtUp {
+		c.collectCumulative(ch, s)
+	}
+	c.collectSLA(ch, s)
+}
+
+// collectCumulative renders the counters and histograms kept in the
+// state. They are left out until the state has caught up with the stream:
+// a state restored from a snapshot holds lower values than an earlier
+// process may have served until its replay gets past that point, and
+// Prometheus would read the dip as a reset.
+func (c *Collector) collectCumulative(ch chan<- prometheus.Metric, s *kpi.Snapshot) {
+	counter := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
+	}
 	for t := events.TicketOpened; int(t) < events.NumTypes; t++ {
 		counter(c.applied, float64(s.Applied[t]), t.String())
 	}
@@ -165,32 +187,52 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	counter(c.duplicates, float64(s.Duplicates))
 	counter(c.late, float64(s.Late))
 	counter(c.orphaned, float64(s.Orphaned))
-	gauge(c.pending, float64(s.PendingMessages))
-	if s.HasEvents {
-		gauge(c.lastEvent, float64(s.LastEventTime)/1e9)
-	}
-	gauge(c.tracked, float64(s.TrackedTickets))
-	gauge(c.held, float64(s.HeldEvents))
+	counter(c.expired, float64(s.Expired))
 	counter(c.evicted, float64(s.Evicted[kpi.EvictedTracked]), "tracked_limit")
 	counter(c.evicted, float64(s.Evicted[kpi.EvictedHeld]), "held_limit")
+	var corrected [3]int64
 	for _, t := range s.Tickets {
 		counter(c.opened, float64(t.Opened), t.Channel, t.Priority, t.Team)
 		counter(c.resolved, float64(t.Resolved), t.Channel, t.Priority, t.Team)
 		counter(c.reopened, float64(t.Reopened), t.Channel, t.Priority, t.Team)
+		corrected[0] += t.OpenedCorrected
+		corrected[1] += t.ResolvedCorrected
+		corrected[2] += t.ReopenedCorrected
 	}
+	counter(c.corrected, float64(corrected[0]), "helpdesk_tickets_opened_total")
+	counter(c.corrected, float64(corrected[1]), "helpdesk_tickets_resolved_total")
+	counter(c.corrected, float64(corrected[2]), "helpdesk_tickets_reopened_total")
 	bounds := kpi.DurationBuckets()
 	for _, h := range []struct {
+		name string
 		desc *prometheus.Desc
 		data []kpi.DurationHistogram
-	}{{c.frHist, s.FirstReplyDurations}, {c.resHist, s.ResolutionDurations}} {
+	}{
+		{"helpdesk_first_reply_duration_seconds", c.frHist, s.FirstReplyDurations},
+		{"helpdesk_resolution_duration_seconds", c.resHist, s.ResolutionDurations},
+	} {
+		var n uint64
 		for _, d := range h.data {
 			ch <- newHistogram(h.desc, bounds, d)
+			n += d.Corrected
 		}
+		counter(c.corrected, float64(n), h.name)
 	}
+	var surveysCorrected int64
 	for _, sc := range s.Surveys {
 		counter(c.surveys, float64(sc.Count), sc.Kind, strconv.Itoa(sc.Score))
+		surveysCorrected += sc.Corrected
 	}
-	c.collectSLA(ch, s)
+	counter(c.corrected, float64(surveysCorrected), "helpdesk_survey_responses_total")
+	st := &s.SLA
+	for k := range sla.NumKinds {
+		for p := range events.Priority(events.NumPriorities) {
+			for o, outcome := range [2]string{"achieved", "breached"} {
+				counter(c.slaOutcomes, float64(st.Outcomes[k][p][o]), k.String(), p.String(), outcome)
+				counter(c.slaCorrected, float64(st.OutcomesCorrected[k][p][o]), k.String(), p.String(), outcome)
+			}
+		}
+	}
 }
 
 // collectSLA renders the SLA series: windowed outcomes for the overall
@@ -230,8 +272,6 @@ func (c *Collector) collectSLA(ch chan<- prometheus.Metric, s *kpi.Snapshot) {
 					next, hasNext = st.NextBreach[k][p], true
 				}
 			}
-			ch <- prometheus.MustNewConstMetric(c.slaOutcomes, prometheus.CounterValue, float64(st.Outcomes[k][p][0]), k.String(), p.String(), "achieved")
-			ch <- prometheus.MustNewConstMetric(c.slaOutcomes, prometheus.CounterValue, float64(st.Outcomes[k][p][1]), k.String(), p.String(), "breached")
 		}
 		gauge(c.slaAtRisk, float64(atRisk), k.String(), kpi.LabelAll)
 		gauge(c.slaBreachedOpen, float64(breachedOpen), k.String(), kpi.LabelAll)

@@ -52,6 +52,7 @@ func TestCollectorExposition(t *testing.T) {
 	s.Apply(event("c", "ticket.resolved", "T1", 40*time.Minute, func(e *events.Event) { e.Replies = 1 }))
 	s.Apply(event("d", "survey.answered", "T1", 50*time.Minute, func(e *events.Event) { e.Survey, e.Score = events.SurveyCSAT, 4 }))
 	snap := s.Snapshot(t0.Add(time.Hour).UnixNano())
+	snap.CaughtUp = true
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(NewCollector(func() *kpi.Snapshot { return snap }))
 
@@ -156,6 +157,34 @@ helpdesk_last_event_timestamp_seconds ` + fmt.Sprint(t0.Add(50*time.Minute).Unix
 	}), "helpdesk_csat_ratio", "helpdesk_first_reply_time_seconds", "helpdesk_last_event_timestamp_seconds"))
 }
 
+// TestCumulativeSeriesWaitForCatchUp: until the state has caught up with
+// the stream, no counter or histogram kept in the state is exposed (a
+// restored state may hold less than an earlier process served); the
+// gauges are.
+func TestCumulativeSeriesWaitForCatchUp(t *testing.T) {
+	cfg := kpi.DefaultConfig()
+	s := newState(t, cfg)
+	s.Apply(event("a", "ticket.opened", "T1", 10*time.Minute, nil))
+	s.Apply(event("b", "ticket.first_reply", "T1", 20*time.Minute, nil))
+	snap := s.Snapshot(t0.Add(time.Hour).UnixNano())
+	cumulative := []string{
+		"helpdesk_events_total", "helpdesk_events_rejected_total", "helpdesk_events_duplicate_total",
+		"helpdesk_events_late_total", "helpdesk_events_orphaned_total", "helpdesk_events_expired_total",
+		"helpdesk_evicted_total", "helpdesk_tickets_opened_total", "helpdesk_first_reply_duration_seconds",
+		"helpdesk_sla_outcomes_total", "helpdesk_sla_outcome_corrections_total", "helpdesk_corrections_total",
+	}
+	c := NewCollector(func() *kpi.Snapshot { return snap })
+	require.Equal(t, 0, testutil.CollectAndCount(c, cumulative...))
+	require.Equal(t, 1, testutil.CollectAndCount(c, "helpdesk_tracked_tickets"))
+
+	snap.CaughtUp = true
+	// Once caught up: 5 types + 7 reasons + duplicate, late, orphaned,
+	// expired + 2 eviction reasons + one ticket combination + one
+	// first reply histogram + 2 SLAs × 4 priorities × 2 outcomes, twice
+	// (outcomes and their corrections) + 6 corrected series.
+	require.Equal(t, 5+len(events.Reasons())+4+2+1+1+2*2*4*2+6, testutil.CollectAndCount(c, cumulative...))
+}
+
 // BenchmarkRender renders /metrics for the default windows and quantiles
 // with 5 channels × 4 priorities × 10 teams, every series populated.
 func BenchmarkRender(b *testing.B) {
@@ -178,7 +207,11 @@ func BenchmarkRender(b *testing.B) {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(func() *kpi.Snapshot { return s.Snapshot(t0.Add(time.Hour).UnixNano()) }))
+	reg.MustRegister(NewCollector(func() *kpi.Snapshot {
+		snap := s.Snapshot(t0.Add(time.Hour).UnixNano())
+		snap.CaughtUp = true
+		return snap
+	}))
 	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	req := httptest.NewRequest("GET", "/metrics", nil)
 	var series int

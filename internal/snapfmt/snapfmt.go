@@ -77,6 +77,17 @@ func (r *Reader) Varint() int64 {
 	return v
 }
 
+// Byte reads one byte.
+func (r *Reader) Byte() byte {
+	if len(r.b) < 1 {
+		r.truncated()
+		return 0
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	return v
+}
+
 // U32 reads a little-endian uint32.
 func (r *Reader) U32() uint32 {
 	if len(r.b) < 4 {

@@ -797,6 +797,7 @@ func (e *encodedState) byID() map[string]string {
 func parseState(b []byte) (*encodedState, error) {
 	r := snapfmt.NewReader(b)
 	pos := func() int { return len(b) - r.Len() }
+	r.Byte() // the state format
 	// Configuration.
 	windows := r.Count(2)
 	for range windows {
