@@ -32,6 +32,13 @@ const (
 // returned. Keys match exactly (case-sensitively) after unescaping; of
 // duplicate keys the last one wins, and a null value counts as absent.
 //
+// A string field that is read (not an unknown member, which is skipped) must
+// not contain a \u escape of a lone UTF-16 surrogate: such a string is
+// rejected as ReasonInvalidValue, because replacing the surrogate by U+FFFD,
+// as encoding/json does, would make distinct ids such as "s\ud800" and
+// "s\udbff" equal. A key with a lone surrogate matches no known field. Raw
+// bytes that are not UTF-8 are ReasonInvalidJSON anywhere in the message.
+//
 // Every field of ev is overwritten. On success the byte-slice fields of ev
 // alias data or ev's scratch buffer (see Event). On error ev holds no
 // meaningful values.
@@ -256,8 +263,8 @@ func (d *decoder) scanObject(survey bool, depth int) bool {
 }
 
 // scanKey scans a member name, the colon and the whitespace around it. It
-// returns the unescaped name when it may be a known one (it fits buf), and
-// nil otherwise.
+// returns the unescaped name when it may be a known one (it fits buf and has
+// no lone surrogate), and nil otherwise.
 func (d *decoder) scanKey(buf *[maxKeyLen]byte) ([]byte, bool) {
 	if d.peek() != '"' {
 		return nil, d.failChar()
@@ -276,7 +283,7 @@ func (d *decoder) scanKey(buf *[maxKeyLen]byte) ([]byte, bool) {
 	if !escaped {
 		return raw, true
 	}
-	n, fits := unescape(buf[:], raw)
+	n, fits, _ := unescape(buf[:], raw)
 	if !fits {
 		return nil, true
 	}
@@ -538,17 +545,19 @@ func hex4(b []byte) rune {
 // scanString has validated, into dst. It returns the length written and
 // false if dst is too small. The result is never longer than src.
 //
-// Like encoding/json, it replaces a \u escape of a surrogate that is not
-// part of a valid pair by U+FFFD.
-func unescape(dst, src []byte) (int, bool) {
-	n := 0
+// It stops at a \u escape of a lone UTF-16 surrogate and returns lone true
+// (and fits false): a high surrogate (\ud800 to \udbff) not directly
+// followed by an escaped low one (\udc00 to \udfff), or a low one not
+// directly preceded by a high one. encoding/json replaces such an escape by
+// U+FFFD, which makes strings that differ only in lone surrogates equal.
+func unescape(dst, src []byte) (n int, fits, lone bool) {
 	for len(src) > 0 {
 		i := bytes.IndexByte(src, '\\')
 		if i < 0 {
 			i = len(src)
 		}
 		if n+i > len(dst) {
-			return n, false
+			return n, false, false
 		}
 		n += copy(dst[n:], src[:i])
 		src = src[i:]
@@ -571,24 +580,27 @@ func unescape(dst, src []byte) (int, bool) {
 		case 'u':
 			r, adv = hex4(src[2:6]), 6
 			if utf16.IsSurrogate(r) {
+				// Only a high surrogate and an escaped low one make a
+				// code point; DecodeRune returns U+FFFD for anything else.
 				low := rune(-1)
 				if len(src) >= 12 && src[6] == '\\' && src[7] == 'u' {
 					low = hex4(src[8:12])
 				}
-				if r = utf16.DecodeRune(r, low); r != utf8.RuneError {
-					adv = 12
+				if r = utf16.DecodeRune(r, low); r == utf8.RuneError {
+					return n, false, true
 				}
+				adv = 12
 			}
 		default: // '"', '\\', '/'
 			r = rune(c)
 		}
 		src = src[adv:]
 		if n+utf8.RuneLen(r) > len(dst) {
-			return n, false
+			return n, false, false
 		}
 		n += utf8.EncodeRune(dst[n:], r)
 	}
-	return n, true
+	return n, true, false
 }
 
 // reject returns an *Error.
@@ -607,11 +619,14 @@ const (
 	detailHandle   = "must be a number of seconds from 0 to 100000000"
 	detailSurvey   = `must be an object {"kind": "csat"|"nps"|"ces", "score": integer}`
 	detailKind     = "must be one of csat, nps, ces"
+	// detailSurrogate is the detail of a string with a lone surrogate escape.
+	detailSurrogate = `lone UTF-16 surrogates are not allowed: an escape \ud800 to \udbff must be directly followed by one of \udc00 to \udfff`
 )
 
 // fill checks the recorded fields and stores them in ev.
 func (d *decoder) fill(ev *Event) error {
 	f := &d.fields
+	var err *Error
 
 	// id
 	switch f[fID].kind {
@@ -621,7 +636,9 @@ func (d *decoder) fill(ev *Event) error {
 	default:
 		return reject(ReasonInvalidValue, "id", detailID)
 	}
-	ev.ID = d.str(ev, f[fID])
+	if ev.ID, err = d.str(ev, f[fID], "id"); err != nil {
+		return err
+	}
 	if len(ev.ID) == 0 || !fitsID(ev.ID) {
 		return reject(ReasonOutOfRange, "id", detailID)
 	}
@@ -634,7 +651,11 @@ func (d *decoder) fill(ev *Event) error {
 	default:
 		return reject(ReasonInvalidValue, "type", detailType)
 	}
-	switch string(d.str(ev, f[fType])) {
+	typ, err := d.str(ev, f[fType], "type")
+	if err != nil {
+		return err
+	}
+	switch string(typ) {
 	case "ticket.opened":
 		ev.Type = TicketOpened
 	case "ticket.first_reply":
@@ -656,7 +677,9 @@ func (d *decoder) fill(ev *Event) error {
 			return reject(ReasonMissingField, "ticket_id", "required on "+ev.Type.String()+"; "+detailID)
 		}
 	case kindString:
-		ev.TicketID = d.str(ev, f[fTicketID])
+		if ev.TicketID, err = d.str(ev, f[fTicketID], "ticket_id"); err != nil {
+			return err
+		}
 		if len(ev.TicketID) == 0 || !fitsID(ev.TicketID) {
 			return reject(ReasonOutOfRange, "ticket_id", detailID)
 		}
@@ -672,14 +695,17 @@ func (d *decoder) fill(ev *Event) error {
 	default:
 		return reject(ReasonInvalidValue, "occurred_at", detailTime)
 	}
-	t, ok := parseTimestamp(d.str(ev, f[fOccurredAt]))
+	ts, err := d.str(ev, f[fOccurredAt], "occurred_at")
+	if err != nil {
+		return err
+	}
+	t, ok := parseTimestamp(ts)
 	if !ok {
 		return reject(ReasonInvalidValue, "occurred_at", detailTime)
 	}
 	ev.OccurredAt = t
 
 	// channel, team, agent_id
-	var err *Error
 	if ev.Channel, err = d.optionalString(ev, fChannel, "channel"); err != nil {
 		return err
 	}
@@ -694,7 +720,11 @@ func (d *decoder) fill(ev *Event) error {
 	switch f[fPriority].kind {
 	case kindAbsent:
 	case kindString:
-		switch string(d.str(ev, f[fPriority])) {
+		p, err := d.str(ev, f[fPriority], "priority")
+		if err != nil {
+			return err
+		}
+		switch string(p) {
 		case "low":
 			ev.Priority = PriorityLow
 		case "normal":
@@ -766,8 +796,12 @@ func (d *decoder) fillSurvey(ev *Event) error {
 	default:
 		return reject(ReasonInvalidValue, "survey.kind", detailKind)
 	}
+	kind, err := d.str(ev, f[fSurveyKind], "survey.kind")
+	if err != nil {
+		return err
+	}
 	var k SurveyKind
-	switch string(d.str(ev, f[fSurveyKind])) {
+	switch string(kind) {
 	case "csat":
 		k = SurveyCSAT
 	case "nps":
@@ -810,7 +844,10 @@ func (d *decoder) optionalString(ev *Event, f field, name string) ([]byte, *Erro
 	case kindAbsent:
 		return nil, nil
 	case kindString:
-		s := d.str(ev, sp)
+		s, err := d.str(ev, sp, name)
+		if err != nil {
+			return nil, err
+		}
 		if !fitsID(s) {
 			return nil, reject(ReasonOutOfRange, name, detailOptional)
 		}
@@ -823,13 +860,15 @@ func (d *decoder) optionalString(ev *Event, f field, name string) ([]byte, *Erro
 	}
 }
 
-// str returns the string recorded in sp: a slice of the message when it has
-// no escapes, else its unescaped form appended to ev's scratch buffer. The
-// result's capacity equals its length, so appending to it copies.
-func (d *decoder) str(ev *Event, sp span) []byte {
+// str returns the string recorded in sp, the value of the field name: a
+// slice of the message when it has no escapes, else its unescaped form
+// appended to ev's scratch buffer. The result's capacity equals its length,
+// so appending to it copies. A string with an escape of a lone UTF-16
+// surrogate is rejected as ReasonInvalidValue.
+func (d *decoder) str(ev *Event, sp span, name string) ([]byte, *Error) {
 	raw := d.data[sp.start:sp.end:sp.end]
 	if !sp.escaped {
-		return raw
+		return raw, nil
 	}
 	// Grow before the first unescaped string of this call: all unescaped
 	// strings together are shorter than the message, so slices handed out
@@ -838,12 +877,15 @@ func (d *decoder) str(ev *Event, sp span) []byte {
 		ev.scratch = make([]byte, 0, len(d.data))
 	}
 	off := len(ev.scratch)
-	n, ok := unescape(ev.scratch[off:cap(ev.scratch)], raw)
-	if !ok {
+	n, fits, lone := unescape(ev.scratch[off:cap(ev.scratch)], raw)
+	if lone {
+		return nil, reject(ReasonInvalidValue, name, detailSurrogate)
+	}
+	if !fits {
 		panic("BUG: events: unescaped string longer than the message")
 	}
 	ev.scratch = ev.scratch[:off+n]
-	return ev.scratch[off : off+n : off+n]
+	return ev.scratch[off : off+n : off+n], nil
 }
 
 // fitsID reports whether s has at most MaxIDLen code points.

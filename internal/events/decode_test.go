@@ -140,9 +140,34 @@ func TestDecodeAccepts(t *testing.T) {
 			}),
 		},
 		{
-			name: "lone surrogates become U+FFFD like encoding/json",
-			in:   opened(`,"team":"\ud800x\udc00\ud83d\u0041"`),
-			want: with(func(d *decoded) { d.Team = "\uFFFDx\uFFFD\uFFFDA" }),
+			name: "surrogate pair in the id",
+			in:   opened(`,"id":"s\ud83d\ude00"`),
+			want: with(func(d *decoded) { d.ID = "s\U0001F600" }),
+		},
+		{
+			name: "surrogate pairs at both ends of the range, upper-case hex",
+			in:   opened(`,"id":"\uD800\uDC00","ticket_id":"\udbff\udfff"`),
+			want: with(func(d *decoded) { d.ID, d.TicketID = "\U00010000", "\U0010FFFF" }),
+		},
+		{
+			name: "two pairs in a row and an escaped U+FFFD",
+			in:   opened(`,"team":"\ud83d\ude00\ud83d\ude01\ufffd"`),
+			want: with(func(d *decoded) { d.Team = "\U0001F600\U0001F601\uFFFD" }),
+		},
+		{
+			name: "lone surrogates in unknown members and keys are ignored",
+			in:   opened(`,"x":"s\ud800","y":["\udc00"],"z":{"k":"\ud800\u0041"},"\ud800":1,"i\udbffd":"x","team\udc00":"y"`),
+			want: base(),
+		},
+		{
+			name: "lone surrogate in a survey on ticket.opened, which is ignored",
+			in:   opened(`,"survey":{"kind":"\ud800","score":1}`),
+			want: base(),
+		},
+		{
+			name: "lone surrogate overridden by a later duplicate",
+			in:   opened(`,"team":"\ud800","team":"t"`),
+			want: with(func(d *decoded) { d.Team = "t" }),
 		},
 		{
 			name: "escaped key and escaped type",
@@ -351,6 +376,16 @@ func TestDecodeRejects(t *testing.T) {
 		{"id of 129 characters", opened(`,"id":"` + strings.Repeat("x", 129) + `"`), ReasonOutOfRange, "id"},
 		{"id of 129 two-byte characters", opened(`,"id":"` + strings.Repeat("é", 129) + `"`), ReasonOutOfRange, "id"},
 		{"id checked before type", `{"type":"bogus"}`, ReasonMissingField, "id"},
+		{"id with a lone high surrogate \\ud800", opened(`,"id":"s\ud800"`), ReasonInvalidValue, "id"},
+		{"id with a lone high surrogate \\udbff", opened(`,"id":"s\udbff"`), ReasonInvalidValue, "id"},
+		{"id with a lone low surrogate", opened(`,"id":"s\udc00"`), ReasonInvalidValue, "id"},
+		{"id with a lone low surrogate \\uDFFF", opened(`,"id":"\uDFFFs"`), ReasonInvalidValue, "id"},
+		{"id with a low before a high surrogate", opened(`,"id":"\udc00\ud800"`), ReasonInvalidValue, "id"},
+		{"id with a high surrogate and a character", opened(`,"id":"\ud800x\udc00"`), ReasonInvalidValue, "id"},
+		{"id with a high surrogate and a non-surrogate escape", opened(`,"id":"\ud800\u0041"`), ReasonInvalidValue, "id"},
+		{"id with two high surrogates and a low", opened(`,"id":"\ud83d\ud83d\ude00"`), ReasonInvalidValue, "id"},
+		{"id with a high surrogate and an escaped backslash", opened(`,"id":"\ud800\\udc00"`), ReasonInvalidValue, "id"},
+		{"id with a lone surrogate, checked before its length", opened(`,"id":"\ud800` + strings.Repeat("x", 200) + `"`), ReasonInvalidValue, "id"},
 
 		// type
 		{"missing type", `{"id":"e","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z"}`, ReasonMissingField, "type"},
@@ -358,6 +393,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"unknown type", opened(`,"type":"ticket.closed"`), ReasonUnknownType, "type"},
 		{"type in the wrong case", opened(`,"type":"Ticket.Opened"`), ReasonUnknownType, "type"},
 		{"empty type", opened(`,"type":""`), ReasonUnknownType, "type"},
+		{"type with a lone surrogate", opened(`,"type":"ticket.opened\ud800"`), ReasonInvalidValue, "type"},
 
 		// ticket_id
 		{"missing ticket_id on ticket.resolved", `{"id":"e","type":"ticket.resolved","occurred_at":"2026-11-23T08:00:00Z"}`, ReasonMissingField, "ticket_id"},
@@ -365,6 +401,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"empty ticket_id on survey.answered", survey(`{"kind":"csat","score":5},"ticket_id":""`), ReasonOutOfRange, "ticket_id"},
 		{"numeric ticket_id", opened(`,"ticket_id":1042`), ReasonInvalidValue, "ticket_id"},
 		{"ticket_id of 129 characters", opened(`,"ticket_id":"` + strings.Repeat("t", 129) + `"`), ReasonOutOfRange, "ticket_id"},
+		{"ticket_id with a lone surrogate", opened(`,"ticket_id":"T\ud800"`), ReasonInvalidValue, "ticket_id"},
+		{"ticket_id with a lone surrogate on survey.answered", survey(`{"kind":"csat","score":5},"ticket_id":"\udfff"`), ReasonInvalidValue, "ticket_id"},
 
 		// occurred_at
 		{"missing occurred_at", `{"id":"e","type":"ticket.opened","ticket_id":"T"}`, ReasonMissingField, "occurred_at"},
@@ -388,17 +426,22 @@ func TestDecodeRejects(t *testing.T) {
 		{"signed year", opened(`,"occurred_at":"+026-11-23T08:00:00Z"`), ReasonInvalidValue, "occurred_at"},
 		{"year before 1678", opened(`,"occurred_at":"1677-12-31T08:00:00Z"`), ReasonInvalidValue, "occurred_at"},
 		{"year after 2261", opened(`,"occurred_at":"2262-01-01T00:00:00Z"`), ReasonInvalidValue, "occurred_at"},
+		{"occurred_at with a lone surrogate", opened(`,"occurred_at":"2026-11-23T08:00:00Z\ud800"`), ReasonInvalidValue, "occurred_at"},
 
 		// channel, team, agent_id
 		{"numeric channel", opened(`,"channel":1`), ReasonInvalidValue, "channel"},
 		{"team of 129 characters", opened(`,"team":"` + strings.Repeat("t", 129) + `"`), ReasonOutOfRange, "team"},
 		{"team of 129 escaped characters", opened(`,"team":"` + strings.Repeat(`\u00e9`, 129) + `"`), ReasonOutOfRange, "team"},
 		{"boolean agent_id", opened(`,"agent_id":true`), ReasonInvalidValue, "agent_id"},
+		{"channel with a lone surrogate", opened(`,"channel":"chat\ud800"`), ReasonInvalidValue, "channel"},
+		{"team with a lone surrogate", opened(`,"team":"\udc00"`), ReasonInvalidValue, "team"},
+		{"agent_id with a lone surrogate at the end", opened(`,"agent_id":"a-17\ud83d"`), ReasonInvalidValue, "agent_id"},
 
 		// priority
 		{"unknown priority", opened(`,"priority":"critical"`), ReasonInvalidValue, "priority"},
 		{"priority in the wrong case", opened(`,"priority":"High"`), ReasonInvalidValue, "priority"},
 		{"numeric priority", opened(`,"priority":1`), ReasonInvalidValue, "priority"},
+		{"priority with a lone surrogate", opened(`,"priority":"high\ud800"`), ReasonInvalidValue, "priority"},
 
 		// replies
 		{"replies -1", resolved(`,"replies":-1`), ReasonOutOfRange, "replies"},
@@ -428,6 +471,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"unknown survey kind", survey(`{"kind":"ppp","score":5}`), ReasonInvalidValue, "survey.kind"},
 		{"survey kind in the wrong case", survey(`{"kind":"CSAT","score":5}`), ReasonInvalidValue, "survey.kind"},
 		{"numeric survey kind", survey(`{"kind":1,"score":5}`), ReasonInvalidValue, "survey.kind"},
+		{"survey kind with a lone surrogate", survey(`{"kind":"csat\udbff","score":5}`), ReasonInvalidValue, "survey.kind"},
 		{"csat score 6", survey(`{"kind":"csat","score":6}`), ReasonOutOfRange, "survey.score"},
 		{"csat score 0", survey(`{"kind":"csat","score":0}`), ReasonOutOfRange, "survey.score"},
 		{"nps score 11", survey(`{"kind":"nps","score":11}`), ReasonOutOfRange, "survey.score"},
@@ -464,6 +508,8 @@ func TestErrorMessages(t *testing.T) {
 		{"missing ticket_id", `{"id":"e","type":"ticket.resolved","occurred_at":"2026-11-23T08:00:00Z"}`,
 			"missing_field: ticket_id: required on ticket.resolved; must be a string of 1 to 128 characters"},
 		{"nps score", survey(`{"kind":"nps","score":11}`), "out_of_range: survey.score: must be an integer from 0 to 10 for nps"},
+		{"lone surrogate", opened(`,"id":"s\ud800"`),
+			`invalid_value: id: lone UTF-16 surrogates are not allowed: an escape \ud800 to \udbff must be directly followed by one of \udc00 to \udfff`},
 		{"syntax", `{"id":"e",}`, `invalid_json: unexpected character '}' at offset 10; must be one UTF-8 JSON object`},
 		{"truncated", `{"id":"e"`, `invalid_json: unexpected end of input at offset 9; must be one UTF-8 JSON object`},
 		{"too large", strings.Repeat(" ", MaxSize+1), "too_large: message must be at most 65536 bytes, got 65537"},
@@ -509,6 +555,7 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 		[]byte(exampleOpened), []byte(exampleFirstReply), []byte(exampleResolved), []byte(exampleSurvey),
 		[]byte(benchOpened), []byte(benchSurvey),
 		[]byte(resolved(`,"handle_seconds":1234.5678,"team":"t\u00e9am \ud83d\ude00","\u0069d":"x"`)),
+		[]byte(resolved(`,"id":"s\udbff\udfff"`)),
 	}
 	var ev Event
 	for _, m := range msgs {
