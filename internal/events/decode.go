@@ -39,6 +39,10 @@ const (
 // "s\udbff" equal. A key with a lone surrogate matches no known field. Raw
 // bytes that are not UTF-8 are ReasonInvalidJSON anywhere in the message.
 //
+// An integer field (replies, survey.score) accepts any JSON number whose
+// value is an exact integer, however it is written: 1.0, 1e0 and 10e-1 are
+// 1 (see parseInteger).
+//
 // Every field of ev is overwritten. On success the byte-slice fields of ev
 // alias data or ev's scratch buffer (see Event). On error ev holds no
 // meaningful values.
@@ -136,7 +140,6 @@ const (
 type span struct {
 	kind       kind
 	escaped    bool // kindString: the raw text contains escapes
-	integer    bool // kindNumber: no fraction and no exponent
 	start, end int  // kindString: the raw text between the quotes; kindNumber: the number
 }
 
@@ -300,8 +303,8 @@ func (d *decoder) scanValue(f field, depth int) bool {
 		d.fields[f] = span{kind: kindString, escaped: escaped, start: s, end: e}
 		return ok
 	case c == '-' || '0' <= c && c <= '9':
-		integer, ok := d.scanNumber()
-		d.fields[f] = span{kind: kindNumber, integer: integer, start: start, end: d.pos}
+		ok := d.scanNumber()
+		d.fields[f] = span{kind: kindNumber, start: start, end: d.pos}
 		return ok
 	case c == 'n':
 		d.fields[f] = span{}
@@ -362,7 +365,7 @@ func (d *decoder) skipValue(depth int) bool {
 			if c != '-' && (c < '0' || c > '9') {
 				return d.failChar()
 			}
-			if _, ok := d.scanNumber(); !ok {
+			if !d.scanNumber() {
 				return false
 			}
 		}
@@ -463,9 +466,8 @@ func (d *decoder) scanString() (start, end int, escaped, ok bool) {
 	return 0, 0, false, d.fail("unexpected end of input in string")
 }
 
-// scanNumber scans the number at the current position per the JSON grammar
-// and reports whether it is an integer (no fraction, no exponent).
-func (d *decoder) scanNumber() (integer, ok bool) {
+// scanNumber scans the number at the current position per the JSON grammar.
+func (d *decoder) scanNumber() bool {
 	data := d.data
 	i := d.pos
 	if i < len(data) && data[i] == '-' {
@@ -478,32 +480,29 @@ func (d *decoder) scanNumber() (integer, ok bool) {
 		i = skipDigits(data, i+1)
 	default:
 		d.pos = i
-		return false, d.failChar()
+		return d.failChar()
 	}
-	integer = true
 	if i < len(data) && data[i] == '.' {
-		integer = false
 		i++
 		if i >= len(data) || data[i] < '0' || data[i] > '9' {
 			d.pos = i
-			return false, d.failChar()
+			return d.failChar()
 		}
 		i = skipDigits(data, i+1)
 	}
 	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
-		integer = false
 		i++
 		if i < len(data) && (data[i] == '+' || data[i] == '-') {
 			i++
 		}
 		if i >= len(data) || data[i] < '0' || data[i] > '9' {
 			d.pos = i
-			return false, d.failChar()
+			return d.failChar()
 		}
 		i = skipDigits(data, i+1)
 	}
 	d.pos = i
-	return integer, true
+	return true
 }
 
 func skipDigits(data []byte, i int) int {
@@ -741,18 +740,21 @@ func (d *decoder) fill(ev *Event) error {
 	}
 
 	// replies
-	switch sp := f[fReplies]; {
-	case sp.kind == kindAbsent:
-	case sp.kind != kindNumber || !sp.integer:
-		return reject(ReasonInvalidValue, "replies", detailReplies)
-	default:
-		v, ok := parseInt(d.data[sp.start:sp.end], MaxReplies)
-		if !ok || v < 0 {
+	switch sp := f[fReplies]; sp.kind {
+	case kindAbsent:
+	case kindNumber:
+		v, integer, inRange := parseInteger(d.data[sp.start:sp.end], MaxReplies)
+		if !integer {
+			return reject(ReasonInvalidValue, "replies", detailReplies)
+		}
+		if !inRange || v < 0 {
 			return reject(ReasonOutOfRange, "replies", detailReplies)
 		}
 		if ev.Type == TicketResolved {
 			ev.Replies = int32(v)
 		}
+	default:
+		return reject(ReasonInvalidValue, "replies", detailReplies)
 	}
 
 	// handle_seconds
@@ -822,17 +824,20 @@ func (d *decoder) fillSurvey(ev *Event) error {
 	case SurveyCES:
 		detail = "must be an integer from 1 to 7 for ces"
 	}
-	switch sp := f[fSurveyScore]; {
-	case sp.kind == kindAbsent:
+	switch sp := f[fSurveyScore]; sp.kind {
+	case kindAbsent:
 		return reject(ReasonMissingField, "survey.score", detail)
-	case sp.kind != kindNumber || !sp.integer:
-		return reject(ReasonInvalidValue, "survey.score", detail)
-	default:
-		v, ok := parseInt(d.data[sp.start:sp.end], hi)
-		if !ok || v < int64(lo) || v > int64(hi) {
+	case kindNumber:
+		v, integer, inRange := parseInteger(d.data[sp.start:sp.end], hi)
+		if !integer {
+			return reject(ReasonInvalidValue, "survey.score", detail)
+		}
+		if !inRange || v < int64(lo) || v > int64(hi) {
 			return reject(ReasonOutOfRange, "survey.score", detail)
 		}
 		ev.Survey, ev.Score = k, int8(v)
+	default:
+		return reject(ReasonInvalidValue, "survey.score", detail)
 	}
 	return nil
 }
@@ -893,24 +898,93 @@ func fitsID(s []byte) bool {
 	return len(s) <= MaxIDLen || utf8.RuneCount(s) <= MaxIDLen
 }
 
-// parseInt parses a JSON integer. It returns false if its magnitude exceeds
-// limit, which must be far below the int64 range.
-func parseInt(b []byte, limit int) (int64, bool) {
+// parseInteger parses the JSON number b, which scanNumber has validated, as
+// an integer of magnitude at most limit, which must be far below the int64
+// range. It reports whether the value of b is an integer and, if so, whether
+// its magnitude is within limit.
+//
+// JSON has one number type, so what counts is the exact value, not the
+// spelling: a number is an integer if its decimal value is one, whether it is
+// written with a fraction of zeros, an exponent or both. 1.0, 1.00, 1e0,
+// 1E+0, 10e-1 and 0.1e1 are all 1, and -0 and -0.0 are 0; 1.5, 1e-1 and
+// 0.15e1 are not integers; 1e7 is an integer, beyond the limit of replies.
+// The arithmetic is exact decimal on the digits, with no float
+// conversion (and no allocation).
+func parseInteger(b []byte, limit int) (v int64, integer, inRange bool) {
 	neg := b[0] == '-'
 	if neg {
 		b = b[1:]
 	}
-	var v int64
-	for _, c := range b {
-		v = v*10 + int64(c-'0')
+	// The value is the digits of the mantissa times 10 to the power scale.
+	// The exponent saturates at ±(len(b)+20): as b has fewer digits than
+	// len(b), from there on its sign alone decides. A positive one makes an
+	// integer of more than 20 digits, beyond any limit, and a negative one
+	// leaves a fraction (or zero).
+	mant, scale := b, 0
+	for i, c := range b {
+		if c == 'e' || c == 'E' {
+			mant, scale = b[:i], parseExponent(b[i+1:], len(b)+20)
+			break
+		}
+	}
+	if i := bytes.IndexByte(mant, '.'); i >= 0 {
+		scale -= len(mant) - i - 1 // the number of fraction digits
+	}
+	// Trailing zeros move from the digits into the scale; leading zeros and
+	// the point (accounted for above) do not count.
+	for len(mant) > 0 && (mant[len(mant)-1] == '0' || mant[len(mant)-1] == '.') {
+		if mant[len(mant)-1] == '0' {
+			scale++
+		}
+		mant = mant[:len(mant)-1]
+	}
+	for len(mant) > 0 && (mant[0] == '0' || mant[0] == '.') {
+		mant = mant[1:]
+	}
+	if len(mant) == 0 {
+		return 0, true, true // zero, however written
+	}
+	if scale < 0 {
+		// The digits end in a nonzero digit, so dividing them by a power of
+		// ten leaves a fraction.
+		return 0, false, false
+	}
+	for _, c := range mant {
+		if c != '.' {
+			v = v*10 + int64(c-'0')
+			if v > int64(limit) {
+				return 0, true, false
+			}
+		}
+	}
+	// v is at least 1, so this ends after a few rounds however large scale is.
+	for range scale {
+		v *= 10
 		if v > int64(limit) {
-			return 0, false
+			return 0, true, false
 		}
 	}
 	if neg {
 		v = -v
 	}
-	return v, true
+	return v, true, true
+}
+
+// parseExponent returns the value of the exponent b of a JSON number (digits
+// after an optional sign), saturated at ±sat so that it cannot overflow.
+func parseExponent(b []byte, sat int) int {
+	neg := b[0] == '-'
+	if b[0] == '+' || b[0] == '-' {
+		b = b[1:]
+	}
+	e := 0
+	for _, c := range b {
+		e = min(e*10+int(c-'0'), sat)
+	}
+	if neg {
+		return -e
+	}
+	return e
 }
 
 // parseTimestamp parses an RFC 3339 date-time with offset,

@@ -82,6 +82,16 @@ func with(fn func(*decoded)) decoded {
 	return d
 }
 
+// answered returns what survey(`{"kind":k,"score":score}`) decodes to.
+func answered(k SurveyKind, score int8) decoded {
+	return decoded{ID: "e", Type: SurveyAnswered, OccurredAt: base().OccurredAt, Replies: -1, HandleMillis: -1, Survey: k, Score: score}
+}
+
+// repliesOf returns what resolved(`,"replies":n`) decodes to.
+func repliesOf(n int32) decoded {
+	return with(func(d *decoded) { d.Type, d.Replies = TicketResolved, n })
+}
+
 func TestDecodeAccepts(t *testing.T) {
 	tests := []struct {
 		name string
@@ -276,6 +286,41 @@ func TestDecodeAccepts(t *testing.T) {
 			in:   resolved(`,"handle_seconds":0.0014,"replies":-0`),
 			want: with(func(d *decoded) { d.Type, d.Replies, d.HandleMillis = TicketResolved, 0, 1 }),
 		},
+		{name: "replies 1.0", in: resolved(`,"replies":1.0`), want: repliesOf(1)},
+		{name: "replies 1.00", in: resolved(`,"replies":1.00`), want: repliesOf(1)},
+		{name: "replies 1e0", in: resolved(`,"replies":1e0`), want: repliesOf(1)},
+		{name: "replies 1E+0", in: resolved(`,"replies":1E+0`), want: repliesOf(1)},
+		{name: "replies 10e-1", in: resolved(`,"replies":10e-1`), want: repliesOf(1)},
+		{name: "replies 100e-2", in: resolved(`,"replies":100e-2`), want: repliesOf(1)},
+		{name: "replies 0.4e1", in: resolved(`,"replies":0.4e1`), want: repliesOf(4)},
+		{name: "replies 0.04e2", in: resolved(`,"replies":0.04e2`), want: repliesOf(4)},
+		{name: "replies 1e2", in: resolved(`,"replies":1e2`), want: repliesOf(100)},
+		{name: "replies 1.5e1", in: resolved(`,"replies":1.5e1`), want: repliesOf(15)},
+		{name: "replies 2E00 with a zero-padded exponent", in: resolved(`,"replies":2E00`), want: repliesOf(2)},
+		{name: "replies 10.0", in: resolved(`,"replies":10.0`), want: repliesOf(10)},
+		{name: "replies 1000000.000 at the maximum", in: resolved(`,"replies":1000000.000`), want: repliesOf(1_000_000)},
+		{name: "replies 1e6 at the maximum", in: resolved(`,"replies":1e6`), want: repliesOf(1_000_000)},
+		{name: "replies 0.000001e12 at the maximum", in: resolved(`,"replies":0.000001e12`), want: repliesOf(1_000_000)},
+		{name: "replies 0.0", in: resolved(`,"replies":0.0`), want: repliesOf(0)},
+		{name: "replies -0.0 is 0", in: resolved(`,"replies":-0.0`), want: repliesOf(0)},
+		{name: "replies -0e5 is 0", in: resolved(`,"replies":-0e5`), want: repliesOf(0)},
+		{name: "replies 0 with an exponent beyond int64", in: resolved(`,"replies":0.00e-99999999999999999999`), want: repliesOf(0)},
+		{
+			name: "replies of 401 digits scaled back to 1",
+			in:   resolved(`,"replies":1` + strings.Repeat("0", 400) + `e-400`),
+			want: repliesOf(1),
+		},
+		{
+			name: "replies of 30000 fraction digits scaled up to 3",
+			in:   resolved(`,"replies":0.` + strings.Repeat("0", 29999) + `3e30000`),
+			want: repliesOf(3),
+		},
+		{name: "csat score 4.0", in: survey(`{"kind":"csat","score":4.0}`), want: answered(SurveyCSAT, 4)},
+		{name: "csat score 4.00", in: survey(`{"kind":"csat","score":4.00}`), want: answered(SurveyCSAT, 4)},
+		{name: "csat score 50e-1", in: survey(`{"kind":"csat","score":50e-1}`), want: answered(SurveyCSAT, 5)},
+		{name: "nps score 1e1", in: survey(`{"kind":"nps","score":1e1}`), want: answered(SurveyNPS, 10)},
+		{name: "nps score -0.0 is 0", in: survey(`{"kind":"nps","score":-0.0}`), want: answered(SurveyNPS, 0)},
+		{name: "ces score 0.7E+1", in: survey(`{"kind":"ces","score":0.7E+1}`), want: answered(SurveyCES, 7)},
 		{
 			name: "replies and handle_seconds ignored on ticket.opened",
 			in:   opened(`,"replies":3,"handle_seconds":60`),
@@ -446,8 +491,21 @@ func TestDecodeRejects(t *testing.T) {
 		// replies
 		{"replies -1", resolved(`,"replies":-1`), ReasonOutOfRange, "replies"},
 		{"replies 1.5", resolved(`,"replies":1.5`), ReasonInvalidValue, "replies"},
-		{"replies 1.0", resolved(`,"replies":1.0`), ReasonInvalidValue, "replies"},
-		{"replies with exponent", resolved(`,"replies":1e2`), ReasonInvalidValue, "replies"},
+		{"replies 0.5", resolved(`,"replies":0.5`), ReasonInvalidValue, "replies"},
+		{"replies 1e-1", resolved(`,"replies":1e-1`), ReasonInvalidValue, "replies"},
+		{"replies 1.05e1", resolved(`,"replies":1.05e1`), ReasonInvalidValue, "replies"},
+		{"replies 1.0000001e6", resolved(`,"replies":1.0000001e6`), ReasonInvalidValue, "replies"},
+		{"replies 1 plus 10^-22, which is 1 as a float64", resolved(`,"replies":1.0000000000000000000001`), ReasonInvalidValue, "replies"},
+		{"replies 1e-400", resolved(`,"replies":1e-400`), ReasonInvalidValue, "replies"},
+		{"replies 1e with an exponent below int64", resolved(`,"replies":1e-99999999999999999999`), ReasonInvalidValue, "replies"},
+		{"replies -0.5 is not an integer before it is negative", resolved(`,"replies":-0.5`), ReasonInvalidValue, "replies"},
+		{"replies huge and not an integer", resolved(`,"replies":12345678901234567890.5`), ReasonInvalidValue, "replies"},
+		{"replies -1.0", resolved(`,"replies":-1.0`), ReasonOutOfRange, "replies"},
+		{"replies 1000001.0", resolved(`,"replies":1000001.0`), ReasonOutOfRange, "replies"},
+		{"replies 1e7", resolved(`,"replies":1e7`), ReasonOutOfRange, "replies"},
+		{"replies 1e400", resolved(`,"replies":1e400`), ReasonOutOfRange, "replies"},
+		{"replies with an exponent beyond int64", resolved(`,"replies":1e99999999999999999999`), ReasonOutOfRange, "replies"},
+		{"replies 99999999999999999999999.0", resolved(`,"replies":99999999999999999999999.0`), ReasonOutOfRange, "replies"},
 		{"replies as string", resolved(`,"replies":"1"`), ReasonInvalidValue, "replies"},
 		{"replies over the maximum", resolved(`,"replies":1000001`), ReasonOutOfRange, "replies"},
 		{"replies beyond int64", resolved(`,"replies":99999999999999999999999`), ReasonOutOfRange, "replies"},
@@ -479,7 +537,11 @@ func TestDecodeRejects(t *testing.T) {
 		{"ces score 0", survey(`{"kind":"ces","score":0}`), ReasonOutOfRange, "survey.score"},
 		{"ces score 8", survey(`{"kind":"ces","score":8}`), ReasonOutOfRange, "survey.score"},
 		{"fractional score", survey(`{"kind":"csat","score":4.5}`), ReasonInvalidValue, "survey.score"},
-		{"score 4.0", survey(`{"kind":"csat","score":4.0}`), ReasonInvalidValue, "survey.score"},
+		{"score 4.000001", survey(`{"kind":"csat","score":4.000001}`), ReasonInvalidValue, "survey.score"},
+		{"score 1e-1", survey(`{"kind":"nps","score":1e-1}`), ReasonInvalidValue, "survey.score"},
+		{"csat score 6.0", survey(`{"kind":"csat","score":6.0}`), ReasonOutOfRange, "survey.score"},
+		{"nps score 1.1e1", survey(`{"kind":"nps","score":1.1e1}`), ReasonOutOfRange, "survey.score"},
+		{"ces score -1.0e0", survey(`{"kind":"ces","score":-1.0e0}`), ReasonOutOfRange, "survey.score"},
 		{"score as string", survey(`{"kind":"csat","score":"5"}`), ReasonInvalidValue, "survey.score"},
 		{"huge score", survey(`{"kind":"nps","score":18446744073709551626}`), ReasonOutOfRange, "survey.score"},
 		{"the last survey wins as a whole", survey(`{"kind":"csat","score":5},"survey":{"score":3}`), ReasonMissingField, "survey.kind"},
@@ -510,6 +572,7 @@ func TestErrorMessages(t *testing.T) {
 		{"nps score", survey(`{"kind":"nps","score":11}`), "out_of_range: survey.score: must be an integer from 0 to 10 for nps"},
 		{"lone surrogate", opened(`,"id":"s\ud800"`),
 			`invalid_value: id: lone UTF-16 surrogates are not allowed: an escape \ud800 to \udbff must be directly followed by one of \udc00 to \udfff`},
+		{"score not an integer", survey(`{"kind":"csat","score":4.5}`), "invalid_value: survey.score: must be an integer from 1 to 5 for csat"},
 		{"syntax", `{"id":"e",}`, `invalid_json: unexpected character '}' at offset 10; must be one UTF-8 JSON object`},
 		{"truncated", `{"id":"e"`, `invalid_json: unexpected end of input at offset 9; must be one UTF-8 JSON object`},
 		{"too large", strings.Repeat(" ", MaxSize+1), "too_large: message must be at most 65536 bytes, got 65537"},
@@ -555,7 +618,7 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 		[]byte(exampleOpened), []byte(exampleFirstReply), []byte(exampleResolved), []byte(exampleSurvey),
 		[]byte(benchOpened), []byte(benchSurvey),
 		[]byte(resolved(`,"handle_seconds":1234.5678,"team":"t\u00e9am \ud83d\ude00","\u0069d":"x"`)),
-		[]byte(resolved(`,"id":"s\udbff\udfff"`)),
+		[]byte(resolved(`,"replies":10e-1,"id":"s\udbff\udfff"`)), []byte(survey(`{"kind":"csat","score":4.0}`)),
 	}
 	var ev Event
 	for _, m := range msgs {
