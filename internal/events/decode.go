@@ -32,6 +32,17 @@ const (
 // returned. Keys match exactly (case-sensitively) after unescaping; of
 // duplicate keys the last one wins, and a null value counts as absent.
 //
+// A string field that is read (not an unknown member, which is skipped) must
+// not contain a \u escape of a lone UTF-16 surrogate: such a string is
+// rejected as ReasonInvalidValue, because replacing the surrogate by U+FFFD,
+// as encoding/json does, would make distinct ids such as "s\ud800" and
+// "s\udbff" equal. A key with a lone surrogate matches no known field. Raw
+// bytes that are not UTF-8 are ReasonInvalidJSON anywhere in the message.
+//
+// An integer field (replies, survey.score) accepts any JSON number whose
+// value is an exact integer, however it is written: 1.0, 1e0 and 10e-1 are
+// 1 (see parseInteger).
+//
 // Every field of ev is overwritten. On success the byte-slice fields of ev
 // alias data or ev's scratch buffer (see Event). On error ev holds no
 // meaningful values.
@@ -129,7 +140,6 @@ const (
 type span struct {
 	kind       kind
 	escaped    bool // kindString: the raw text contains escapes
-	integer    bool // kindNumber: no fraction and no exponent
 	start, end int  // kindString: the raw text between the quotes; kindNumber: the number
 }
 
@@ -256,8 +266,8 @@ func (d *decoder) scanObject(survey bool, depth int) bool {
 }
 
 // scanKey scans a member name, the colon and the whitespace around it. It
-// returns the unescaped name when it may be a known one (it fits buf), and
-// nil otherwise.
+// returns the unescaped name when it may be a known one (it fits buf and has
+// no lone surrogate), and nil otherwise.
 func (d *decoder) scanKey(buf *[maxKeyLen]byte) ([]byte, bool) {
 	if d.peek() != '"' {
 		return nil, d.failChar()
@@ -276,7 +286,7 @@ func (d *decoder) scanKey(buf *[maxKeyLen]byte) ([]byte, bool) {
 	if !escaped {
 		return raw, true
 	}
-	n, fits := unescape(buf[:], raw)
+	n, fits, _ := unescape(buf[:], raw)
 	if !fits {
 		return nil, true
 	}
@@ -293,8 +303,8 @@ func (d *decoder) scanValue(f field, depth int) bool {
 		d.fields[f] = span{kind: kindString, escaped: escaped, start: s, end: e}
 		return ok
 	case c == '-' || '0' <= c && c <= '9':
-		integer, ok := d.scanNumber()
-		d.fields[f] = span{kind: kindNumber, integer: integer, start: start, end: d.pos}
+		ok := d.scanNumber()
+		d.fields[f] = span{kind: kindNumber, start: start, end: d.pos}
 		return ok
 	case c == 'n':
 		d.fields[f] = span{}
@@ -355,7 +365,7 @@ func (d *decoder) skipValue(depth int) bool {
 			if c != '-' && (c < '0' || c > '9') {
 				return d.failChar()
 			}
-			if _, ok := d.scanNumber(); !ok {
+			if !d.scanNumber() {
 				return false
 			}
 		}
@@ -456,9 +466,8 @@ func (d *decoder) scanString() (start, end int, escaped, ok bool) {
 	return 0, 0, false, d.fail("unexpected end of input in string")
 }
 
-// scanNumber scans the number at the current position per the JSON grammar
-// and reports whether it is an integer (no fraction, no exponent).
-func (d *decoder) scanNumber() (integer, ok bool) {
+// scanNumber scans the number at the current position per the JSON grammar.
+func (d *decoder) scanNumber() bool {
 	data := d.data
 	i := d.pos
 	if i < len(data) && data[i] == '-' {
@@ -471,32 +480,29 @@ func (d *decoder) scanNumber() (integer, ok bool) {
 		i = skipDigits(data, i+1)
 	default:
 		d.pos = i
-		return false, d.failChar()
+		return d.failChar()
 	}
-	integer = true
 	if i < len(data) && data[i] == '.' {
-		integer = false
 		i++
 		if i >= len(data) || data[i] < '0' || data[i] > '9' {
 			d.pos = i
-			return false, d.failChar()
+			return d.failChar()
 		}
 		i = skipDigits(data, i+1)
 	}
 	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
-		integer = false
 		i++
 		if i < len(data) && (data[i] == '+' || data[i] == '-') {
 			i++
 		}
 		if i >= len(data) || data[i] < '0' || data[i] > '9' {
 			d.pos = i
-			return false, d.failChar()
+			return d.failChar()
 		}
 		i = skipDigits(data, i+1)
 	}
 	d.pos = i
-	return integer, true
+	return true
 }
 
 func skipDigits(data []byte, i int) int {
@@ -538,17 +544,19 @@ func hex4(b []byte) rune {
 // scanString has validated, into dst. It returns the length written and
 // false if dst is too small. The result is never longer than src.
 //
-// Like encoding/json, it replaces a \u escape of a surrogate that is not
-// part of a valid pair by U+FFFD.
-func unescape(dst, src []byte) (int, bool) {
-	n := 0
+// It stops at a \u escape of a lone UTF-16 surrogate and returns lone true
+// (and fits false): a high surrogate (\ud800 to \udbff) not directly
+// followed by an escaped low one (\udc00 to \udfff), or a low one not
+// directly preceded by a high one. encoding/json replaces such an escape by
+// U+FFFD, which makes strings that differ only in lone surrogates equal.
+func unescape(dst, src []byte) (n int, fits, lone bool) {
 	for len(src) > 0 {
 		i := bytes.IndexByte(src, '\\')
 		if i < 0 {
 			i = len(src)
 		}
 		if n+i > len(dst) {
-			return n, false
+			return n, false, false
 		}
 		n += copy(dst[n:], src[:i])
 		src = src[i:]
@@ -571,24 +579,27 @@ func unescape(dst, src []byte) (int, bool) {
 		case 'u':
 			r, adv = hex4(src[2:6]), 6
 			if utf16.IsSurrogate(r) {
+				// Only a high surrogate and an escaped low one make a
+				// code point; DecodeRune returns U+FFFD for anything else.
 				low := rune(-1)
 				if len(src) >= 12 && src[6] == '\\' && src[7] == 'u' {
 					low = hex4(src[8:12])
 				}
-				if r = utf16.DecodeRune(r, low); r != utf8.RuneError {
-					adv = 12
+				if r = utf16.DecodeRune(r, low); r == utf8.RuneError {
+					return n, false, true
 				}
+				adv = 12
 			}
 		default: // '"', '\\', '/'
 			r = rune(c)
 		}
 		src = src[adv:]
 		if n+utf8.RuneLen(r) > len(dst) {
-			return n, false
+			return n, false, false
 		}
 		n += utf8.EncodeRune(dst[n:], r)
 	}
-	return n, true
+	return n, true, false
 }
 
 // reject returns an *Error.
@@ -607,11 +618,14 @@ const (
 	detailHandle   = "must be a number of seconds from 0 to 100000000"
 	detailSurvey   = `must be an object {"kind": "csat"|"nps"|"ces", "score": integer}`
 	detailKind     = "must be one of csat, nps, ces"
+	// detailSurrogate is the detail of a string with a lone surrogate escape.
+	detailSurrogate = `lone UTF-16 surrogates are not allowed: an escape \ud800 to \udbff must be directly followed by one of \udc00 to \udfff`
 )
 
 // fill checks the recorded fields and stores them in ev.
 func (d *decoder) fill(ev *Event) error {
 	f := &d.fields
+	var err *Error
 
 	// id
 	switch f[fID].kind {
@@ -621,7 +635,9 @@ func (d *decoder) fill(ev *Event) error {
 	default:
 		return reject(ReasonInvalidValue, "id", detailID)
 	}
-	ev.ID = d.str(ev, f[fID])
+	if ev.ID, err = d.str(ev, f[fID], "id"); err != nil {
+		return err
+	}
 	if len(ev.ID) == 0 || !fitsID(ev.ID) {
 		return reject(ReasonOutOfRange, "id", detailID)
 	}
@@ -634,7 +650,11 @@ func (d *decoder) fill(ev *Event) error {
 	default:
 		return reject(ReasonInvalidValue, "type", detailType)
 	}
-	switch string(d.str(ev, f[fType])) {
+	typ, err := d.str(ev, f[fType], "type")
+	if err != nil {
+		return err
+	}
+	switch string(typ) {
 	case "ticket.opened":
 		ev.Type = TicketOpened
 	case "ticket.first_reply":
@@ -656,7 +676,9 @@ func (d *decoder) fill(ev *Event) error {
 			return reject(ReasonMissingField, "ticket_id", "required on "+ev.Type.String()+"; "+detailID)
 		}
 	case kindString:
-		ev.TicketID = d.str(ev, f[fTicketID])
+		if ev.TicketID, err = d.str(ev, f[fTicketID], "ticket_id"); err != nil {
+			return err
+		}
 		if len(ev.TicketID) == 0 || !fitsID(ev.TicketID) {
 			return reject(ReasonOutOfRange, "ticket_id", detailID)
 		}
@@ -672,14 +694,17 @@ func (d *decoder) fill(ev *Event) error {
 	default:
 		return reject(ReasonInvalidValue, "occurred_at", detailTime)
 	}
-	t, ok := parseTimestamp(d.str(ev, f[fOccurredAt]))
+	ts, err := d.str(ev, f[fOccurredAt], "occurred_at")
+	if err != nil {
+		return err
+	}
+	t, ok := parseTimestamp(ts)
 	if !ok {
 		return reject(ReasonInvalidValue, "occurred_at", detailTime)
 	}
 	ev.OccurredAt = t
 
 	// channel, team, agent_id
-	var err *Error
 	if ev.Channel, err = d.optionalString(ev, fChannel, "channel"); err != nil {
 		return err
 	}
@@ -694,7 +719,11 @@ func (d *decoder) fill(ev *Event) error {
 	switch f[fPriority].kind {
 	case kindAbsent:
 	case kindString:
-		switch string(d.str(ev, f[fPriority])) {
+		p, err := d.str(ev, f[fPriority], "priority")
+		if err != nil {
+			return err
+		}
+		switch string(p) {
 		case "low":
 			ev.Priority = PriorityLow
 		case "normal":
@@ -711,18 +740,21 @@ func (d *decoder) fill(ev *Event) error {
 	}
 
 	// replies
-	switch sp := f[fReplies]; {
-	case sp.kind == kindAbsent:
-	case sp.kind != kindNumber || !sp.integer:
-		return reject(ReasonInvalidValue, "replies", detailReplies)
-	default:
-		v, ok := parseInt(d.data[sp.start:sp.end], MaxReplies)
-		if !ok || v < 0 {
+	switch sp := f[fReplies]; sp.kind {
+	case kindAbsent:
+	case kindNumber:
+		v, integer, inRange := parseInteger(d.data[sp.start:sp.end], MaxReplies)
+		if !integer {
+			return reject(ReasonInvalidValue, "replies", detailReplies)
+		}
+		if !inRange || v < 0 {
 			return reject(ReasonOutOfRange, "replies", detailReplies)
 		}
 		if ev.Type == TicketResolved {
 			ev.Replies = int32(v)
 		}
+	default:
+		return reject(ReasonInvalidValue, "replies", detailReplies)
 	}
 
 	// handle_seconds
@@ -766,8 +798,12 @@ func (d *decoder) fillSurvey(ev *Event) error {
 	default:
 		return reject(ReasonInvalidValue, "survey.kind", detailKind)
 	}
+	kind, err := d.str(ev, f[fSurveyKind], "survey.kind")
+	if err != nil {
+		return err
+	}
 	var k SurveyKind
-	switch string(d.str(ev, f[fSurveyKind])) {
+	switch string(kind) {
 	case "csat":
 		k = SurveyCSAT
 	case "nps":
@@ -788,17 +824,20 @@ func (d *decoder) fillSurvey(ev *Event) error {
 	case SurveyCES:
 		detail = "must be an integer from 1 to 7 for ces"
 	}
-	switch sp := f[fSurveyScore]; {
-	case sp.kind == kindAbsent:
+	switch sp := f[fSurveyScore]; sp.kind {
+	case kindAbsent:
 		return reject(ReasonMissingField, "survey.score", detail)
-	case sp.kind != kindNumber || !sp.integer:
-		return reject(ReasonInvalidValue, "survey.score", detail)
-	default:
-		v, ok := parseInt(d.data[sp.start:sp.end], hi)
-		if !ok || v < int64(lo) || v > int64(hi) {
+	case kindNumber:
+		v, integer, inRange := parseInteger(d.data[sp.start:sp.end], hi)
+		if !integer {
+			return reject(ReasonInvalidValue, "survey.score", detail)
+		}
+		if !inRange || v < int64(lo) || v > int64(hi) {
 			return reject(ReasonOutOfRange, "survey.score", detail)
 		}
 		ev.Survey, ev.Score = k, int8(v)
+	default:
+		return reject(ReasonInvalidValue, "survey.score", detail)
 	}
 	return nil
 }
@@ -810,7 +849,10 @@ func (d *decoder) optionalString(ev *Event, f field, name string) ([]byte, *Erro
 	case kindAbsent:
 		return nil, nil
 	case kindString:
-		s := d.str(ev, sp)
+		s, err := d.str(ev, sp, name)
+		if err != nil {
+			return nil, err
+		}
 		if !fitsID(s) {
 			return nil, reject(ReasonOutOfRange, name, detailOptional)
 		}
@@ -823,13 +865,15 @@ func (d *decoder) optionalString(ev *Event, f field, name string) ([]byte, *Erro
 	}
 }
 
-// str returns the string recorded in sp: a slice of the message when it has
-// no escapes, else its unescaped form appended to ev's scratch buffer. The
-// result's capacity equals its length, so appending to it copies.
-func (d *decoder) str(ev *Event, sp span) []byte {
+// str returns the string recorded in sp, the value of the field name: a
+// slice of the message when it has no escapes, else its unescaped form
+// appended to ev's scratch buffer. The result's capacity equals its length,
+// so appending to it copies. A string with an escape of a lone UTF-16
+// surrogate is rejected as ReasonInvalidValue.
+func (d *decoder) str(ev *Event, sp span, name string) ([]byte, *Error) {
 	raw := d.data[sp.start:sp.end:sp.end]
 	if !sp.escaped {
-		return raw
+		return raw, nil
 	}
 	// Grow before the first unescaped string of this call: all unescaped
 	// strings together are shorter than the message, so slices handed out
@@ -838,12 +882,15 @@ func (d *decoder) str(ev *Event, sp span) []byte {
 		ev.scratch = make([]byte, 0, len(d.data))
 	}
 	off := len(ev.scratch)
-	n, ok := unescape(ev.scratch[off:cap(ev.scratch)], raw)
-	if !ok {
+	n, fits, lone := unescape(ev.scratch[off:cap(ev.scratch)], raw)
+	if lone {
+		return nil, reject(ReasonInvalidValue, name, detailSurrogate)
+	}
+	if !fits {
 		panic("BUG: events: unescaped string longer than the message")
 	}
 	ev.scratch = ev.scratch[:off+n]
-	return ev.scratch[off : off+n : off+n]
+	return ev.scratch[off : off+n : off+n], nil
 }
 
 // fitsID reports whether s has at most MaxIDLen code points.
@@ -851,24 +898,93 @@ func fitsID(s []byte) bool {
 	return len(s) <= MaxIDLen || utf8.RuneCount(s) <= MaxIDLen
 }
 
-// parseInt parses a JSON integer. It returns false if its magnitude exceeds
-// limit, which must be far below the int64 range.
-func parseInt(b []byte, limit int) (int64, bool) {
+// parseInteger parses the JSON number b, which scanNumber has validated, as
+// an integer of magnitude at most limit, which must be far below the int64
+// range. It reports whether the value of b is an integer and, if so, whether
+// its magnitude is within limit.
+//
+// JSON has one number type, so what counts is the exact value, not the
+// spelling: a number is an integer if its decimal value is one, whether it is
+// written with a fraction of zeros, an exponent or both. 1.0, 1.00, 1e0,
+// 1E+0, 10e-1 and 0.1e1 are all 1, and -0 and -0.0 are 0; 1.5, 1e-1 and
+// 0.15e1 are not integers; 1e7 is an integer, beyond the limit of replies.
+// The arithmetic is exact decimal on the digits, with no float
+// conversion (and no allocation).
+func parseInteger(b []byte, limit int) (v int64, integer, inRange bool) {
 	neg := b[0] == '-'
 	if neg {
 		b = b[1:]
 	}
-	var v int64
-	for _, c := range b {
-		v = v*10 + int64(c-'0')
+	// The value is the digits of the mantissa times 10 to the power scale.
+	// The exponent saturates at ±(len(b)+20): as b has fewer digits than
+	// len(b), from there on its sign alone decides. A positive one makes an
+	// integer of more than 20 digits, beyond any limit, and a negative one
+	// leaves a fraction (or zero).
+	mant, scale := b, 0
+	for i, c := range b {
+		if c == 'e' || c == 'E' {
+			mant, scale = b[:i], parseExponent(b[i+1:], len(b)+20)
+			break
+		}
+	}
+	if i := bytes.IndexByte(mant, '.'); i >= 0 {
+		scale -= len(mant) - i - 1 // the number of fraction digits
+	}
+	// Trailing zeros move from the digits into the scale; leading zeros and
+	// the point (accounted for above) do not count.
+	for len(mant) > 0 && (mant[len(mant)-1] == '0' || mant[len(mant)-1] == '.') {
+		if mant[len(mant)-1] == '0' {
+			scale++
+		}
+		mant = mant[:len(mant)-1]
+	}
+	for len(mant) > 0 && (mant[0] == '0' || mant[0] == '.') {
+		mant = mant[1:]
+	}
+	if len(mant) == 0 {
+		return 0, true, true // zero, however written
+	}
+	if scale < 0 {
+		// The digits end in a nonzero digit, so dividing them by a power of
+		// ten leaves a fraction.
+		return 0, false, false
+	}
+	for _, c := range mant {
+		if c != '.' {
+			v = v*10 + int64(c-'0')
+			if v > int64(limit) {
+				return 0, true, false
+			}
+		}
+	}
+	// v is at least 1, so this ends after a few rounds however large scale is.
+	for range scale {
+		v *= 10
 		if v > int64(limit) {
-			return 0, false
+			return 0, true, false
 		}
 	}
 	if neg {
 		v = -v
 	}
-	return v, true
+	return v, true, true
+}
+
+// parseExponent returns the value of the exponent b of a JSON number (digits
+// after an optional sign), saturated at ±sat so that it cannot overflow.
+func parseExponent(b []byte, sat int) int {
+	neg := b[0] == '-'
+	if b[0] == '+' || b[0] == '-' {
+		b = b[1:]
+	}
+	e := 0
+	for _, c := range b {
+		e = min(e*10+int(c-'0'), sat)
+	}
+	if neg {
+		return -e
+	}
+	return e
 }
 
 // parseTimestamp parses an RFC 3339 date-time with offset,

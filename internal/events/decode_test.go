@@ -82,6 +82,16 @@ func with(fn func(*decoded)) decoded {
 	return d
 }
 
+// answered returns what survey(`{"kind":k,"score":score}`) decodes to.
+func answered(k SurveyKind, score int8) decoded {
+	return decoded{ID: "e", Type: SurveyAnswered, OccurredAt: base().OccurredAt, Replies: -1, HandleMillis: -1, Survey: k, Score: score}
+}
+
+// repliesOf returns what resolved(`,"replies":n`) decodes to.
+func repliesOf(n int32) decoded {
+	return with(func(d *decoded) { d.Type, d.Replies = TicketResolved, n })
+}
+
 func TestDecodeAccepts(t *testing.T) {
 	tests := []struct {
 		name string
@@ -140,9 +150,34 @@ func TestDecodeAccepts(t *testing.T) {
 			}),
 		},
 		{
-			name: "lone surrogates become U+FFFD like encoding/json",
-			in:   opened(`,"team":"\ud800x\udc00\ud83d\u0041"`),
-			want: with(func(d *decoded) { d.Team = "\uFFFDx\uFFFD\uFFFDA" }),
+			name: "surrogate pair in the id",
+			in:   opened(`,"id":"s\ud83d\ude00"`),
+			want: with(func(d *decoded) { d.ID = "s\U0001F600" }),
+		},
+		{
+			name: "surrogate pairs at both ends of the range, upper-case hex",
+			in:   opened(`,"id":"\uD800\uDC00","ticket_id":"\udbff\udfff"`),
+			want: with(func(d *decoded) { d.ID, d.TicketID = "\U00010000", "\U0010FFFF" }),
+		},
+		{
+			name: "two pairs in a row and an escaped U+FFFD",
+			in:   opened(`,"team":"\ud83d\ude00\ud83d\ude01\ufffd"`),
+			want: with(func(d *decoded) { d.Team = "\U0001F600\U0001F601\uFFFD" }),
+		},
+		{
+			name: "lone surrogates in unknown members and keys are ignored",
+			in:   opened(`,"x":"s\ud800","y":["\udc00"],"z":{"k":"\ud800\u0041"},"\ud800":1,"i\udbffd":"x","team\udc00":"y"`),
+			want: base(),
+		},
+		{
+			name: "lone surrogate in a survey on ticket.opened, which is ignored",
+			in:   opened(`,"survey":{"kind":"\ud800","score":1}`),
+			want: base(),
+		},
+		{
+			name: "lone surrogate overridden by a later duplicate",
+			in:   opened(`,"team":"\ud800","team":"t"`),
+			want: with(func(d *decoded) { d.Team = "t" }),
 		},
 		{
 			name: "escaped key and escaped type",
@@ -251,6 +286,41 @@ func TestDecodeAccepts(t *testing.T) {
 			in:   resolved(`,"handle_seconds":0.0014,"replies":-0`),
 			want: with(func(d *decoded) { d.Type, d.Replies, d.HandleMillis = TicketResolved, 0, 1 }),
 		},
+		{name: "replies 1.0", in: resolved(`,"replies":1.0`), want: repliesOf(1)},
+		{name: "replies 1.00", in: resolved(`,"replies":1.00`), want: repliesOf(1)},
+		{name: "replies 1e0", in: resolved(`,"replies":1e0`), want: repliesOf(1)},
+		{name: "replies 1E+0", in: resolved(`,"replies":1E+0`), want: repliesOf(1)},
+		{name: "replies 10e-1", in: resolved(`,"replies":10e-1`), want: repliesOf(1)},
+		{name: "replies 100e-2", in: resolved(`,"replies":100e-2`), want: repliesOf(1)},
+		{name: "replies 0.4e1", in: resolved(`,"replies":0.4e1`), want: repliesOf(4)},
+		{name: "replies 0.04e2", in: resolved(`,"replies":0.04e2`), want: repliesOf(4)},
+		{name: "replies 1e2", in: resolved(`,"replies":1e2`), want: repliesOf(100)},
+		{name: "replies 1.5e1", in: resolved(`,"replies":1.5e1`), want: repliesOf(15)},
+		{name: "replies 2E00 with a zero-padded exponent", in: resolved(`,"replies":2E00`), want: repliesOf(2)},
+		{name: "replies 10.0", in: resolved(`,"replies":10.0`), want: repliesOf(10)},
+		{name: "replies 1000000.000 at the maximum", in: resolved(`,"replies":1000000.000`), want: repliesOf(1_000_000)},
+		{name: "replies 1e6 at the maximum", in: resolved(`,"replies":1e6`), want: repliesOf(1_000_000)},
+		{name: "replies 0.000001e12 at the maximum", in: resolved(`,"replies":0.000001e12`), want: repliesOf(1_000_000)},
+		{name: "replies 0.0", in: resolved(`,"replies":0.0`), want: repliesOf(0)},
+		{name: "replies -0.0 is 0", in: resolved(`,"replies":-0.0`), want: repliesOf(0)},
+		{name: "replies -0e5 is 0", in: resolved(`,"replies":-0e5`), want: repliesOf(0)},
+		{name: "replies 0 with an exponent beyond int64", in: resolved(`,"replies":0.00e-99999999999999999999`), want: repliesOf(0)},
+		{
+			name: "replies of 401 digits scaled back to 1",
+			in:   resolved(`,"replies":1` + strings.Repeat("0", 400) + `e-400`),
+			want: repliesOf(1),
+		},
+		{
+			name: "replies of 30000 fraction digits scaled up to 3",
+			in:   resolved(`,"replies":0.` + strings.Repeat("0", 29999) + `3e30000`),
+			want: repliesOf(3),
+		},
+		{name: "csat score 4.0", in: survey(`{"kind":"csat","score":4.0}`), want: answered(SurveyCSAT, 4)},
+		{name: "csat score 4.00", in: survey(`{"kind":"csat","score":4.00}`), want: answered(SurveyCSAT, 4)},
+		{name: "csat score 50e-1", in: survey(`{"kind":"csat","score":50e-1}`), want: answered(SurveyCSAT, 5)},
+		{name: "nps score 1e1", in: survey(`{"kind":"nps","score":1e1}`), want: answered(SurveyNPS, 10)},
+		{name: "nps score -0.0 is 0", in: survey(`{"kind":"nps","score":-0.0}`), want: answered(SurveyNPS, 0)},
+		{name: "ces score 0.7E+1", in: survey(`{"kind":"ces","score":0.7E+1}`), want: answered(SurveyCES, 7)},
 		{
 			name: "replies and handle_seconds ignored on ticket.opened",
 			in:   opened(`,"replies":3,"handle_seconds":60`),
@@ -351,6 +421,16 @@ func TestDecodeRejects(t *testing.T) {
 		{"id of 129 characters", opened(`,"id":"` + strings.Repeat("x", 129) + `"`), ReasonOutOfRange, "id"},
 		{"id of 129 two-byte characters", opened(`,"id":"` + strings.Repeat("é", 129) + `"`), ReasonOutOfRange, "id"},
 		{"id checked before type", `{"type":"bogus"}`, ReasonMissingField, "id"},
+		{"id with a lone high surrogate \\ud800", opened(`,"id":"s\ud800"`), ReasonInvalidValue, "id"},
+		{"id with a lone high surrogate \\udbff", opened(`,"id":"s\udbff"`), ReasonInvalidValue, "id"},
+		{"id with a lone low surrogate", opened(`,"id":"s\udc00"`), ReasonInvalidValue, "id"},
+		{"id with a lone low surrogate \\uDFFF", opened(`,"id":"\uDFFFs"`), ReasonInvalidValue, "id"},
+		{"id with a low before a high surrogate", opened(`,"id":"\udc00\ud800"`), ReasonInvalidValue, "id"},
+		{"id with a high surrogate and a character", opened(`,"id":"\ud800x\udc00"`), ReasonInvalidValue, "id"},
+		{"id with a high surrogate and a non-surrogate escape", opened(`,"id":"\ud800\u0041"`), ReasonInvalidValue, "id"},
+		{"id with two high surrogates and a low", opened(`,"id":"\ud83d\ud83d\ude00"`), ReasonInvalidValue, "id"},
+		{"id with a high surrogate and an escaped backslash", opened(`,"id":"\ud800\\udc00"`), ReasonInvalidValue, "id"},
+		{"id with a lone surrogate, checked before its length", opened(`,"id":"\ud800` + strings.Repeat("x", 200) + `"`), ReasonInvalidValue, "id"},
 
 		// type
 		{"missing type", `{"id":"e","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z"}`, ReasonMissingField, "type"},
@@ -358,6 +438,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"unknown type", opened(`,"type":"ticket.closed"`), ReasonUnknownType, "type"},
 		{"type in the wrong case", opened(`,"type":"Ticket.Opened"`), ReasonUnknownType, "type"},
 		{"empty type", opened(`,"type":""`), ReasonUnknownType, "type"},
+		{"type with a lone surrogate", opened(`,"type":"ticket.opened\ud800"`), ReasonInvalidValue, "type"},
 
 		// ticket_id
 		{"missing ticket_id on ticket.resolved", `{"id":"e","type":"ticket.resolved","occurred_at":"2026-11-23T08:00:00Z"}`, ReasonMissingField, "ticket_id"},
@@ -365,6 +446,8 @@ func TestDecodeRejects(t *testing.T) {
 		{"empty ticket_id on survey.answered", survey(`{"kind":"csat","score":5},"ticket_id":""`), ReasonOutOfRange, "ticket_id"},
 		{"numeric ticket_id", opened(`,"ticket_id":1042`), ReasonInvalidValue, "ticket_id"},
 		{"ticket_id of 129 characters", opened(`,"ticket_id":"` + strings.Repeat("t", 129) + `"`), ReasonOutOfRange, "ticket_id"},
+		{"ticket_id with a lone surrogate", opened(`,"ticket_id":"T\ud800"`), ReasonInvalidValue, "ticket_id"},
+		{"ticket_id with a lone surrogate on survey.answered", survey(`{"kind":"csat","score":5},"ticket_id":"\udfff"`), ReasonInvalidValue, "ticket_id"},
 
 		// occurred_at
 		{"missing occurred_at", `{"id":"e","type":"ticket.opened","ticket_id":"T"}`, ReasonMissingField, "occurred_at"},
@@ -388,23 +471,41 @@ func TestDecodeRejects(t *testing.T) {
 		{"signed year", opened(`,"occurred_at":"+026-11-23T08:00:00Z"`), ReasonInvalidValue, "occurred_at"},
 		{"year before 1678", opened(`,"occurred_at":"1677-12-31T08:00:00Z"`), ReasonInvalidValue, "occurred_at"},
 		{"year after 2261", opened(`,"occurred_at":"2262-01-01T00:00:00Z"`), ReasonInvalidValue, "occurred_at"},
+		{"occurred_at with a lone surrogate", opened(`,"occurred_at":"2026-11-23T08:00:00Z\ud800"`), ReasonInvalidValue, "occurred_at"},
 
 		// channel, team, agent_id
 		{"numeric channel", opened(`,"channel":1`), ReasonInvalidValue, "channel"},
 		{"team of 129 characters", opened(`,"team":"` + strings.Repeat("t", 129) + `"`), ReasonOutOfRange, "team"},
 		{"team of 129 escaped characters", opened(`,"team":"` + strings.Repeat(`\u00e9`, 129) + `"`), ReasonOutOfRange, "team"},
 		{"boolean agent_id", opened(`,"agent_id":true`), ReasonInvalidValue, "agent_id"},
+		{"channel with a lone surrogate", opened(`,"channel":"chat\ud800"`), ReasonInvalidValue, "channel"},
+		{"team with a lone surrogate", opened(`,"team":"\udc00"`), ReasonInvalidValue, "team"},
+		{"agent_id with a lone surrogate at the end", opened(`,"agent_id":"a-17\ud83d"`), ReasonInvalidValue, "agent_id"},
 
 		// priority
 		{"unknown priority", opened(`,"priority":"critical"`), ReasonInvalidValue, "priority"},
 		{"priority in the wrong case", opened(`,"priority":"High"`), ReasonInvalidValue, "priority"},
 		{"numeric priority", opened(`,"priority":1`), ReasonInvalidValue, "priority"},
+		{"priority with a lone surrogate", opened(`,"priority":"high\ud800"`), ReasonInvalidValue, "priority"},
 
 		// replies
 		{"replies -1", resolved(`,"replies":-1`), ReasonOutOfRange, "replies"},
 		{"replies 1.5", resolved(`,"replies":1.5`), ReasonInvalidValue, "replies"},
-		{"replies 1.0", resolved(`,"replies":1.0`), ReasonInvalidValue, "replies"},
-		{"replies with exponent", resolved(`,"replies":1e2`), ReasonInvalidValue, "replies"},
+		{"replies 0.5", resolved(`,"replies":0.5`), ReasonInvalidValue, "replies"},
+		{"replies 1e-1", resolved(`,"replies":1e-1`), ReasonInvalidValue, "replies"},
+		{"replies 1.05e1", resolved(`,"replies":1.05e1`), ReasonInvalidValue, "replies"},
+		{"replies 1.0000001e6", resolved(`,"replies":1.0000001e6`), ReasonInvalidValue, "replies"},
+		{"replies 1 plus 10^-22, which is 1 as a float64", resolved(`,"replies":1.0000000000000000000001`), ReasonInvalidValue, "replies"},
+		{"replies 1e-400", resolved(`,"replies":1e-400`), ReasonInvalidValue, "replies"},
+		{"replies 1e with an exponent below int64", resolved(`,"replies":1e-99999999999999999999`), ReasonInvalidValue, "replies"},
+		{"replies -0.5 is not an integer before it is negative", resolved(`,"replies":-0.5`), ReasonInvalidValue, "replies"},
+		{"replies huge and not an integer", resolved(`,"replies":12345678901234567890.5`), ReasonInvalidValue, "replies"},
+		{"replies -1.0", resolved(`,"replies":-1.0`), ReasonOutOfRange, "replies"},
+		{"replies 1000001.0", resolved(`,"replies":1000001.0`), ReasonOutOfRange, "replies"},
+		{"replies 1e7", resolved(`,"replies":1e7`), ReasonOutOfRange, "replies"},
+		{"replies 1e400", resolved(`,"replies":1e400`), ReasonOutOfRange, "replies"},
+		{"replies with an exponent beyond int64", resolved(`,"replies":1e99999999999999999999`), ReasonOutOfRange, "replies"},
+		{"replies 99999999999999999999999.0", resolved(`,"replies":99999999999999999999999.0`), ReasonOutOfRange, "replies"},
 		{"replies as string", resolved(`,"replies":"1"`), ReasonInvalidValue, "replies"},
 		{"replies over the maximum", resolved(`,"replies":1000001`), ReasonOutOfRange, "replies"},
 		{"replies beyond int64", resolved(`,"replies":99999999999999999999999`), ReasonOutOfRange, "replies"},
@@ -428,6 +529,7 @@ func TestDecodeRejects(t *testing.T) {
 		{"unknown survey kind", survey(`{"kind":"ppp","score":5}`), ReasonInvalidValue, "survey.kind"},
 		{"survey kind in the wrong case", survey(`{"kind":"CSAT","score":5}`), ReasonInvalidValue, "survey.kind"},
 		{"numeric survey kind", survey(`{"kind":1,"score":5}`), ReasonInvalidValue, "survey.kind"},
+		{"survey kind with a lone surrogate", survey(`{"kind":"csat\udbff","score":5}`), ReasonInvalidValue, "survey.kind"},
 		{"csat score 6", survey(`{"kind":"csat","score":6}`), ReasonOutOfRange, "survey.score"},
 		{"csat score 0", survey(`{"kind":"csat","score":0}`), ReasonOutOfRange, "survey.score"},
 		{"nps score 11", survey(`{"kind":"nps","score":11}`), ReasonOutOfRange, "survey.score"},
@@ -435,7 +537,11 @@ func TestDecodeRejects(t *testing.T) {
 		{"ces score 0", survey(`{"kind":"ces","score":0}`), ReasonOutOfRange, "survey.score"},
 		{"ces score 8", survey(`{"kind":"ces","score":8}`), ReasonOutOfRange, "survey.score"},
 		{"fractional score", survey(`{"kind":"csat","score":4.5}`), ReasonInvalidValue, "survey.score"},
-		{"score 4.0", survey(`{"kind":"csat","score":4.0}`), ReasonInvalidValue, "survey.score"},
+		{"score 4.000001", survey(`{"kind":"csat","score":4.000001}`), ReasonInvalidValue, "survey.score"},
+		{"score 1e-1", survey(`{"kind":"nps","score":1e-1}`), ReasonInvalidValue, "survey.score"},
+		{"csat score 6.0", survey(`{"kind":"csat","score":6.0}`), ReasonOutOfRange, "survey.score"},
+		{"nps score 1.1e1", survey(`{"kind":"nps","score":1.1e1}`), ReasonOutOfRange, "survey.score"},
+		{"ces score -1.0e0", survey(`{"kind":"ces","score":-1.0e0}`), ReasonOutOfRange, "survey.score"},
 		{"score as string", survey(`{"kind":"csat","score":"5"}`), ReasonInvalidValue, "survey.score"},
 		{"huge score", survey(`{"kind":"nps","score":18446744073709551626}`), ReasonOutOfRange, "survey.score"},
 		{"the last survey wins as a whole", survey(`{"kind":"csat","score":5},"survey":{"score":3}`), ReasonMissingField, "survey.kind"},
@@ -464,6 +570,9 @@ func TestErrorMessages(t *testing.T) {
 		{"missing ticket_id", `{"id":"e","type":"ticket.resolved","occurred_at":"2026-11-23T08:00:00Z"}`,
 			"missing_field: ticket_id: required on ticket.resolved; must be a string of 1 to 128 characters"},
 		{"nps score", survey(`{"kind":"nps","score":11}`), "out_of_range: survey.score: must be an integer from 0 to 10 for nps"},
+		{"lone surrogate", opened(`,"id":"s\ud800"`),
+			`invalid_value: id: lone UTF-16 surrogates are not allowed: an escape \ud800 to \udbff must be directly followed by one of \udc00 to \udfff`},
+		{"score not an integer", survey(`{"kind":"csat","score":4.5}`), "invalid_value: survey.score: must be an integer from 1 to 5 for csat"},
 		{"syntax", `{"id":"e",}`, `invalid_json: unexpected character '}' at offset 10; must be one UTF-8 JSON object`},
 		{"truncated", `{"id":"e"`, `invalid_json: unexpected end of input at offset 9; must be one UTF-8 JSON object`},
 		{"too large", strings.Repeat(" ", MaxSize+1), "too_large: message must be at most 65536 bytes, got 65537"},
@@ -509,6 +618,7 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 		[]byte(exampleOpened), []byte(exampleFirstReply), []byte(exampleResolved), []byte(exampleSurvey),
 		[]byte(benchOpened), []byte(benchSurvey),
 		[]byte(resolved(`,"handle_seconds":1234.5678,"team":"t\u00e9am \ud83d\ude00","\u0069d":"x"`)),
+		[]byte(resolved(`,"replies":10e-1,"id":"s\udbff\udfff"`)), []byte(survey(`{"kind":"csat","score":4.0}`)),
 	}
 	var ev Event
 	for _, m := range msgs {

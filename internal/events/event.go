@@ -172,7 +172,7 @@ const (
 	ReasonTooLarge     Reason = "too_large"     // over MaxSize bytes
 	ReasonInvalidJSON  Reason = "invalid_json"  // not a UTF-8 JSON object
 	ReasonMissingField Reason = "missing_field" // a required field is absent or null
-	ReasonInvalidValue Reason = "invalid_value" // wrong JSON type, bad timestamp, unknown priority or survey kind
+	ReasonInvalidValue Reason = "invalid_value" // wrong JSON type, non-integer count or score, lone UTF-16 surrogate escape, bad timestamp, unknown priority or survey kind
 	ReasonOutOfRange   Reason = "out_of_range"  // a length, count, duration or score outside its range
 	ReasonUnknownType  Reason = "unknown_type"  // "type" is not one of the five types
 	ReasonFuture       Reason = "future"        // occurred_at too far ahead of the clock (set by the aggregator, not Decode)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"math/big"
 	"regexp"
 	"strconv"
 	"strings"
@@ -15,8 +16,15 @@ import (
 )
 
 // FuzzDecode checks Decode against an oracle written independently with
-// encoding/json, time.Parse and strconv: both must accept the same messages
-// with the same fields, and reject the others for the same reason and field.
+// encoding/json, time.Parse, strconv and math/big: both must accept the same
+// messages with the same fields, and reject the others for the same reason
+// and field.
+//
+// The contract departs from encoding/json twice, and the oracle states both
+// on its own: a string field read with a lone UTF-16 surrogate escape is
+// rejected (encoding/json replaces it by U+FFFD), and an integer field takes
+// any number whose value is an integer, like 1.0 or 10e-1 (encoding/json
+// refuses those for an int).
 func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		exampleOpened, exampleFirstReply, exampleResolved, exampleSurvey, benchOpened, benchSurvey,
@@ -27,6 +35,12 @@ func FuzzDecode(f *testing.F) {
 		resolved(`,"replies":0,"handle_seconds":0,"x":[0,-0,0.0,-0.5E+0,10,1e1]`),
 		survey(`{"kind":"nps","score":0}`),
 		opened(`,"team":"\"\\\/\b\f\n\r\t\u00e9\ud800","\u0074eam":"\ud83d\ude00"`),
+		opened(`,"id":"s\ud800","x":"\udbff"`), opened(`,"id":"s\udbff\udfff","ticket_id":"\ud800\\udc00"`),
+		opened(`,"channel":"\ud83d\ud83d\ude00","\ud800":"\udc00"`), survey(`{"kind":"nps\udfff","score":1}`),
+		resolved(`,"replies":1.0,"handle_seconds":1.0`), resolved(`,"replies":10e-1`), resolved(`,"replies":0.4E+1`),
+		resolved(`,"replies":1e-1`), resolved(`,"replies":-0.0`), resolved(`,"replies":1e99999999999999999999`),
+		resolved(`,"replies":0e-99999999999999999999`), resolved(`,"replies":1000000.0000000001`),
+		survey(`{"kind":"csat","score":4.0}`), survey(`{"kind":"ces","score":70e-1}`), survey(`{"kind":"nps","score":1.1e1}`),
 		// Rejections.
 		exampleOpened[:40], exampleOpened + "}", `[1]`, `null`, ``, opened(`,"team":"\xff"`),
 		opened(`,"id":""`), opened(`,"type":"ticket.closed"`), opened(`,"occurred_at":"2026-02-30T08:00:00Z"`),
@@ -84,9 +98,16 @@ func oracle(data []byte) (decoded, *Error) {
 	if !ok {
 		return fail(ReasonInvalidJSON, "")
 	}
+	// The same object once more, its members as JSON text, for what
+	// encoding/json does not tell: whether a string had a lone surrogate.
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		panic(err)
+	}
 	// get returns a member, nil if absent or null.
 	get := func(m map[string]any, key string) any { return m[key] }
 	chars := utf8.RuneCountInString
+	lone := func(raw map[string]json.RawMessage, key string) bool { return loneSurrogate(raw[key]) }
 
 	out := decoded{Replies: -1, HandleMillis: -1}
 
@@ -94,6 +115,9 @@ func oracle(data []byte) (decoded, *Error) {
 	case nil:
 		return fail(ReasonMissingField, "id")
 	case string:
+		if lone(raw, "id") {
+			return fail(ReasonInvalidValue, "id")
+		}
 		if chars(id) < 1 || chars(id) > 128 {
 			return fail(ReasonOutOfRange, "id")
 		}
@@ -106,6 +130,9 @@ func oracle(data []byte) (decoded, *Error) {
 	case nil:
 		return fail(ReasonMissingField, "type")
 	case string:
+		if lone(raw, "type") {
+			return fail(ReasonInvalidValue, "type")
+		}
 		types := map[string]Type{"ticket.opened": TicketOpened, "ticket.first_reply": TicketFirstReply,
 			"ticket.resolved": TicketResolved, "ticket.reopened": TicketReopened, "survey.answered": SurveyAnswered}
 		if out.Type, ok = types[typ]; !ok {
@@ -121,6 +148,9 @@ func oracle(data []byte) (decoded, *Error) {
 			return fail(ReasonMissingField, "ticket_id")
 		}
 	case string:
+		if lone(raw, "ticket_id") {
+			return fail(ReasonInvalidValue, "ticket_id")
+		}
 		if chars(tid) < 1 || chars(tid) > 128 {
 			return fail(ReasonOutOfRange, "ticket_id")
 		}
@@ -133,7 +163,7 @@ func oracle(data []byte) (decoded, *Error) {
 	case nil:
 		return fail(ReasonMissingField, "occurred_at")
 	case string:
-		if !regexp.MustCompile(rfc3339).MatchString(ts) {
+		if lone(raw, "occurred_at") || !regexp.MustCompile(rfc3339).MatchString(ts) {
 			return fail(ReasonInvalidValue, "occurred_at")
 		}
 		tm, err := time.Parse(time.RFC3339Nano, strings.ToUpper(ts))
@@ -161,6 +191,9 @@ func oracle(data []byte) (decoded, *Error) {
 		switch s := get(m, opt.name).(type) {
 		case nil:
 		case string:
+			if lone(raw, opt.name) {
+				return fail(ReasonInvalidValue, opt.name)
+			}
 			if chars(s) > 128 {
 				return fail(ReasonOutOfRange, opt.name)
 			}
@@ -173,17 +206,22 @@ func oracle(data []byte) (decoded, *Error) {
 	switch p := get(m, "priority").(type) {
 	case nil:
 	case string:
-		if out.Priority, ok = ParsePriority(p); !ok {
+		if out.Priority, ok = ParsePriority(p); !ok || lone(raw, "priority") {
 			return fail(ReasonInvalidValue, "priority")
 		}
 	default:
 		return fail(ReasonInvalidValue, "priority")
 	}
 
-	// integer returns the value of a JSON integer, and false if it is not one.
-	integer := func(v any) (n json.Number, ok bool) {
-		n, ok = v.(json.Number)
-		return n, ok && !strings.ContainsAny(string(n), ".eE")
+	// integer returns the value of a JSON number that is an integer, however
+	// it is written (1, 1.0, 10e-1), and false if v is not such a number.
+	integer := func(v any) (*big.Int, bool) {
+		n, ok := v.(json.Number)
+		if !ok {
+			return nil, false
+		}
+		r := exactValue(n)
+		return r.Num(), r.IsInt()
 	}
 
 	if r := get(m, "replies"); r != nil {
@@ -191,12 +229,11 @@ func oracle(data []byte) (decoded, *Error) {
 		if !ok {
 			return fail(ReasonInvalidValue, "replies")
 		}
-		i, err := n.Int64()
-		if err != nil || i < 0 || i > MaxReplies {
+		if !n.IsInt64() || n.Int64() < 0 || n.Int64() > MaxReplies {
 			return fail(ReasonOutOfRange, "replies")
 		}
 		if out.Type == TicketResolved {
-			out.Replies = int32(i)
+			out.Replies = int32(n.Int64())
 		}
 	}
 
@@ -218,11 +255,15 @@ func oracle(data []byte) (decoded, *Error) {
 		return out, nil
 	}
 	var sm map[string]any
+	var rawSurvey map[string]json.RawMessage
 	switch s := get(m, "survey").(type) {
 	case nil:
 		return fail(ReasonMissingField, "survey")
 	case map[string]any:
 		sm = s
+		if err := json.Unmarshal(raw["survey"], &rawSurvey); err != nil {
+			panic(err)
+		}
 	default:
 		return fail(ReasonInvalidValue, "survey")
 	}
@@ -231,7 +272,7 @@ func oracle(data []byte) (decoded, *Error) {
 		return fail(ReasonMissingField, "survey.kind")
 	case string:
 		kinds := map[string]SurveyKind{"csat": SurveyCSAT, "nps": SurveyNPS, "ces": SurveyCES}
-		if out.Survey, ok = kinds[k]; !ok {
+		if out.Survey, ok = kinds[k]; !ok || lone(rawSurvey, "kind") {
 			return fail(ReasonInvalidValue, "survey.kind")
 		}
 	default:
@@ -245,13 +286,61 @@ func oracle(data []byte) (decoded, *Error) {
 	if !ok {
 		return fail(ReasonInvalidValue, "survey.score")
 	}
-	i, err := n.Int64()
 	lo, hi := out.Survey.ScoreRange()
-	if err != nil || i < int64(lo) || i > int64(hi) {
+	if !n.IsInt64() || n.Int64() < int64(lo) || n.Int64() > int64(hi) {
 		return fail(ReasonOutOfRange, "survey.score")
 	}
-	out.Score = int8(i)
+	out.Score = int8(n.Int64())
 	return out, nil
+}
+
+// escape matches one escape in JSON string text.
+var escape = regexp.MustCompile(`\\(u[0-9a-fA-F]{4}|[^u])`)
+
+// loneSurrogate reports whether the JSON string lit (quotes included) has a
+// \u escape of a UTF-16 surrogate that is not half of a pair: a high one,
+// D800 to DBFF, directly followed by the escape of a low one, DC00 to DFFF.
+func loneSurrogate(lit json.RawMessage) bool {
+	s := string(lit)
+	high := -1 // the end of a high surrogate's escape waiting for its low one
+	for _, m := range escape.FindAllStringIndex(s, -1) {
+		var u uint64
+		if s[m[0]+1] == 'u' {
+			u, _ = strconv.ParseUint(s[m[0]+2:m[1]], 16, 16)
+		}
+		isHigh, isLow := 0xD800 <= u && u <= 0xDBFF, 0xDC00 <= u && u <= 0xDFFF
+		switch {
+		case high >= 0 && isLow && m[0] == high:
+			high = -1
+		case high >= 0 || isLow:
+			return true
+		case isHigh:
+			high = m[1]
+		}
+	}
+	return high >= 0
+}
+
+// exactValue returns the exact value of the JSON number n.
+//
+// big.Rat refuses exponents beyond a million and is slow on large ones, so
+// an exponent beyond ±(len(n)+30) is first clamped to that. This changes
+// neither whether the value is an integer nor, for one, whether it is below
+// 10^30: n has fewer than len(n) digits, so fewer fraction digits and fewer
+// trailing zeros, and such an exponent makes a nonzero value an integer of
+// more than 30 digits if positive and leaves a fraction if negative.
+func exactValue(n json.Number) *big.Rat {
+	s := string(n)
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		e, _ := strconv.ParseInt(s[i+1:], 10, 64) // saturates on overflow
+		c := int64(len(s) + 30)
+		s = s[:i] + "e" + strconv.FormatInt(min(max(e, -c), c), 10)
+	}
+	r, ok := new(big.Rat).SetString(s)
+	if !ok {
+		panic("big.Rat refuses the JSON number " + s)
+	}
+	return r
 }
 
 // nesting returns the deepest nesting of arrays and objects in the valid
