@@ -403,7 +403,7 @@ func (c *Config) Validate() error {
 	if c.NATSURL != "" {
 		for _, u := range strings.Split(c.NATSURL, ",") {
 			if p, err := url.Parse(strings.TrimSpace(u)); err != nil || p.Host == "" {
-				bad("-nats-url", "%q is not a URL like nats://host:4222", u)
+				bad("-nats-url", "%q is not a URL like nats://host:4222", redactURL(strings.TrimSpace(u)))
 			}
 		}
 	} else if _, _, err := natsserver.ParseAddr(c.EmbeddedNATSAddr); err != nil {
