@@ -59,6 +59,11 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 		}()
 		natsURL = ns.ClientURL()
 		log.Info().Str("url", natsURL).Str("store", filepath.Join(cfg.DataDir, "jetstream")).Msg("embedded NATS started")
+		if !loopbackHost(host) {
+			// Validate let this through only with -embedded-nats-allow-remote.
+			log.Warn().Str("addr", ns.Addr().String()).
+				Msg("the embedded NATS server accepts unauthenticated connections from the network (-embedded-nats-allow-remote): anyone who reaches this address can publish events and read or purge the stream")
+		}
 	}
 	nc, err := connectNATS(natsURL, cfg.NATS, log)
 	if err != nil {

@@ -401,3 +401,26 @@ func (b *logBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
+
+// TestEmbeddedNATSAllowRemoteWarns runs the embedded NATS server on every
+// interface, as -embedded-nats-allow-remote allows: the start logs a
+// warning. On loopback it does not.
+func TestEmbeddedNATSAllowRemoteWarns(t *testing.T) {
+	const warning = "the embedded NATS server accepts unauthenticated connections from the network"
+	for addr, warns := range map[string]bool{"0.0.0.0:-1": true, "127.0.0.1:-1": false} {
+		t.Run(addr, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.EmbeddedNATSAddr, cfg.EmbeddedNATSAllowRemote = addr, true
+			cfg.HTTPAddr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
+			require.NoError(t, cfg.Validate())
+			served, logs, err := runUntilServing(cfg)
+			require.True(t, served, "started: %v", err)
+			if warns {
+				require.Contains(t, logs, `"level":"warn"`)
+				require.Contains(t, logs, warning)
+			} else {
+				require.NotContains(t, logs, warning)
+			}
+		})
+	}
+}
