@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"slices"
@@ -33,6 +34,9 @@ type Config struct {
 	NATSURL          string
 	NATS             NATSAuth
 	EmbeddedNATSAddr string
+	// EmbeddedNATSAllowRemote lets the embedded server, which has no
+	// authentication, listen on other addresses than loopback.
+	EmbeddedNATSAllowRemote bool
 	// EmbeddedNATSSync is the embedded server's fsync policy: "always",
 	// or an interval.
 	EmbeddedNATSSync string
@@ -110,7 +114,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&cfg.NATS.TLSCA, "nats-tls-ca", "", "CA certificate file to verify the NATS server")
 	fs.StringVar(&cfg.NATS.TLSCert, "nats-tls-cert", "", "client certificate file for NATS TLS")
 	fs.StringVar(&cfg.NATS.TLSKey, "nats-tls-key", "", "client key file for NATS TLS")
-	fs.StringVar(&cfg.EmbeddedNATSAddr, "embedded-nats-addr", cfg.EmbeddedNATSAddr, "listen address of the embedded NATS server (used when -nats-url is empty)")
+	fs.StringVar(&cfg.EmbeddedNATSAddr, "embedded-nats-addr", cfg.EmbeddedNATSAddr, "listen address of the embedded NATS server (used when -nats-url is empty); loopback only unless -embedded-nats-allow-remote")
+	fs.BoolVar(&cfg.EmbeddedNATSAllowRemote, "embedded-nats-allow-remote", false, "let -embedded-nats-addr be a non-loopback address: the embedded NATS server then accepts unauthenticated connections from the network")
 	fs.StringVar(&cfg.EmbeddedNATSSync, "embedded-nats-sync", cfg.EmbeddedNATSSync, "when the embedded server fsyncs: always (an acknowledged event survives a power loss) or an interval like 1s (faster bulk loads; docs/durability.md)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "listen address for /metrics, /healthz, /readyz and /api/v1/")
 	fs.StringVar(&cfg.WebConfigFile, "web-config-file", "", "exporter-toolkit web configuration file for TLS and basic auth on the HTTP endpoints (the Prometheus convention)")
@@ -403,11 +408,14 @@ func (c *Config) Validate() error {
 	if c.NATSURL != "" {
 		for _, u := range strings.Split(c.NATSURL, ",") {
 			if p, err := url.Parse(strings.TrimSpace(u)); err != nil || p.Host == "" {
-				bad("-nats-url", "%q is not a URL like nats://host:4222", u)
+				bad("-nats-url", "%q is not a URL like nats://host:4222", redactURL(strings.TrimSpace(u)))
 			}
 		}
-	} else if _, _, err := natsserver.ParseAddr(c.EmbeddedNATSAddr); err != nil {
+	} else if host, _, err := natsserver.ParseAddr(c.EmbeddedNATSAddr); err != nil {
 		bad("-embedded-nats-addr", "%q: %v (want host:port, like 127.0.0.1:4222)", c.EmbeddedNATSAddr, err)
+	} else if !loopbackHost(host) && !c.EmbeddedNATSAllowRemote {
+		bad("-embedded-nats-addr", "%q: the embedded NATS server has no authentication, so it listens on loopback only (127.0.0.0/8, ::1 or localhost, like 127.0.0.1:4222); "+
+			"set -embedded-nats-allow-remote to accept unauthenticated connections from the network, or use -nats-url with a secured NATS", c.EmbeddedNATSAddr)
 	}
 	if _, _, err := c.embeddedSync(); err != nil {
 		bad("-embedded-nats-sync", "%q: must be always or a duration like 1s", c.EmbeddedNATSSync)
@@ -533,6 +541,16 @@ func (c *Config) Validate() error {
 		bad("stream.max_age", "%v: must be at least the longest window (%v) so a restart can rebuild it", in.MaxAge, longest)
 	}
 	return errors.Join(errs...)
+}
+
+// loopbackHost says whether host, of a listen address, is localhost or a
+// loopback IP (127.0.0.0/8, ::1). The empty host is every interface.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // embeddedSync reads -embedded-nats-sync.

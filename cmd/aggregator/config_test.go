@@ -110,3 +110,63 @@ sla:
 	got := p.Hours.Add(time.Date(2026, 11, 27, 16, 30, 0, 0, berlin), time.Hour)
 	require.True(t, time.Date(2026, 11, 30, 9, 30, 0, 0, berlin).Equal(got), "got %v", got)
 }
+
+// TestEmbeddedNATSAddr refuses to run the embedded NATS server, which has
+// no authentication, on anything but loopback unless
+// -embedded-nats-allow-remote says so.
+func TestEmbeddedNATSAddr(t *testing.T) {
+	refused := func(addr string) string {
+		return `-embedded-nats-addr: "` + addr + `": the embedded NATS server has no authentication, so it listens on loopback only (127.0.0.0/8, ::1 or localhost, like 127.0.0.1:4222); set -embedded-nats-allow-remote to accept unauthenticated connections from the network, or use -nats-url with a secured NATS`
+	}
+	for _, tc := range []struct {
+		addr        string
+		allowRemote bool
+		natsURL     string
+		want        string // the error, empty when accepted
+	}{
+		{"127.0.0.1:4222", false, "", ""},
+		{"127.1.2.3:4222", false, "", ""},
+		{"[::1]:4222", false, "", ""},
+		{"localhost:4222", false, "", ""},
+		{"LocalHost:4222", false, "", ""},
+		{"0.0.0.0:4222", false, "", refused("0.0.0.0:4222")},
+		{":4222", false, "", refused(":4222")},
+		{"[::]:4222", false, "", refused("[::]:4222")},
+		{"192.168.1.10:4222", false, "", refused("192.168.1.10:4222")},
+		{"nats.example.com:4222", false, "", refused("nats.example.com:4222")},
+		{"localhost.example.com:4222", false, "", refused("localhost.example.com:4222")},
+		{"0.0.0.0:4222", true, "", ""},
+		{":4222", true, "", ""},
+		{"192.168.1.10:4222", true, "", ""},
+		// Not used with -nats-url: no embedded server starts.
+		{"0.0.0.0:4222", false, "nats://127.0.0.1:4222", ""},
+	} {
+		name := tc.addr
+		if tc.allowRemote {
+			name += " -embedded-nats-allow-remote"
+		}
+		if tc.natsURL != "" {
+			name += " -nats-url"
+		}
+		t.Run(name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.EmbeddedNATSAddr, cfg.EmbeddedNATSAllowRemote, cfg.NATSURL = tc.addr, tc.allowRemote, tc.natsURL
+			if tc.want == "" {
+				require.NoError(t, cfg.Validate())
+			} else {
+				require.EqualError(t, cfg.Validate(), tc.want)
+			}
+		})
+	}
+
+	_, err := parseFlags([]string{"-embedded-nats-addr", "0.0.0.0:4222"}, noEnv, &strings.Builder{})
+	require.EqualError(t, err, refused("0.0.0.0:4222"))
+	cfg, err := parseFlags([]string{"-embedded-nats-addr", "0.0.0.0:4222", "-embedded-nats-allow-remote"}, noEnv, &strings.Builder{})
+	require.NoError(t, err)
+	require.True(t, cfg.EmbeddedNATSAllowRemote)
+	env := map[string]string{"AGGREGATOR_EMBEDDED_NATS_ADDR": ":4222", "AGGREGATOR_EMBEDDED_NATS_ALLOW_REMOTE": "true"}
+	cfg, err = parseFlags(nil, func(k string) string { return env[k] }, &strings.Builder{})
+	require.NoError(t, err)
+	require.True(t, cfg.EmbeddedNATSAllowRemote)
+	require.Equal(t, ":4222", cfg.EmbeddedNATSAddr)
+}

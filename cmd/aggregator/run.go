@@ -9,8 +9,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -31,8 +33,9 @@ import (
 // run wires the aggregator and runs it until ctx ends or a component fails.
 // Shutdown goes from the outside in: stop consuming, apply what was
 // handed over, stop serving HTTP, close the NATS connection, stop the
-// embedded server.
-func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Registry) error {
+// embedded server. Every error it returns has the NATS secrets redacted.
+func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Registry) (err error) {
+	defer func() { err = redactError(err, cfg.NATSURL, cfg.NATS) }()
 	if cfg.NATSURL == "" || cfg.SnapshotStore == "dir" {
 		// Only what lives there needs it: a read-only root file system
 		// with an external NATS and object store snapshots works.
@@ -56,6 +59,11 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 		}()
 		natsURL = ns.ClientURL()
 		log.Info().Str("url", natsURL).Str("store", filepath.Join(cfg.DataDir, "jetstream")).Msg("embedded NATS started")
+		if !loopbackHost(host) {
+			// Validate let this through only with -embedded-nats-allow-remote.
+			log.Warn().Str("addr", ns.Addr().String()).
+				Msg("the embedded NATS server accepts unauthenticated connections from the network (-embedded-nats-allow-remote): anyone who reaches this address can publish events and read or purge the stream")
+		}
 	}
 	nc, err := connectNATS(natsURL, cfg.NATS, log)
 	if err != nil {
@@ -172,8 +180,9 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 }
 
 // connectNATS connects with every configured credential, reconnecting
-// forever once connected.
-func connectNATS(url string, auth NATSAuth, log zerolog.Logger) (*nats.Conn, error) {
+// forever once connected. Its errors and log lines have the secrets in
+// urls and auth redacted.
+func connectNATS(urls string, auth NATSAuth, log zerolog.Logger) (*nats.Conn, error) {
 	log = log.With().Str("component", "nats").Logger()
 	opts := []nats.Option{
 		nats.Name("helpdesk-kpi-aggregator"),
@@ -181,11 +190,11 @@ func connectNATS(url string, auth NATSAuth, log zerolog.Logger) (*nats.Conn, err
 		nats.RetryOnFailedConnect(false),
 		nats.DisconnectErrHandler(func(c *nats.Conn, err error) {
 			if !c.IsClosed() && !c.IsDraining() {
-				log.Warn().Err(err).Msg("disconnected from NATS; reconnecting")
+				log.Warn().Err(redactError(err, urls, auth)).Msg("disconnected from NATS; reconnecting")
 			}
 		}),
 		nats.ReconnectHandler(func(c *nats.Conn) {
-			log.Info().Str("url", c.ConnectedUrlRedacted()).Msg("reconnected to NATS")
+			log.Info().Str("url", redactURLs(c.ConnectedUrl())).Msg("reconnected to NATS")
 		}),
 	}
 	if auth.CredsFile != "" {
@@ -210,13 +219,101 @@ func connectNATS(url string, auth NATSAuth, log zerolog.Logger) (*nats.Conn, err
 	if auth.TLSCA != "" || auth.TLSCert != "" {
 		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12}))
 	}
-	nc, err := nats.Connect(url, opts...)
+	nc, err := nats.Connect(urls, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connect to NATS at %s: %w (check -nats-url and credentials)", url, err)
+		return nil, redactError(fmt.Errorf("connect to NATS at %s: %w (check -nats-url and credentials)", redactURLs(urls), err), urls, auth)
 	}
-	log.Info().Str("url", nc.ConnectedUrlRedacted()).Msg("connected to NATS")
+	log.Info().Str("url", redactURLs(nc.ConnectedUrl())).Msg("connected to NATS")
 	return nc, nil
 }
+
+// redactURLs returns a comma-separated list of URLs with the secret of
+// each redacted: the password of user:password (nats://user:xxxxx@host,
+// as url.URL.Redacted does) and a token, the user name alone
+// (nats://REDACTED@host). What net/url cannot parse loses everything
+// between the scheme and the last @.
+func redactURLs(urls string) string {
+	list := strings.Split(urls, ",")
+	for i, u := range list {
+		trimmed := strings.TrimSpace(u)
+		list[i] = strings.Replace(u, trimmed, redactURL(trimmed), 1)
+	}
+	return strings.Join(list, ",")
+}
+
+// redactURL is redactURLs for one URL.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	switch {
+	case err == nil && p.User == nil && p.Host != "":
+		return u
+	case err == nil && p.User != nil:
+		if _, ok := p.User.Password(); ok {
+			return p.Redacted()
+		}
+		p.User = url.User("REDACTED")
+		return p.String()
+	}
+	at := strings.LastIndex(u, "@")
+	if at < 0 {
+		return u
+	}
+	start := 0
+	if i := strings.Index(u, "://"); i >= 0 && i < at {
+		start = i + len("://")
+	}
+	return u[:start] + "REDACTED" + u[at:]
+}
+
+// natsRedactor replaces, in a text, each of the comma-separated urls by
+// its redacted form, and then every password and token they or auth hold
+// by REDACTED: for errors of nats.go and net/url, which quote URLs as
+// given.
+func natsRedactor(urls string, auth NATSAuth) *strings.Replacer {
+	var pairs, secrets []string
+	for _, u := range strings.Split(urls, ",") {
+		u = strings.TrimSpace(u)
+		if r := redactURL(u); r != u {
+			pairs = append(pairs, u, r)
+		}
+		if p, err := url.Parse(u); err == nil && p.User != nil {
+			secret, ok := p.User.Password()
+			if !ok {
+				secret = p.User.Username()
+			}
+			secrets = append(secrets, secret, url.QueryEscape(secret), url.PathEscape(secret))
+		}
+	}
+	secrets = append(secrets, auth.Password)
+	for _, s := range secrets {
+		if s != "" {
+			pairs = append(pairs, s, "REDACTED")
+		}
+	}
+	return strings.NewReplacer(pairs...)
+}
+
+// redactError returns err with the secrets of urls and auth redacted from
+// its text; errors.Is and errors.As still see the original.
+func redactError(err error, urls string, auth NATSAuth) error {
+	if err == nil {
+		return nil
+	}
+	text := natsRedactor(urls, auth).Replace(err.Error())
+	if text == err.Error() {
+		return err
+	}
+	return &redactedError{text: text, err: err}
+}
+
+// redactedError is an error whose text has the secrets redacted.
+type redactedError struct {
+	text string
+	err  error
+}
+
+func (e *redactedError) Error() string { return e.text }
+func (e *redactedError) Unwrap() error { return e.err }
 
 // openSnapshots opens the configured snapshot store.
 func openSnapshots(ctx context.Context, cfg Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registerer) (*snapshot.Manager, error) {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -274,4 +275,152 @@ func TestNATSNkey(t *testing.T) {
 	err = run(context.Background(), cfg, zerolog.New(&logs), prometheus.NewRegistry())
 	require.ErrorContains(t, err, "check -nats-url and credentials")
 	require.NotContains(t, err.Error()+logs.String(), string(strangerSeed), "no seed in errors or logs")
+}
+
+// TestNATSSecretsRedacted puts secrets in -nats-url (user:password, a
+// token, a list of URLs) and in a credentials file: a failed start names
+// the server with the secret redacted, and no secret is in the error or in
+// the log, down to debug level.
+func TestNATSSecretsRedacted(t *testing.T) {
+	users := natstest.StartWith(t, func(o *server.Options) { o.Username, o.Password = "agg", "RIGHTSECRET" })
+	tokens := natstest.StartWith(t, func(o *server.Options) { o.Authorization = "RIGHTTOKEN" })
+	usersAddr, tokensAddr := users.Addr().String(), tokens.Addr().String()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closedAddr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+
+	user, err := nkeys.CreateUser()
+	require.NoError(t, err)
+	seed, err := user.Seed()
+	require.NoError(t, err)
+	const fakeJWT = "eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.CREDSJWTSECRET.c2ln"
+	credsFile := filepath.Join(t.TempDir(), "aggregator.creds")
+	require.NoError(t, os.WriteFile(credsFile, []byte("-----BEGIN NATS USER JWT-----\n"+fakeJWT+"\n------END NATS USER JWT------\n\n"+
+		"-----BEGIN USER NKEY SEED-----\n"+string(seed)+"\n------END USER NKEY SEED------\n"), 0o600))
+
+	for _, tc := range []struct {
+		name    string
+		url     string
+		edit    func(*Config)
+		wantErr []string // nil for a start that succeeds
+		wantLog string
+		secrets []string
+	}{
+		{"wrong password", "nats://agg:WRONGSECRET@" + usersAddr, nil,
+			[]string{"authorization violation", "nats://agg:xxxxx@" + usersAddr}, "", []string{"WRONGSECRET"}},
+		{"wrong token", "nats://WRONGTOKEN@" + tokensAddr, nil,
+			[]string{"authorization violation", "nats://REDACTED@" + tokensAddr}, "", []string{"WRONGTOKEN"}},
+		{"unreachable with a password", "nats://agg:UNREACHABLESECRET@" + closedAddr, nil,
+			[]string{"no servers available", "nats://agg:xxxxx@" + closedAddr}, "", []string{"UNREACHABLESECRET"}},
+		{"a list of URLs", "nats://agg:WRONGSECRET@" + usersAddr + ", nats://OTHERTOKEN@" + closedAddr, nil,
+			[]string{"nats://agg:xxxxx@" + usersAddr + ", nats://REDACTED@" + closedAddr}, "", []string{"WRONGSECRET", "OTHERTOKEN"}},
+		{"a credentials file the server does not know", "nats://" + usersAddr, func(c *Config) { c.NATS.CredsFile = credsFile },
+			[]string{"authorization violation"}, "", []string{"CREDSJWTSECRET", string(seed)}},
+		{"the right password", "nats://agg:RIGHTSECRET@" + usersAddr, nil,
+			nil, `"url":"nats://agg:xxxxx@` + usersAddr + `"`, []string{"RIGHTSECRET"}},
+		{"the right token", "nats://RIGHTTOKEN@" + tokensAddr, nil,
+			nil, `"url":"nats://REDACTED@` + tokensAddr + `"`, []string{"RIGHTTOKEN"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.NATSURL, cfg.HTTPAddr, cfg.DataDir = tc.url, "127.0.0.1:0", t.TempDir()
+			if tc.edit != nil {
+				tc.edit(&cfg)
+			}
+			require.NoError(t, cfg.Validate())
+			served, logs, err := runUntilServing(cfg)
+			if tc.wantErr == nil {
+				require.True(t, served, "started: %v", err)
+			} else {
+				require.False(t, served)
+				require.Error(t, err)
+				require.Contains(t, err.Error(), "check -nats-url and credentials")
+				for _, want := range tc.wantErr {
+					require.Contains(t, strings.ToLower(err.Error()), strings.ToLower(want))
+				}
+			}
+			require.Contains(t, logs, tc.wantLog)
+			text := logs
+			if err != nil {
+				text += err.Error()
+			}
+			for _, secret := range tc.secrets {
+				require.NotContains(t, text, secret, "no secret in errors or logs")
+			}
+		})
+	}
+}
+
+// TestInvalidNATSURLSecretRedacted gives a -nats-url that net/url cannot
+// parse: the error names the flag without the password.
+func TestInvalidNATSURLSecretRedacted(t *testing.T) {
+	_, err := parseFlags([]string{"-nats-url", "nats://agg:BAD SECRET@127.0.0.1:4222"}, noEnv, &strings.Builder{})
+	require.EqualError(t, err, `-nats-url: "nats://REDACTED@127.0.0.1:4222" is not a URL like nats://host:4222`)
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"nats://127.0.0.1:4222":                   "nats://127.0.0.1:4222",
+		"nats://agg:s3cret@127.0.0.1:4222":        "nats://agg:xxxxx@127.0.0.1:4222",
+		"tls://mytoken@nats.example.com:4222":     "tls://REDACTED@nats.example.com:4222",
+		"agg:s3cret@127.0.0.1:4222":               "REDACTED@127.0.0.1:4222",
+		"nats://agg:s3cr%zz@127.0.0.1:4222":       "nats://REDACTED@127.0.0.1:4222",
+		"nats://a:b@h:1, nats://t@h:2,nats://h:3": "nats://a:xxxxx@h:1, nats://REDACTED@h:2,nats://h:3",
+	} {
+		require.Equal(t, want, redactURLs(in), in)
+	}
+}
+
+// runUntilServing runs run() with cfg until it serves HTTP, or fails
+// before, and returns whether it served, everything it logged and its
+// error.
+func runUntilServing(cfg Config) (served bool, logs string, err error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cfg.listening = func(string) { served = true; cancel() }
+	var buf logBuffer
+	err = run(ctx, cfg, zerolog.New(&buf), prometheus.NewRegistry())
+	return served, buf.String(), err
+}
+
+// logBuffer collects the log of run() and of the NATS client's callbacks.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// TestEmbeddedNATSAllowRemoteWarns runs the embedded NATS server on every
+// interface, as -embedded-nats-allow-remote allows: the start logs a
+// warning. On loopback it does not.
+func TestEmbeddedNATSAllowRemoteWarns(t *testing.T) {
+	const warning = "the embedded NATS server accepts unauthenticated connections from the network"
+	for addr, warns := range map[string]bool{"0.0.0.0:-1": true, "127.0.0.1:-1": false} {
+		t.Run(addr, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.EmbeddedNATSAddr, cfg.EmbeddedNATSAllowRemote = addr, true
+			cfg.HTTPAddr, cfg.DataDir = "127.0.0.1:0", t.TempDir()
+			require.NoError(t, cfg.Validate())
+			served, logs, err := runUntilServing(cfg)
+			require.True(t, served, "started: %v", err)
+			if warns {
+				require.Contains(t, logs, `"level":"warn"`)
+				require.Contains(t, logs, warning)
+			} else {
+				require.NotContains(t, logs, warning)
+			}
+		})
+	}
 }

@@ -74,7 +74,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	checkCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := js.StreamNameBySubject(checkCtx, simulate.SubjectPrefix+"ticket.opened"); err != nil {
-		return fmt.Errorf("no JetStream stream takes %s* at %s (%v): start the aggregator first, which creates it, or create the stream", simulate.SubjectPrefix, nc.ConnectedUrlRedacted(), err)
+		return fmt.Errorf("no JetStream stream takes %s* at %s (%v): start the aggregator first, which creates it, or create the stream", simulate.SubjectPrefix, redactURLs(nc.ConnectedUrl()), err)
 	}
 	defer func() {
 		if n := failed.Load(); n > 0 {
@@ -82,7 +82,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		}
 	}()
 	gen := simulate.NewGenerator(cfg)
-	fmt.Fprintf(stdout, "simulate: seed %d, %.0f tickets/hour, publishing to %s\n", *seed, *perHour, nc.ConnectedUrlRedacted())
+	fmt.Fprintf(stdout, "simulate: seed %d, %.0f tickets/hour, publishing to %s\n", *seed, *perHour, redactURLs(nc.ConnectedUrl()))
 	if *rate > 0 {
 		n, err := simulate.Publish(ctx, js, gen, simulate.PublishConfig{Rate: *rate, Count: *count, Progress: stdout, Async: true})
 		fmt.Fprintf(stdout, "simulate: published %d messages\n", n)
