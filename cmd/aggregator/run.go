@@ -97,18 +97,16 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 	eng := engine.New(state, cfg.now, engine.Config{
 		Tick: time.Second, SnapshotEvery: cfg.SnapshotInterval, Snapshots: snapshots, AppliedSeq: appliedSeq,
 	}, log)
-	reg.MustRegister(metrics.NewCollector(func() *kpi.Snapshot {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return eng.Fresh(ctx)
-	}))
+	// Scrapes read the published view: they never wait for, or take time
+	// from, the engine's loop.
+	reg.MustRegister(metrics.NewCollector(eng.Latest))
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("-http-addr %s: %w", cfg.HTTPAddr, err)
 	}
 	srv := &http.Server{
-		Handler:           httpapi.Handler(eng, reg),
+		Handler:           httpapi.Handler(eng, reg, httpapi.Options{}),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,

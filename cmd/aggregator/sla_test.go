@@ -36,7 +36,18 @@ func newSLAHarness(t *testing.T, start time.Time) *slaHarness {
 	return h
 }
 
-func (h *slaHarness) set(t time.Time) { h.clock.Store(t.UnixNano()) }
+// set moves the clock and has the engine publish a view at the new time.
+// /metrics serves the published view, which the engine otherwise
+// refreshes every tick; the JSON API asks for a fresh one, which the
+// engine publishes, so a scrape after set sees the new time.
+func (h *slaHarness) set(t time.Time) {
+	h.t.Helper()
+	h.clock.Store(t.UnixNano())
+	resp, err := http.Get(h.agg.url + "/api/v1/kpis?window=1h")
+	require.NoError(h.t, err)
+	defer resp.Body.Close()
+	require.Equal(h.t, http.StatusOK, resp.StatusCode)
+}
 
 // publish sends events (id, type, ticket, time, extra JSON fields) and
 // waits until the aggregator has taken all of them in.

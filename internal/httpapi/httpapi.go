@@ -6,12 +6,12 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/time/rate"
 
 	"github.com/helpdesk-kpi/aggregator/internal/kpi"
@@ -19,6 +19,9 @@ import (
 
 // Source gives the handlers what they read.
 type Source interface {
+	// Latest returns the most recently published snapshot, without asking
+	// the state's owner for anything.
+	Latest() *kpi.Snapshot
 	// Fresh returns a snapshot including everything applied so far.
 	Fresh(ctx context.Context) *kpi.Snapshot
 	// Ready reports whether state is restored and the stream caught up.
@@ -28,14 +31,47 @@ type Source interface {
 	AtRisk(ctx context.Context, limit int) ([]kpi.AtRisk, int64, error)
 }
 
+// Options are the limits of the handlers; a zero field takes its default.
+type Options struct {
+	// MaxRenders is how many /metrics renderings may run at once
+	// (default 2).
+	MaxRenders int
+	// APIRate and APIBurst are the JSON API requests per second and the
+	// burst allowed to each client (defaults 20 and 40).
+	APIRate  rate.Limit
+	APIBurst int
+	// APIClients is how many clients the JSON API tracks a budget for
+	// (default 10,000).
+	APIClients int
+}
+
+// Defaults of Options, and the ceiling of the JSON API across clients:
+// every request of it asks the state's owner for work, so the sum is
+// bounded too, well above what one client may use so that no one client
+// can reach it.
+const (
+	defaultAPIRate    = 20
+	defaultAPIBurst   = 40
+	defaultAPIClients = 10_000
+	apiTotalRate      = 100
+	apiTotalBurst     = 200
+)
+
 // Handler returns the mux of every endpoint. gatherer is what /metrics
-// exposes.
-func Handler(src Source, gatherer prometheus.Gatherer) http.Handler {
+// exposes; its collectors should read src.Latest, as /metrics never asks
+// src for a fresh snapshot.
+func Handler(src Source, gatherer prometheus.Gatherer, opts Options) http.Handler {
+	if opts.APIRate <= 0 {
+		opts.APIRate = defaultAPIRate
+	}
+	if opts.APIBurst <= 0 {
+		opts.APIBurst = defaultAPIBurst
+	}
+	if opts.APIClients <= 0 {
+		opts.APIClients = defaultAPIClients
+	}
 	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{
-		MaxRequestsInFlight: 4,
-		Timeout:             30 * time.Second,
-	}))
+	mux.Handle("GET /metrics", newScrapes(src.Latest, gatherer, opts.MaxRenders))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
@@ -47,11 +83,14 @@ func Handler(src Source, gatherer prometheus.Gatherer) http.Handler {
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	// The JSON API does real work per request: rate-limited and bounded.
-	limit := rate.NewLimiter(rate.Limit(apiRate), apiBurst)
-	mux.Handle("GET /api/v1/kpis", limited(limit, func(w http.ResponseWriter, r *http.Request) {
+	l := &limiter{
+		clients: newClientLimits(opts.APIRate, opts.APIBurst, opts.APIClients),
+		total:   rate.NewLimiter(apiTotalRate, apiTotalBurst),
+	}
+	mux.Handle("GET /api/v1/kpis", l.limited(func(w http.ResponseWriter, r *http.Request) {
 		serveKPIs(w, r, src.Fresh(r.Context()))
 	}))
-	mux.Handle("GET /api/v1/sla/at-risk", limited(limit, func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("GET /api/v1/sla/at-risk", l.limited(func(w http.ResponseWriter, r *http.Request) {
 		serveAtRisk(w, r, src)
 	}))
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
@@ -63,29 +102,38 @@ func Handler(src Source, gatherer prometheus.Gatherer) http.Handler {
 	return mux
 }
 
-// Limits of the JSON API: requests per second across clients, burst, and
-// the longest query string.
-const (
-	apiRate     = 20
-	apiBurst    = 40
-	maxQueryLen = 1024
-)
+// maxQueryLen is the longest query string the JSON API takes.
+const maxQueryLen = 1024
 
-// limited refuses requests over the rate (429) or with an oversized query
-// (414), and any request body.
-func limited(l *rate.Limiter, h http.HandlerFunc) http.Handler {
+// limiter holds the JSON API's budgets: one per client and one in total.
+type limiter struct {
+	clients *clientLimits
+	total   *rate.Limiter
+}
+
+// limited refuses requests over the client's rate or the total rate (429
+// with Retry-After), with an oversized query (414), or with a body (413).
+func (l *limiter) limited(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case len(r.URL.RawQuery) > maxQueryLen:
 			writeJSON(w, http.StatusRequestURITooLong, map[string]string{"error": "query string too long"})
+			return
 		case r.ContentLength > 0:
 			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"error": "GET requests take no body"})
-		case !l.Allow():
-			w.Header().Set("Retry-After", "1")
-			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many API requests; slow down"})
-		default:
-			h(w, r)
+			return
 		}
+		now := time.Now()
+		ok, wait := l.clients.allow(clientKey(r.RemoteAddr), now)
+		if ok && !l.total.AllowN(now, 1) {
+			ok, wait = false, time.Second
+		}
+		if !ok {
+			w.Header().Set("Retry-After", strconv.FormatInt(max(1, int64(math.Ceil(wait.Seconds()))), 10))
+			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "too many API requests; slow down"})
+			return
+		}
+		h(w, r)
 	})
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,23 +16,40 @@ import (
 	"github.com/helpdesk-kpi/aggregator/internal/kpi"
 )
 
-// source is a Source over a fixed state.
+// source is a Source over a state the test publishes views of. It counts
+// the calls that would take time from the state's owner.
 type source struct {
-	snap  *kpi.Snapshot
+	snap  atomic.Pointer[kpi.Snapshot]
 	ready bool
+	fresh atomic.Int64 // calls of Fresh
 }
 
-func (s source) Fresh(context.Context) *kpi.Snapshot { return s.snap }
-func (s source) Ready() bool                         { return s.ready }
-func (s source) AtRisk(_ context.Context, limit int) ([]kpi.AtRisk, int64, error) {
-	return []kpi.AtRisk{{TicketID: "T1", SLA: "first_reply", Priority: "urgent", Status: "breached", Deadline: s.snap.Time - int64(90*time.Second)}}[:min(limit, 1)], s.snap.Time, nil
+func (s *source) Latest() *kpi.Snapshot { return s.snap.Load() }
+func (s *source) Fresh(context.Context) *kpi.Snapshot {
+	s.fresh.Add(1)
+	return s.snap.Load()
+}
+func (s *source) Ready() bool { return s.ready }
+func (s *source) AtRisk(_ context.Context, limit int) ([]kpi.AtRisk, int64, error) {
+	now := s.snap.Load().Time
+	return []kpi.AtRisk{{TicketID: "T1", SLA: "first_reply", Priority: "urgent", Status: "breached", Deadline: now - int64(90*time.Second)}}[:min(limit, 1)], now, nil
+}
+
+var testNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+
+// newSource returns a source with the snapshot of an empty state.
+func newSource(t testing.TB, ready bool) *source {
+	t.Helper()
+	state, err := kpi.New(kpi.DefaultConfig(), testNow.UnixNano())
+	require.NoError(t, err)
+	src := &source{ready: ready}
+	src.snap.Store(state.Snapshot(testNow.UnixNano()))
+	return src
 }
 
 func newHandler(t *testing.T, ready bool) http.Handler {
 	t.Helper()
-	state, err := kpi.New(kpi.DefaultConfig(), time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC).UnixNano())
-	require.NoError(t, err)
-	return Handler(source{snap: state.Snapshot(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC).UnixNano()), ready: ready}, prometheus.NewRegistry())
+	return Handler(newSource(t, ready), prometheus.NewRegistry(), Options{})
 }
 
 func get(h http.Handler, target string, body string) *httptest.ResponseRecorder {
@@ -74,20 +93,47 @@ func TestEndpoints(t *testing.T) {
 	}
 }
 
-func TestAPIRateLimit(t *testing.T) {
+// TestAPIRateLimitPerClient spends one client's budget: it gets 429 with
+// Retry-After on both API endpoints, while another client is served.
+func TestAPIRateLimitPerClient(t *testing.T) {
+	// One request per 100 s after a burst of 3: nothing refills during
+	// the test.
+	h := Handler(newSource(t, true), prometheus.NewRegistry(), Options{APIRate: 0.01, APIBurst: 3})
+	from := func(addr, target string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		req.RemoteAddr = addr
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	for range 3 {
+		require.Equal(t, http.StatusOK, from("192.0.2.1:40000", "/api/v1/kpis?window=1h").Code)
+	}
+	for _, target := range []string{"/api/v1/kpis?window=1h", "/api/v1/sla/at-risk"} {
+		rec := from("192.0.2.1:40001", target) // another port of the same host
+		require.Equal(t, http.StatusTooManyRequests, rec.Code, target)
+		require.Contains(t, rec.Body.String(), "slow down")
+		retry, err := strconv.Atoi(rec.Header().Get("Retry-After"))
+		require.NoError(t, err)
+		require.InDelta(t, 100, retry, 1, "seconds until the next token")
+	}
+	require.Equal(t, http.StatusOK, from("192.0.2.2:40000", "/api/v1/kpis?window=1h").Code, "another client")
+	require.Equal(t, http.StatusOK, from("[2001:db8::1]:40000", "/api/v1/sla/at-risk").Code, "another client")
+	// /metrics and the probes are not the API's: never limited.
+	require.Equal(t, http.StatusOK, from("192.0.2.1:40000", "/metrics").Code)
+	require.Equal(t, http.StatusOK, from("192.0.2.1:40000", "/healthz").Code)
+}
+
+// TestAPIRateLimitDefaults checks the default budget of one client: its
+// burst passes and the rest is refused.
+func TestAPIRateLimitDefaults(t *testing.T) {
 	h := newHandler(t, true)
 	codes := map[int]int{}
-	retryAfter := ""
-	for range apiBurst + 10 {
-		rec := get(h, "/api/v1/kpis?window=1h", "")
-		codes[rec.Code]++
-		if rec.Code == http.StatusTooManyRequests {
-			retryAfter = rec.Header().Get("Retry-After")
-		}
+	for range defaultAPIBurst + 60 {
+		codes[get(h, "/api/v1/sla/at-risk?limit=1", "").Code]++
 	}
-	// The burst passes (the bucket may refill a token or two meanwhile);
-	// the rest is refused with 429 and Retry-After.
-	require.GreaterOrEqual(t, codes[200], apiBurst)
+	// The bucket refills meanwhile, by 20 a second: for none to be
+	// refused, the requests would have to take 3 s.
+	require.GreaterOrEqual(t, codes[200], defaultAPIBurst)
 	require.Positive(t, codes[429])
-	require.Equal(t, "1", retryAfter)
 }
