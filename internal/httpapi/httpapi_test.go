@@ -43,7 +43,9 @@ func newSource(t testing.TB, ready bool) *source {
 	state, err := kpi.New(kpi.DefaultConfig(), testNow.UnixNano())
 	require.NoError(t, err)
 	src := &source{ready: ready}
-	src.snap.Store(state.Snapshot(testNow.UnixNano()))
+	view := state.Snapshot(testNow.UnixNano())
+	view.CaughtUp = true
+	src.snap.Store(view)
 	return src
 }
 

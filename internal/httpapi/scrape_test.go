@@ -280,7 +280,9 @@ func populatedSource(b *testing.B) *source {
 		}
 	}
 	src := &source{ready: true}
-	src.snap.Store(s.Snapshot(testNow.UnixNano()))
+	view := s.Snapshot(testNow.UnixNano())
+	view.CaughtUp = true
+	src.snap.Store(view)
 	return src
 }
 
