@@ -17,10 +17,14 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/helpdesk-kpi/aggregator/internal/natstest"
@@ -34,7 +38,13 @@ import (
 // snapshot taken after the burst is on disk, while a restarted process
 // replays the stream, and right after exec. Every restart uses the same
 // data directory. The final scrape must equal, series by series, that of
-// an uninterrupted in-process run of the same scenario.
+// an uninterrupted in-process run of the same scenario, and its
+// cumulative series those of a second aggregator reading the same stream
+// without interruption.
+//
+// Throughout, /metrics is scraped every 200 ms, whichever process is
+// running: no cumulative series (a counter, a histogram's count, sum or
+// bucket) may ever show less than it showed before, across the kills.
 //
 // The seed is logged; CRASH_SEED=<seed> replays the same scenario and the
 // same kill points (the moments within them still depend on scheduling).
@@ -59,6 +69,9 @@ func TestCrashRecovery(t *testing.T) {
 	h := &crashHarness{t: t, bin: binary(), natsURL: srv.ClientURL(), dataDir: t.TempDir(),
 		logPath: filepath.Join(t.TempDir(), "aggregator.log")}
 	t.Cleanup(h.cleanup)
+	// The reference reads the same stream, never interrupted.
+	reference := startAggregator(t, srv.ClientURL(), testNow)
+	watch := watchFalls(h)
 	h.start()
 	_, js := srv.Connect(t)
 	waitFor(t, 30*time.Second, "stream creation", func() bool {
@@ -146,6 +159,12 @@ func TestCrashRecovery(t *testing.T) {
 			h.kill()
 		}
 		h.start()
+		// Let the watcher see this process serve its counters, so the
+		// next kill is checked against what it served.
+		waitFor(t, 30*time.Second, "the restarted aggregator serving its counters", func() bool {
+			h.requireRunning()
+			return watch.served(h.starts)
+		})
 	}
 	publishItems(items[from:])
 	publish(t, js, sc.events[:50], true) // publish retries: JetStream drops them
@@ -195,6 +214,27 @@ func TestCrashRecovery(t *testing.T) {
 	require.Empty(t, strings.Join(diffs, "\n"), "seed %d, kill points %s: %d series differ",
 		seed, strings.Join(plan, "; "), len(diffs))
 
+	// The same cumulative values as the aggregator that read the same
+	// stream without interruption.
+	ref := waitHandled(t, reference.url, total)
+	for k, v := range ref {
+		if cumulative(k) {
+			require.Equal(t, v, got[k], "%s: uninterrupted reader of the same stream %v, after the crashes %v", k, v, got[k])
+		}
+	}
+	for k := range got {
+		if cumulative(k) {
+			require.Contains(t, ref, k)
+		}
+	}
+
+	// No cumulative series ever fell, in any scrape of any process.
+	falls, scrapes, starts := watch.finish()
+	t.Logf("%d scrapes with cumulative series, from %d of %d starts", scrapes, starts, h.starts)
+	require.Empty(t, falls, "cumulative series fell between scrapes")
+	require.Greater(t, scrapes, 10, "the watcher saw too few scrapes to tell")
+	require.GreaterOrEqual(t, starts, 2, "the watcher saw counters of too few processes to tell")
+
 	// The restarts went through snapshots, and never found one broken.
 	logs, err := os.ReadFile(h.logPath)
 	require.NoError(t, err)
@@ -202,6 +242,97 @@ func TestCrashRecovery(t *testing.T) {
 	require.NotContains(t, string(logs), "skipping unreadable snapshot")
 	require.NotContains(t, string(logs), "cannot use the snapshot")
 	t.Logf("%d starts, %d restored from a snapshot", h.starts, strings.Count(string(logs), "state restored from snapshot"))
+}
+
+// cumulative reports whether series k is one Prometheus reads as a
+// counter and that the state keeps (so survives restarts): every _total
+// counter and every histogram's _count, _sum and _bucket, apart from
+// process-local ones.
+func cumulative(k string) bool {
+	name, _, _ := strings.Cut(k, "{")
+	for _, suffix := range []string{"_total", "_count", "_sum", "_bucket"} {
+		if strings.HasSuffix(name, suffix) {
+			return !processLocal(k)
+		}
+	}
+	return false
+}
+
+// fallWatch scrapes the running child every 200 ms and remembers, for
+// every cumulative series, the highest value served so far; a scrape that
+// shows less is a fall.
+type fallWatch struct {
+	stop, done chan struct{}
+	mu         sync.Mutex // guards the fields below, written by the scraper
+	highest    map[string]float64
+	falls      []string
+	scrapes    int
+	starts     map[int]bool // starts whose scrapes served cumulative series
+}
+
+func watchFalls(h *crashHarness) *fallWatch {
+	w := &fallWatch{stop: make(chan struct{}), done: make(chan struct{}), highest: map[string]float64{}, starts: map[int]bool{}}
+	client := &http.Client{Timeout: 2 * time.Second}
+	go func() {
+		defer close(w.done)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-tick.C:
+			}
+			cur := h.serving.Load()
+			if cur == nil {
+				continue
+			}
+			m, err := fetchMetrics(client, cur.url)
+			if err != nil {
+				continue // killed, or not serving yet
+			}
+			w.observe(m, cur.start)
+		}
+	}()
+	return w
+}
+
+func (w *fallWatch) observe(m map[string]float64, start int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	seen := false
+	for k, v := range m {
+		if !cumulative(k) {
+			continue
+		}
+		seen = true
+		if hi, ok := w.highest[k]; ok && v < hi {
+			w.falls = append(w.falls, fmt.Sprintf("start %d: %s = %v after %v", start, k, v, hi))
+		}
+		w.highest[k] = max(w.highest[k], v)
+	}
+	if seen {
+		w.scrapes++
+		w.starts[start] = true
+	}
+}
+
+// served reports whether a scrape of the given start served cumulative
+// series.
+func (w *fallWatch) served(start int) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.starts[start]
+}
+
+// finish stops the scraper and returns the falls it saw, the scrapes that
+// served cumulative series and the number of starts they came from.
+func (w *fallWatch) finish() (falls []string, scrapes, starts int) {
+	close(w.stop)
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.falls, w.scrapes, len(w.starts)
 }
 
 // crashKind is where in the service's life a kill lands.
@@ -259,14 +390,17 @@ type crashHarness struct {
 	flags                          []string // more flags; later ones win
 	starts                         int
 	cur                            *child // nil while none runs
+	// serving is cur for other goroutines, cleared before a kill.
+	serving atomic.Pointer[child]
 }
 
 // child is one run of the binary.
 type child struct {
-	cmd  *exec.Cmd
-	url  string        // http://127.0.0.1:port
-	done chan struct{} // closed once the process has exited
-	err  error         // cmd.Wait's result, set before done is closed
+	start int // which start of the harness
+	cmd   *exec.Cmd
+	url   string        // http://127.0.0.1:port
+	done  chan struct{} // closed once the process has exited
+	err   error         // cmd.Wait's result, set before done is closed
 }
 
 // start runs the binary; its stdout and stderr go to the shared log.
@@ -299,13 +433,14 @@ func (h *crashHarness) start() {
 		logf.Close()
 		t.Fatalf("start %s: %v", h.bin, err)
 	}
-	c := &child{cmd: cmd, url: "http://" + addr, done: make(chan struct{})}
+	c := &child{start: h.starts, cmd: cmd, url: "http://" + addr, done: make(chan struct{})}
 	go func() {
 		c.err = cmd.Wait()
 		logf.Close()
 		close(c.done)
 	}()
 	h.cur = c
+	h.serving.Store(c)
 }
 
 // requireRunning fails the test if the child exited on its own.
@@ -324,6 +459,7 @@ func (h *crashHarness) kill() {
 	t.Helper()
 	c := h.cur
 	h.cur = nil
+	h.serving.Store(nil)
 	if err := c.cmd.Process.Kill(); err != nil {
 		<-c.done
 		t.Fatalf("aggregator (start %d) exited before the kill: %v", h.starts, c.err)
@@ -372,6 +508,7 @@ func (h *crashHarness) newestSnapshot() string {
 // of the children's output.
 func (h *crashHarness) cleanup() {
 	if c := h.cur; c != nil {
+		h.serving.Store(nil)
 		_ = c.cmd.Process.Kill()
 		<-c.done
 		h.cur = nil
@@ -461,4 +598,97 @@ func TestSIGTERM(t *testing.T) {
 	}
 	require.NoError(t, c.err, "exit status 0")
 	require.Equal(t, "snapshot-00000000000000000200.bin", h.newestSnapshot())
+}
+
+// TestRestoredCountersNeverDip: a process that restores an old snapshot
+// must not serve its counters until its replay has caught up, or it would
+// show less than the process before it served. The first process writes
+// one snapshot (on SIGTERM) after 1,000 events; the second applies 60,000
+// more, serves them, and is killed with SIGKILL before it snapshots; the
+// third restores the 1,000-event snapshot and replays 60,000 events. It is
+// scraped as fast as it answers, from the first moment it serves: no
+// cumulative series may be lower than the second process served.
+func TestRestoredCountersNeverDip(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and publishes 61,000 events")
+	}
+	build := buildAggregator(t)
+	srv := natstest.Start(t)
+	dir := t.TempDir()
+	h := &crashHarness{t: t, bin: build(), natsURL: srv.ClientURL(), dataDir: dir, logPath: filepath.Join(dir, "log"),
+		flags: []string{"-snapshot-interval", "1h"}} // only the final snapshot on SIGTERM
+	t.Cleanup(h.cleanup)
+	_, js := srv.Connect(t)
+	opened := key("helpdesk_events_total", map[string]string{"type": "ticket.opened"})
+
+	h.start()
+	h.waitServing()
+	publish(t, js, openings(0, 1000), true)
+	waitFor(t, 30*time.Second, "1,000 openings applied", func() bool {
+		m, err := fetchMetrics(http.DefaultClient, h.cur.url)
+		return err == nil && m[opened] == 1000
+	})
+	c := h.cur
+	h.cur = nil
+	h.serving.Store(nil)
+	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
+	<-c.done
+	require.NoError(t, c.err)
+
+	h.start()
+	publishAsync(t, js, openings(1000, 61000))
+	var served map[string]float64
+	waitFor(t, 60*time.Second, "61,000 openings applied", func() bool {
+		h.requireRunning()
+		m, err := fetchMetrics(http.DefaultClient, h.cur.url)
+		served = m
+		return err == nil && m[opened] == 61000
+	})
+	h.kill()
+
+	h.start()
+	client := &http.Client{Timeout: 2 * time.Second}
+	var during, total int // scrapes while catching up, and in all
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		h.requireRunning()
+		require.False(t, time.Now().After(deadline), "the restored aggregator did not catch up within 60s")
+		m, err := fetchMetrics(client, h.cur.url)
+		if err != nil {
+			continue // not serving yet
+		}
+		total++
+		for k, v := range served {
+			if got, ok := m[k]; ok && cumulative(k) {
+				require.GreaterOrEqual(t, got, v, "scrape %d of the restored process: %s below what the killed one served", total, k)
+			}
+		}
+		if m[opened] == 61000 && m[`helpdesk_consumer_pending_messages{}`] == 0 {
+			break
+		}
+		during++
+	}
+	t.Logf("%d scrapes of the restored process, %d of them while it caught up", total, during)
+	require.Positive(t, during, "no scrape landed during the replay: the test proved nothing")
+	logs, err := os.ReadFile(h.logPath)
+	require.NoError(t, err)
+	require.Contains(t, string(logs), "state restored from snapshot")
+}
+
+// publishAsync publishes msgs with their ids without waiting for each
+// acknowledgement, then waits for all of them.
+func publishAsync(t *testing.T, js jetstream.JetStream, msgs []message) {
+	t.Helper()
+	for _, m := range msgs {
+		nm := nats.NewMsg(m.subject)
+		nm.Data = m.body
+		nm.Header.Set(jetstream.MsgIDHeader, m.id)
+		_, err := js.PublishMsgAsync(nm)
+		require.NoError(t, err)
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		t.Fatal("asynchronous publishes not acknowledged within a minute")
+	}
 }

@@ -85,15 +85,31 @@ func startAggregator(t *testing.T, natsURL string, now time.Time, edit ...func(*
 // value, with labels sorted by name.
 func scrape(t *testing.T, baseURL string) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(baseURL + "/metrics")
+	m, err := fetchMetrics(http.DefaultClient, baseURL)
 	require.NoError(t, err)
+	return m
+}
+
+// fetchMetrics is scrape for callers that cannot fail the test: each
+// sample, or the error.
+func fetchMetrics(client *http.Client, baseURL string) (map[string]float64, error) {
+	resp, err := client.Get(baseURL + "/metrics")
+	if err != nil {
+		return nil, err
+	}
 	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("/metrics: %s", resp.Status)
+	}
 	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
+	if err != nil {
+		return nil, err
+	}
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
-	require.NoError(t, err)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string]float64{}
 	for name, mf := range families {
 		for _, m := range mf.GetMetric() {
@@ -118,7 +134,7 @@ func scrape(t *testing.T, baseURL string) map[string]float64 {
 			}
 		}
 	}
-	return out
+	return out, nil
 }
 
 // key renders a series name with its labels sorted by name.
@@ -134,7 +150,7 @@ func key(name string, labels map[string]string) string {
 // handled returns how many messages a scrape says the aggregator has taken
 // in: applied, rejected, or dropped as duplicates.
 func handled(m map[string]float64) int {
-	n := m[`helpdesk_events_duplicate_total{}`]
+	n := m[`helpdesk_events_duplicate_total{}`] + m[`helpdesk_events_expired_total{}`]
 	for t := events.TicketOpened; int(t) < events.NumTypes; t++ {
 		n += m[key("helpdesk_events_total", map[string]string{"type": t.String()})]
 	}
