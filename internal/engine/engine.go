@@ -147,7 +147,7 @@ func (e *Engine) encode() (encoded, bool) {
 	start := time.Now()
 	buf := e.state.AppendBinary(snapshot.NewBuffer(e.lastSize + e.lastSize/8))
 	e.lastSize = len(buf)
-	data := snapshot.Seal(buf, e.appliedSeq, e.now())
+	data := e.cfg.Snapshots.Seal(buf, snapshot.Header{Seq: e.appliedSeq, TakenAt: e.now()})
 	e.savedSeq = e.appliedSeq
 	return encoded{e.appliedSeq, data, time.Since(start)}, true
 }
