@@ -222,8 +222,9 @@ func (c *Consumer) EnsureStream(ctx context.Context) (jetstream.Stream, error) {
 //     from its first message; events published again with the same ids
 //     are not counted twice.
 //   - gap (its first sequence is past applied+1: messages were removed
-//     before they were applied): they are lost to the KPIs; reading goes on
-//     from the first message still there.
+//     before they were applied, whether or not any is left): they are lost
+//     to the KPIs; reading goes on from the first message still there, or
+//     the next one published.
 func (c *Consumer) StartSeq(ctx context.Context, stream jetstream.Stream, applied Position) (Position, error) {
 	info, err := stream.Info(ctx)
 	if err != nil {
@@ -246,7 +247,9 @@ func (c *Consumer) StartSeq(ctx context.Context, stream jetstream.Stream, applie
 		c.log.Error().Uint64("snapshot_seq", applied.Seq).Uint64("stream_last_seq", st.LastSeq).
 			Msg("the stream is behind the restored state (recreated?): keeping the state and reading the stream from its first message")
 		start.Seq = first
-	case st.Msgs > 0 && st.FirstSeq > applied.Seq+1:
+	case st.FirstSeq > applied.Seq+1:
+		// With every message removed, FirstSeq is LastSeq+1: the next
+		// one to be published.
 		c.gap(applied.Seq+1, st.FirstSeq-1)
 		start.Seq = st.FirstSeq
 	}
@@ -280,13 +283,12 @@ func (c *Consumer) gap(from, to uint64) {
 // skipped because they were removed before delivery count as a gap.
 func (c *Consumer) Run(ctx context.Context, stream jetstream.Stream, start Position, out chan<- *Batch) error {
 	defer close(out)
-	announce := true
 	for {
-		next, again, err := c.consume(ctx, stream, start, announce, out)
+		next, again, err := c.consume(ctx, stream, start, out)
 		if err != nil || !again {
 			return err
 		}
-		start, announce = next, false
+		start = next
 	}
 }
 
@@ -303,9 +305,14 @@ type watched struct {
 
 // consume reads from start until ctx ends (returning false) or the stream
 // is found recreated or behind what was delivered (returning where to
-// start again). announce hands over an empty batch at once when there is
-// nothing to catch up on, so the state counts as caught up.
-func (c *Consumer) consume(ctx context.Context, stream jetstream.Stream, start Position, announce bool, out chan<- *Batch) (Position, bool, error) {
+// start again).
+//
+// When there is nothing to read yet (the stream's last sequence is below
+// start), it hands over an empty batch at once, positioned just before
+// start with nothing pending: the state counts as caught up without
+// waiting for an event that may not come, and a position moved past a gap
+// is what the next snapshot records.
+func (c *Consumer) consume(ctx context.Context, stream jetstream.Stream, start Position, out chan<- *Batch) (Position, bool, error) {
 	info, err := stream.Info(ctx)
 	if err != nil {
 		return Position{}, false, fmt.Errorf("stream %s info: %w", c.cfg.Stream, err)
@@ -330,8 +337,10 @@ func (c *Consumer) consume(ctx context.Context, stream jetstream.Stream, start P
 		b.StreamCreated = start.StreamCreated
 		return b
 	}
-	if announce && info.State.LastSeq < start.Seq {
-		out <- newBatch()
+	if info.State.LastSeq < start.Seq {
+		b := newBatch()
+		b.LastSeq = start.Seq - 1
+		out <- b
 	}
 	it, err := cons.Messages(jetstream.PullMaxMessages(4 * c.cfg.BatchSize))
 	if err != nil {

@@ -1,10 +1,19 @@
 package ingest
 
 import (
+	"context"
+	"fmt"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/helpdesk-kpi/aggregator/internal/natstest"
 )
 
 func TestMain(m *testing.M) {
@@ -44,4 +53,49 @@ func TestAckPosition(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStartSeq positions the reading after a restored state on streams in
+// every state StartSeq tells apart, and checks what it counts.
+func TestStartSeq(t *testing.T) {
+	srv := natstest.Start(t)
+	nc, js := srv.Connect(t)
+	ctx := context.Background()
+	c, err := New(DefaultConfig(), nc, zerolog.Nop(), prometheus.NewRegistry(), time.Now)
+	require.NoError(t, err)
+	stream, err := c.EnsureStream(ctx)
+	require.NoError(t, err)
+	for i := range 10 {
+		publishRaw(t, js, "helpdesk.events.x", fmt.Sprint("m-", i), []byte("{}"))
+	}
+	info, err := stream.Info(ctx)
+	require.NoError(t, err)
+	created := info.Created
+	before := created.Add(-time.Hour)
+	regressions := func() (behind, gap float64) {
+		return testutil.ToFloat64(c.metrics.regressions.WithLabelValues("behind")),
+			testutil.ToFloat64(c.metrics.regressions.WithLabelValues("gap"))
+	}
+	check := func(applied Position, wantSeq uint64, wantBehind, wantGap float64) {
+		t.Helper()
+		b0, g0 := regressions()
+		start, err := c.StartSeq(ctx, stream, applied)
+		require.NoError(t, err)
+		require.Equal(t, wantSeq, start.Seq)
+		require.True(t, start.StreamCreated.Equal(created), "the current stream's creation time")
+		b1, g1 := regressions()
+		require.Equal(t, wantBehind, b1-b0, "behind")
+		require.Equal(t, wantGap, g1-g0, "gap")
+	}
+	check(Position{}, 1, 0, 0)                               // fresh
+	check(Position{Seq: 4, StreamCreated: created}, 5, 0, 0) // continues
+	check(Position{Seq: 4}, 5, 0, 0)                         // creation time unknown (format 1)
+	check(Position{Seq: 4, StreamCreated: before}, 1, 1, 0)  // recreated since
+	check(Position{Seq: 12}, 1, 1, 0)                        // behind, creation time unknown
+	require.NoError(t, stream.Purge(ctx, jetstream.WithPurgeSequence(7)))
+	check(Position{Seq: 6, StreamCreated: created}, 7, 0, 0) // removed after they were applied
+	check(Position{Seq: 3, StreamCreated: created}, 7, 0, 1) // 4 to 6 removed before they were applied
+	require.NoError(t, stream.Purge(ctx))
+	check(Position{Seq: 10, StreamCreated: created}, 11, 0, 0) // every applied message removed
+	check(Position{Seq: 8, StreamCreated: created}, 11, 0, 1)  // 9 and 10 removed unapplied: nothing left
 }
