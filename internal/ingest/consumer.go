@@ -7,7 +7,8 @@
 // acknowledged on the server and nothing is redelivered: a message counts as
 // handled once the batch holding it is applied. A poison message is counted
 // (as a rejection in the batch), logged with its stream sequence, copied to
-// the dead-letter subject and skipped; it never stops the consumer.
+// the dead-letter stream (through JetStream, acknowledged) and skipped; it
+// never stops the consumer.
 //
 // It does not fold events into state; that is the kpi package's job, done
 // by whoever reads the batches.
@@ -42,11 +43,17 @@ type Config struct {
 	// MaxAge is how long the created stream keeps messages; zero keeps
 	// them until limits say otherwise.
 	MaxAge time.Duration
-	// DeadLetterSubject receives a copy of every rejected message.
+	// DeadLetterSubject receives a copy of every rejected message,
+	// published to JetStream: a stream must store it.
 	DeadLetterSubject string
 	// DeadLetterStream, when CreateStream is set, is created to keep the
-	// dead letters.
+	// dead letters whenever it is missing: at start, and when a copy
+	// finds no stream.
 	DeadLetterStream string
+	// DeadLetterTimeout bounds how long the copy of one rejected message
+	// waits for JetStream's acknowledgement (creating the dead-letter
+	// stream included) before it counts as failed; zero means 5s.
+	DeadLetterTimeout time.Duration
 	// BatchSize is the most messages handed over at once.
 	BatchSize int
 	// MaxClockSkew is how far in the future an event may lie.
@@ -64,6 +71,7 @@ func DefaultConfig() Config {
 		CreateStream:      true,
 		DeadLetterSubject: "helpdesk.deadletter",
 		DeadLetterStream:  "HELPDESK_DEADLETTER",
+		DeadLetterTimeout: 5 * time.Second,
 		BatchSize:         512,
 		MaxClockSkew:      5 * time.Minute,
 		RegressionCheck:   10 * time.Second,
@@ -119,7 +127,14 @@ type Consumer struct {
 	now     func() time.Time
 	metrics *metrics
 	pool    chan *Batch
+
+	// Dead-letter failures are logged at most every deadLetterLogEvery;
+	// only the reading goroutine touches these.
+	deadLetterLoggedAt  time.Time
+	deadLetterNotLogged int
 }
+
+const deadLetterLogEvery = 10 * time.Second
 
 type metrics struct {
 	deadLettered       prometheus.Counter
@@ -155,6 +170,9 @@ func New(cfg Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registere
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
+	if cfg.DeadLetterTimeout <= 0 {
+		cfg.DeadLetterTimeout = DefaultConfig().DeadLetterTimeout
+	}
 	c := &Consumer{
 		cfg:  cfg,
 		js:   js,
@@ -167,47 +185,67 @@ func New(cfg Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registere
 	return c, nil
 }
 
-// EnsureStream finds the stream, creating it (and the dead-letter stream)
-// when it is missing and CreateStream is set.
+// EnsureStream finds the stream, creating it when it is missing and
+// CreateStream is set; with CreateStream set it also creates the
+// dead-letter stream when that is missing.
 func (c *Consumer) EnsureStream(ctx context.Context) (jetstream.Stream, error) {
 	s, err := c.js.Stream(ctx, c.cfg.Stream)
-	if err == nil {
-		return s, nil
-	}
-	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+	switch {
+	case err == nil:
+	case !errors.Is(err, jetstream.ErrStreamNotFound):
 		return nil, fmt.Errorf("look up stream %s: %w", c.cfg.Stream, err)
-	}
-	if !c.cfg.CreateStream {
+	case !c.cfg.CreateStream:
 		return nil, fmt.Errorf("stream %s does not exist and stream creation is off: create it or turn creation on", c.cfg.Stream)
-	}
-	s, err = c.js.CreateStream(ctx, jetstream.StreamConfig{
-		Name:       c.cfg.Stream,
-		Subjects:   c.cfg.Subjects,
-		Retention:  jetstream.LimitsPolicy,
-		MaxAge:     c.cfg.MaxAge,
-		Storage:    jetstream.FileStorage,
-		Duplicates: 2 * time.Minute,
-		// No MaxMsgSize: an oversized event still arrives (up to the
-		// server's max_payload) and is rejected visibly, dead-lettered.
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create stream %s: %w", c.cfg.Stream, err)
-	}
-	c.log.Info().Str("stream", c.cfg.Stream).Strs("subjects", c.cfg.Subjects).Msg("created stream")
-	if c.cfg.DeadLetterStream != "" {
-		_, err := c.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-			Name:       c.cfg.DeadLetterStream,
-			Subjects:   []string{c.cfg.DeadLetterSubject},
+	default:
+		s, err = c.js.CreateStream(ctx, jetstream.StreamConfig{
+			Name:       c.cfg.Stream,
+			Subjects:   c.cfg.Subjects,
 			Retention:  jetstream.LimitsPolicy,
 			MaxAge:     c.cfg.MaxAge,
 			Storage:    jetstream.FileStorage,
 			Duplicates: 2 * time.Minute,
+			// No MaxMsgSize: an oversized event still arrives (up to the
+			// server's max_payload) and is rejected visibly, dead-lettered.
 		})
 		if err != nil {
-			return nil, fmt.Errorf("create dead-letter stream %s: %w", c.cfg.DeadLetterStream, err)
+			return nil, fmt.Errorf("create stream %s: %w", c.cfg.Stream, err)
+		}
+		c.log.Info().Str("stream", c.cfg.Stream).Strs("subjects", c.cfg.Subjects).Msg("created stream")
+	}
+	if c.cfg.CreateStream && c.cfg.DeadLetterStream != "" {
+		if err := c.ensureDeadLetterStream(ctx); err != nil {
+			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// ensureDeadLetterStream creates the dead-letter stream unless it exists;
+// an existing one is left as its operator configured it.
+func (c *Consumer) ensureDeadLetterStream(ctx context.Context) error {
+	_, err := c.js.Stream(ctx, c.cfg.DeadLetterStream)
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("look up dead-letter stream %s: %w", c.cfg.DeadLetterStream, err)
+	}
+	_, err = c.js.CreateStream(ctx, jetstream.StreamConfig{
+		Name:       c.cfg.DeadLetterStream,
+		Subjects:   []string{c.cfg.DeadLetterSubject},
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     c.cfg.MaxAge,
+		Storage:    jetstream.FileStorage,
+		Duplicates: 2 * time.Minute,
+	})
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return nil // created meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("create dead-letter stream %s for %s: %w (create it, or allow the aggregator to)", c.cfg.DeadLetterStream, c.cfg.DeadLetterSubject, err)
+	}
+	c.log.Info().Str("stream", c.cfg.DeadLetterStream).Str("subject", c.cfg.DeadLetterSubject).Msg("created dead-letter stream")
+	return nil
 }
 
 // StartSeq returns where to resume reading after a state that includes
@@ -587,12 +625,20 @@ func (c *Consumer) decode(b *Batch, msg jetstream.Msg, seq uint64, stored int64)
 	c.deadLetter(msg, seq, de)
 }
 
-// deadLetter copies a rejected message to the dead-letter subject and logs
-// it. The copy carries the reason and the original subject and sequence in
-// headers; its message id makes republishing after a restart harmless.
+// deadLetter copies a rejected message to the dead-letter subject through
+// JetStream and logs it. The copy carries the reason and the original
+// subject and sequence in headers; its message id makes republishing after
+// a restart harmless. It counts as dead-lettered only once JetStream
+// acknowledges it, within DeadLetterTimeout; when no stream takes the
+// subject and CreateStream is set, the dead-letter stream is created and
+// the copy sent once more. A copy that is not stored counts as a failure
+// (logged at most every 10s); the rejection itself is counted either way.
+//
+// The wait does not end with the reading's context: a copy cut short at
+// shutdown would be lost, since the position moves past its message.
 func (c *Consumer) deadLetter(msg jetstream.Msg, seq uint64, de *events.Error) {
 	c.log.Warn().Uint64("stream_seq", seq).Str("subject", msg.Subject()).Str("reason", string(de.Reason)).
-		Str("error", de.Error()).Msg("rejected message; copied to dead-letter subject")
+		Str("error", de.Error()).Msg("rejected message; copying it to the dead-letter subject")
 	dl := nats.NewMsg(c.cfg.DeadLetterSubject)
 	dl.Data = msg.Data()
 	dl.Header.Set(jetstream.MsgIDHeader, c.cfg.Stream+"-"+strconv.FormatUint(seq, 10))
@@ -600,12 +646,38 @@ func (c *Consumer) deadLetter(msg jetstream.Msg, seq uint64, de *events.Error) {
 	dl.Header.Set("Helpdesk-Reject-Error", de.Error())
 	dl.Header.Set("Helpdesk-Stream-Sequence", strconv.FormatUint(seq, 10))
 	dl.Header.Set("Helpdesk-Subject", msg.Subject())
-	if err := c.nc.PublishMsg(dl); err != nil {
-		c.metrics.deadLetterFailures.Inc()
-		c.log.Error().Err(err).Uint64("stream_seq", seq).Msg("dead-letter publish failed; the rejection is still counted")
+
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.DeadLetterTimeout)
+	defer cancel()
+	_, err := c.js.PublishMsg(ctx, dl)
+	noStream := errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrStreamNotFound)
+	if noStream && c.cfg.CreateStream && c.cfg.DeadLetterStream != "" {
+		if cerr := c.ensureDeadLetterStream(ctx); cerr != nil {
+			err = fmt.Errorf("%w, and %w", err, cerr)
+		} else {
+			_, err = c.js.PublishMsg(ctx, dl)
+			noStream = errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, jetstream.ErrStreamNotFound)
+		}
+	}
+	if err == nil {
+		c.metrics.deadLettered.Inc()
 		return
 	}
-	c.metrics.deadLettered.Inc()
+	c.metrics.deadLetterFailures.Inc()
+	if time.Since(c.deadLetterLoggedAt) < deadLetterLogEvery {
+		c.deadLetterNotLogged++
+		return
+	}
+	ev := c.log.Error().Err(err).Uint64("stream_seq", seq).Str("dead_letter_subject", c.cfg.DeadLetterSubject).
+		Int("failures_not_logged", c.deadLetterNotLogged)
+	c.deadLetterLoggedAt, c.deadLetterNotLogged = time.Now(), 0
+	if noStream {
+		ev.Msgf("dead-letter copy not stored: no stream takes %s; create a stream for %s (or turn stream creation on); the rejection is still counted; further failures are logged at most every %v",
+			c.cfg.DeadLetterSubject, c.cfg.DeadLetterSubject, deadLetterLogEvery)
+		return
+	}
+	ev.Msgf("dead-letter copy not acknowledged by JetStream within %v: check the stream that takes %s (its limits, its storage) and the connection; the rejection is still counted; further failures are logged at most every %v",
+		c.cfg.DeadLetterTimeout, c.cfg.DeadLetterSubject, deadLetterLogEvery)
 }
 
 // flush hands b over when it holds anything.
