@@ -279,7 +279,7 @@ func (c *Consumer) StartSeq(ctx context.Context, stream jetstream.Stream, applie
 		c.log.Error().Uint64("snapshot_seq", applied.Seq).Str("snapshot_stream_created", stamp(applied.StreamCreated)).
 			Str("stream_created", stamp(info.Created)).Uint64("stream_last_seq", st.LastSeq).
 			Msg("the stream was recreated since the restored state was taken: keeping the state (its events did happen) and reading the new stream from its first message")
-		start.Seq = first
+		start.Seq = c.fromStart(info)
 	case st.LastSeq < applied.Seq:
 		c.metrics.regressions.WithLabelValues("behind").Inc()
 		c.log.Error().Uint64("snapshot_seq", applied.Seq).Uint64("stream_last_seq", st.LastSeq).
@@ -292,6 +292,18 @@ func (c *Consumer) StartSeq(ctx context.Context, stream jetstream.Stream, applie
 		start.Seq = st.FirstSeq
 	}
 	return start, nil
+}
+
+// fromStart returns the first sequence to read in a stream none of whose
+// messages were applied yet, counting as a gap those removed from its
+// start already.
+func (c *Consumer) fromStart(info *jetstream.StreamInfo) uint64 {
+	first := max(info.Config.FirstSeq, 1) // a stream may be created to start past 1
+	if info.State.FirstSeq > first {
+		c.gap(first, info.State.FirstSeq-1)
+		return info.State.FirstSeq
+	}
+	return first
 }
 
 // stamp formats a stream's creation time for logs, to the nanosecond: two
@@ -497,6 +509,7 @@ func (c *Consumer) regressed(info *jetstream.StreamInfo, w *watched, d uint64) b
 		c.log.Error().Str("was_created", stamp(w.created)).Str("stream_created", stamp(info.Created)).Uint64("delivered_seq", d).
 			Uint64("stream_last_seq", info.State.LastSeq).
 			Msg("the stream was deleted and created again: keeping the state (its events did happen) and reading the new stream from its first message")
+		c.fromStart(info) // counts what the new stream lost already
 	} else {
 		c.log.Error().Uint64("delivered_seq", d).Uint64("stream_last_seq", info.State.LastSeq).
 			Msg("the stream went behind what was applied: keeping the state and reading the stream again from its first message")
@@ -505,10 +518,12 @@ func (c *Consumer) regressed(info *jetstream.StreamInfo, w *watched, d uint64) b
 }
 
 // watch checks the stream every RegressionCheck until ctx ends; when it
-// was recreated or went behind, it stops the iterator.
+// was recreated or went behind, it stops the iterator. A stream that is
+// gone is logged once; reading waits for it to be created again.
 func (c *Consumer) watch(ctx context.Context, stream jetstream.Stream, w *watched, it jetstream.MessagesContext) {
 	t := time.NewTicker(c.cfg.RegressionCheck)
 	defer t.Stop()
+	gone := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -519,8 +534,17 @@ func (c *Consumer) watch(ctx context.Context, stream jetstream.Stream, w *watche
 		// delivered in between must not look like the stream going back.
 		d := w.delivered.Load()
 		info, err := stream.Info(ctx)
+		if errors.Is(err, jetstream.ErrStreamNotFound) && !gone {
+			gone = true
+			c.log.Error().Str("stream", c.cfg.Stream).Uint64("delivered_seq", d).
+				Msg("the stream does not exist any more (deleted?): the state is kept; reading resumes from the first message of the stream once it is created again (the next start creates it when stream creation is on)")
+		}
 		if err != nil {
 			continue // the stream may be being recreated; look again
+		}
+		if gone {
+			gone = false
+			c.log.Info().Str("stream", c.cfg.Stream).Msg("the stream exists again")
 		}
 		if c.regressed(info, w, d) {
 			it.Stop()

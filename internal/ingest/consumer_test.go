@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -95,7 +96,41 @@ func TestStartSeq(t *testing.T) {
 	require.NoError(t, stream.Purge(ctx, jetstream.WithPurgeSequence(7)))
 	check(Position{Seq: 6, StreamCreated: created}, 7, 0, 0) // removed after they were applied
 	check(Position{Seq: 3, StreamCreated: created}, 7, 0, 1) // 4 to 6 removed before they were applied
+	check(Position{Seq: 4, StreamCreated: before}, 7, 1, 1)  // recreated since, and 1 to 6 of the new stream removed unread
 	require.NoError(t, stream.Purge(ctx))
 	check(Position{Seq: 10, StreamCreated: created}, 11, 0, 0) // every applied message removed
 	check(Position{Seq: 8, StreamCreated: created}, 11, 0, 1)  // 9 and 10 removed unapplied: nothing left
+}
+
+// TestStreamDeletedAndCreatedAgain deletes the stream under a running
+// consumer (logged, nothing counted while it is gone), creates it again and
+// publishes more than was read before at once: the new stream is read from
+// its first message and counted as behind once.
+func TestStreamDeletedAndCreatedAgain(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := srv.Connect(t)
+	ctx := context.Background()
+	r := startConsumer(t, srv, func(c *Config) { c.RegressionCheck = 20 * time.Millisecond })
+	opening := func(i int) []byte {
+		return fmt.Appendf(nil, `{"id":"e-%d","type":"ticket.opened","ticket_id":"T-%d","occurred_at":"2026-01-01T00:00:00Z"}`, i, i)
+	}
+	for i := range 3 {
+		publishRaw(t, js, "helpdesk.events.ticket.opened", fmt.Sprint("e-", i), opening(i))
+	}
+	waitUntil(t, 10*time.Second, "3 events", func() bool { return r.events.Load() == 3 })
+
+	require.NoError(t, js.DeleteStream(ctx, "HELPDESK_EVENTS"))
+	waitUntil(t, 10*time.Second, "the deletion logged", func() bool {
+		return strings.Contains(r.logs.String(), "the stream does not exist any more")
+	})
+	behind := r.c.metrics.regressions.WithLabelValues("behind")
+	require.Equal(t, 0.0, testutil.ToFloat64(behind))
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "HELPDESK_EVENTS", Subjects: []string{"helpdesk.events.>"}})
+	require.NoError(t, err)
+	for i := 3; i < 8; i++ {
+		publishRaw(t, js, "helpdesk.events.ticket.opened", fmt.Sprint("e-", i), opening(i))
+	}
+	waitUntil(t, 10*time.Second, "all 8 events", func() bool { return r.events.Load() == 8 })
+	require.Equal(t, 1.0, testutil.ToFloat64(behind))
+	require.Equal(t, 0.0, testutil.ToFloat64(r.c.metrics.regressions.WithLabelValues("gap")))
 }
