@@ -279,7 +279,10 @@ func (c *Consumer) StartSeq(ctx context.Context, stream jetstream.Stream, applie
 		c.log.Error().Uint64("snapshot_seq", applied.Seq).Str("snapshot_stream_created", stamp(applied.StreamCreated)).
 			Str("stream_created", stamp(info.Created)).Uint64("stream_last_seq", st.LastSeq).
 			Msg("the stream was recreated since the restored state was taken: keeping the state (its events did happen) and reading the new stream from its first message")
-		start.Seq = c.fromStart(info)
+		var lost uint64
+		if start.Seq, lost = fromStart(info); lost != 0 {
+			c.gap(lost, start.Seq-1)
+		}
 	case st.LastSeq < applied.Seq:
 		c.metrics.regressions.WithLabelValues("behind").Inc()
 		c.log.Error().Uint64("snapshot_seq", applied.Seq).Uint64("stream_last_seq", st.LastSeq).
@@ -294,16 +297,15 @@ func (c *Consumer) StartSeq(ctx context.Context, stream jetstream.Stream, applie
 	return start, nil
 }
 
-// fromStart returns the first sequence to read in a stream none of whose
-// messages were applied yet, counting as a gap those removed from its
-// start already.
-func (c *Consumer) fromStart(info *jetstream.StreamInfo) uint64 {
+// fromStart returns the first sequence to read in a new stream, none of
+// whose messages were applied yet, and the first of those removed from
+// its start already (0 when none was).
+func fromStart(info *jetstream.StreamInfo) (seq, lost uint64) {
 	first := max(info.Config.FirstSeq, 1) // a stream may be created to start past 1
 	if info.State.FirstSeq > first {
-		c.gap(first, info.State.FirstSeq-1)
-		return info.State.FirstSeq
+		return info.State.FirstSeq, first
 	}
-	return first
+	return first, 0
 }
 
 // stamp formats a stream's creation time for logs, to the nanosecond: two
@@ -501,6 +503,10 @@ func (c *Consumer) regressed(info *jetstream.StreamInfo, w *watched, d uint64) b
 		return false
 	}
 	at := &Position{Seq: max(info.State.FirstSeq, 1), StreamCreated: info.Created}
+	var lost uint64
+	if recreated {
+		at.Seq, lost = fromStart(info)
+	}
 	if !w.restartAt.CompareAndSwap(nil, at) {
 		return true
 	}
@@ -509,7 +515,9 @@ func (c *Consumer) regressed(info *jetstream.StreamInfo, w *watched, d uint64) b
 		c.log.Error().Str("was_created", stamp(w.created)).Str("stream_created", stamp(info.Created)).Uint64("delivered_seq", d).
 			Uint64("stream_last_seq", info.State.LastSeq).
 			Msg("the stream was deleted and created again: keeping the state (its events did happen) and reading the new stream from its first message")
-		c.fromStart(info) // counts what the new stream lost already
+		if lost != 0 {
+			c.gap(lost, at.Seq-1)
+		}
 	} else {
 		c.log.Error().Uint64("delivered_seq", d).Uint64("stream_last_seq", info.State.LastSeq).
 			Msg("the stream went behind what was applied: keeping the state and reading the stream again from its first message")
