@@ -487,7 +487,8 @@ func (h *crashHarness) waitServing() int {
 }
 
 // newestSnapshot returns the name of the newest snapshot in the data
-// directory, "" when there is none; names sort by stream sequence.
+// directory, "" when there is none; names sort by generation, the order
+// they were written in.
 func (h *crashHarness) newestSnapshot() string {
 	h.t.Helper()
 	entries, err := os.ReadDir(filepath.Join(h.dataDir, "snapshots"))
@@ -597,7 +598,7 @@ func TestSIGTERM(t *testing.T) {
 		t.Fatal("no exit within the shutdown timeout")
 	}
 	require.NoError(t, c.err, "exit status 0")
-	require.Equal(t, "snapshot-00000000000000000200.bin", h.newestSnapshot())
+	require.Equal(t, "snapshot-g00000000000000000001-s00000000000000000200.bin", h.newestSnapshot())
 }
 
 // TestRestoredCountersNeverDip: a process that restores an old snapshot

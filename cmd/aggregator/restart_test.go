@@ -127,3 +127,71 @@ func TestNATSServerRestart(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartAfterStreamRecreations recreates the stream twice under a
+// running aggregator that snapshots as it goes (300 events, 500 in the
+// second stream, 100 in the third), stops it, publishes 450 more to the
+// third stream and starts it again: the snapshot written last, of the
+// third stream at sequence 100, is restored, not the older one at 500 of
+// the second stream, and the third stream is replayed after it.
+func TestRestartAfterStreamRecreations(t *testing.T) {
+	for _, store := range []string{"dir", "objectstore"} {
+		t.Run(store, func(t *testing.T) { testRestartAfterStreamRecreations(t, store) })
+	}
+}
+
+func testRestartAfterStreamRecreations(t *testing.T, store string) {
+	srv := natstest.Start(t)
+	dataDir := t.TempDir()
+	cfg := func(c *Config) {
+		c.DataDir, c.SnapshotStore, c.SnapshotInterval = dataDir, store, time.Second
+		c.Ingest.RegressionCheck = 50 * time.Millisecond
+	}
+	first := startAggregator(t, srv.ClientURL(), testNow, cfg)
+	_, js := srv.Connect(t)
+	ctx := context.Background()
+	waitStream(t, js)
+	opened := func(m map[string]float64) float64 {
+		return m[key("helpdesk_events_total", map[string]string{"type": "ticket.opened"})]
+	}
+	behind := func(m map[string]float64) float64 {
+		return m[key("helpdesk_stream_regressions_total", map[string]string{"kind": "behind"})]
+	}
+	// snapshotted waits for a snapshot written after everything so far
+	// was applied.
+	snapshotted := func() {
+		t.Helper()
+		before := scrape(t, first.url)[`helpdesk_snapshot_last_success_timestamp_seconds{}`]
+		waitFor(t, 10*time.Second, "a snapshot", func() bool {
+			return scrape(t, first.url)[`helpdesk_snapshot_last_success_timestamp_seconds{}`] > before
+		})
+	}
+	recreate := func(times float64) {
+		t.Helper()
+		require.NoError(t, js.DeleteStream(ctx, "HELPDESK_EVENTS"))
+		_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "HELPDESK_EVENTS", Subjects: []string{"helpdesk.events.>"}, Storage: jetstream.FileStorage})
+		require.NoError(t, err)
+		waitFor(t, 10*time.Second, "the recreation noticed", func() bool { return behind(scrape(t, first.url)) == times })
+	}
+	publish(t, js, openings(0, 300), true)
+	waitFor(t, 10*time.Second, "300 openings", func() bool { return opened(scrape(t, first.url)) == 300 })
+	snapshotted()
+	recreate(1)
+	publish(t, js, openings(300, 800), true)
+	waitFor(t, 10*time.Second, "800 openings", func() bool { return opened(scrape(t, first.url)) == 800 })
+	snapshotted() // of the second stream at sequence 500
+	recreate(2)
+	publish(t, js, openings(800, 900), true)
+	waitFor(t, 10*time.Second, "900 openings", func() bool { return opened(scrape(t, first.url)) == 900 })
+	require.NoError(t, first.stop()) // the final snapshot: the third stream at sequence 100
+
+	publish(t, js, openings(900, 1350), true) // the third stream reaches 550, past 500
+	second := startAggregator(t, srv.ClientURL(), testNow, cfg)
+	var m map[string]float64
+	waitFor(t, 10*time.Second, "every opening", func() bool {
+		m = scrape(t, second.url)
+		return opened(m) == 1350 && m[`helpdesk_consumer_pending_messages{}`] == 0
+	})
+	require.Equal(t, 0.0, behind(m), "the restored snapshot is of the current stream")
+	require.Equal(t, 1350.0, m[key("helpdesk_open_tickets", map[string]string{"channel": "all", "priority": "all", "team": "all"})])
+}

@@ -86,16 +86,17 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 	if err != nil {
 		return err
 	}
-	state, appliedSeq, err := restore(ctx, cfg, snapshots, log)
+	state, applied, err := restore(ctx, cfg, snapshots, log)
 	if err != nil {
 		return err
 	}
-	startSeq, err := consumer.StartSeq(ctx, stream, appliedSeq)
+	start, err := consumer.StartSeq(ctx, stream, applied)
 	if err != nil {
 		return err
 	}
 	eng := engine.New(state, cfg.now, engine.Config{
-		Tick: time.Second, SnapshotEvery: cfg.SnapshotInterval, Snapshots: snapshots, AppliedSeq: appliedSeq,
+		Tick: time.Second, SnapshotEvery: cfg.SnapshotInterval, Snapshots: snapshots,
+		AppliedSeq: applied.Seq, StreamCreated: applied.StreamCreated,
 	}, log)
 	// Scrapes read the published view: they never wait for, or take time
 	// from, the engine's loop.
@@ -131,7 +132,7 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 	consumerErr := make(chan error, 1)
 	engineDone := make(chan struct{})
 	httpErr := make(chan error, 1)
-	go func() { consumerErr <- consumer.Run(consumeCtx, stream, startSeq, batches) }()
+	go func() { consumerErr <- consumer.Run(consumeCtx, stream, start, batches) }()
 	go func() { eng.Run(batches); close(engineDone) }()
 	go func() {
 		webCfg := &web.FlagConfig{WebConfigFile: &cfg.WebConfigFile}
@@ -338,20 +339,21 @@ func openSnapshots(ctx context.Context, cfg Config, nc *nats.Conn, log zerolog.L
 }
 
 // restore returns the state of the newest good snapshot and the stream
-// sequence it includes, or a fresh state and 0 when there is none (or it
-// does not fit the configuration).
-func restore(ctx context.Context, cfg Config, snapshots *snapshot.Manager, log zerolog.Logger) (*kpi.State, uint64, error) {
+// position it includes, or a fresh state and the zero position when there
+// is none (or it does not fit the configuration).
+func restore(ctx context.Context, cfg Config, snapshots *snapshot.Manager, log zerolog.Logger) (*kpi.State, ingest.Position, error) {
 	start := time.Now()
 	snap, ok, err := snapshots.Load(ctx)
 	if err != nil {
-		return nil, 0, err
+		return nil, ingest.Position{}, err
 	}
 	if ok {
 		state, err := kpi.Restore(cfg.KPI, snap.State)
 		if err == nil {
-			log.Info().Uint64("stream_seq", snap.Seq).Time("taken_at", snap.TakenAt).Dur("took", time.Since(start)).
+			log.Info().Uint64("stream_seq", snap.Seq).Time("stream_created", snap.StreamCreated).Uint64("generation", snap.Generation).
+				Time("taken_at", snap.TakenAt).Dur("took", time.Since(start)).
 				Int("tracked_tickets", state.Tracked()).Msg("state restored from snapshot; replaying the stream after it")
-			return state, snap.Seq, nil
+			return state, ingest.Position{Seq: snap.Seq, StreamCreated: snap.StreamCreated}, nil
 		}
 		snapshots.Corrupt()
 		log.Error().Err(err).Uint64("stream_seq", snap.Seq).Msg("cannot use the snapshot; rebuilding the state from the stream")
@@ -359,7 +361,7 @@ func restore(ctx context.Context, cfg Config, snapshots *snapshot.Manager, log z
 		log.Info().Msg("no snapshot; building the state from the stream")
 	}
 	state, err := kpi.New(cfg.KPI, cfg.now().UnixNano())
-	return state, 0, err
+	return state, ingest.Position{}, err
 }
 
 // servePprof serves the Go profiler on its own listener, so that it is

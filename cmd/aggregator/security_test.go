@@ -32,8 +32,9 @@ import (
 )
 
 // aggregatorPermissions is the least-privilege permission set documented in
-// docs/security.md for an aggregator that reads HELPDESK_EVENTS, which an
-// operator created (stream.create: false), and keeps snapshots on disk.
+// docs/security.md for an aggregator that reads HELPDESK_EVENTS and writes
+// dead letters to HELPDESK_DEADLETTER, both of which an operator created
+// (stream.create: false), and keeps snapshots on disk.
 func aggregatorPermissions() *server.Permissions {
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{
@@ -78,6 +79,8 @@ func TestLeastPrivilegeNATSPermissions(t *testing.T) {
 	_, admin := connect("admin", "admin-secret")
 	_, err := admin.CreateStream(ctx, jetstream.StreamConfig{Name: "HELPDESK_EVENTS", Subjects: []string{"helpdesk.events.>"}, Storage: jetstream.FileStorage})
 	require.NoError(t, err)
+	_, err = admin.CreateStream(ctx, jetstream.StreamConfig{Name: "HELPDESK_DEADLETTER", Subjects: []string{"helpdesk.deadletter"}, Storage: jetstream.FileStorage})
+	require.NoError(t, err)
 
 	agg := startAggregator(t, srv.ClientURL(), testNow, func(c *Config) {
 		c.NATS.User, c.NATS.Password = "aggregator", "agg-secret"
@@ -92,6 +95,10 @@ func TestLeastPrivilegeNATSPermissions(t *testing.T) {
 			m[key("helpdesk_events_rejected_total", map[string]string{"reason": "invalid_json"})] == 1 &&
 			m[`helpdesk_events_deadlettered_total{}`] == 1
 	})
+	dl, err := admin.Stream(ctx, "HELPDESK_DEADLETTER")
+	require.NoError(t, err)
+	_, err = dl.GetMsg(ctx, 1)
+	require.NoError(t, err, "the dead letter is stored")
 
 	// With the aggregator's credentials, events cannot be published and
 	// the stream cannot be purged.

@@ -35,6 +35,9 @@ type Config struct {
 	Snapshots *snapshot.Manager
 	// AppliedSeq is the stream sequence the initial state includes.
 	AppliedSeq uint64
+	// StreamCreated is when the stream AppliedSeq counts in was created;
+	// zero when unknown.
+	StreamCreated time.Time
 }
 
 // Engine runs the aggregation loop.
@@ -52,6 +55,9 @@ type Engine struct {
 	pending    uint64 // stream messages after appliedSeq
 	savedSeq   uint64 // stream sequence of the last snapshot handed to the writer
 	lastSize   int    // bytes of the last snapshot, to size the next one
+
+	// streamCreated identifies the stream appliedSeq counts in.
+	streamCreated time.Time
 
 	// Catch-up progress, logged every progressEvery until ready.
 	progressAt  time.Time
@@ -85,6 +91,8 @@ func New(state *kpi.State, now func() time.Time, cfg Config, log zerolog.Logger)
 		done:       make(chan struct{}),
 		appliedSeq: cfg.AppliedSeq,
 		savedSeq:   cfg.AppliedSeq,
+
+		streamCreated: cfg.StreamCreated,
 	}
 	e.publish()
 	return e
@@ -147,7 +155,7 @@ func (e *Engine) encode() (encoded, bool) {
 	start := time.Now()
 	buf := e.state.AppendBinary(snapshot.NewBuffer(e.lastSize + e.lastSize/8))
 	e.lastSize = len(buf)
-	data := snapshot.Seal(buf, e.appliedSeq, e.now())
+	data := e.cfg.Snapshots.Seal(buf, snapshot.Header{Seq: e.appliedSeq, TakenAt: e.now(), StreamCreated: e.streamCreated})
 	e.savedSeq = e.appliedSeq
 	return encoded{e.appliedSeq, data, time.Since(start)}, true
 }
@@ -183,6 +191,10 @@ func (e *Engine) apply(b *ingest.Batch) {
 	}
 	if b.LastSeq > 0 {
 		e.appliedSeq = b.LastSeq
+		if !b.StreamCreated.Equal(e.streamCreated) {
+			// A new stream: the next snapshot is due whatever its sequence.
+			e.streamCreated, e.savedSeq = b.StreamCreated, 0
+		}
 	}
 	e.pending = b.Pending
 	b.Release()

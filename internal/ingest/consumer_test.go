@@ -1,39 +1,136 @@
 package ingest
 
 import (
+	"context"
+	"fmt"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/rs/zerolog"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/helpdesk-kpi/aggregator/internal/natstest"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// The embedded server's and client's background goroutines that
+		// outlive a test by moments are theirs to stop, not ours.
+		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*Server).startGoRoutine.func1"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+}
 
 func TestAckPosition(t *testing.T) {
 	cases := []struct {
-		name         string
-		reply        string
-		seq, pending uint64
-		stored       int64
-		ok           bool
+		name               string
+		reply              string
+		seq, cseq, pending uint64
+		stored             int64
+		ok                 bool
 	}{
-		{"v1", "$JS.ACK.HELPDESK_EVENTS.c1.1.4711.12.1700000000000000001.3", 4711, 3, 1700000000000000001, true},
-		{"v2 with domain, hash and token", "$JS.ACK._.ACCHASH.HELPDESK_EVENTS.c1.1.42.42.1700000000000000002.0.xyz", 42, 0, 1700000000000000002, true},
-		{"v2 without the last token", "$JS.ACK.hub.ACCHASH.S.c.2.7.5.1700000000000000003.9", 7, 9, 1700000000000000003, true},
-		{"not an ack subject", "_INBOX.abc", 0, 0, 0, false},
-		{"too few tokens", "$JS.ACK.S.c.1.2.3", 0, 0, 0, false},
-		{"ten tokens", "$JS.ACK.S.c.1.2.3.4.5.6", 0, 0, 0, false},
-		{"not a number", "$JS.ACK.S.c.1.x.3.4.5", 0, 0, 0, false},
+		{"v1", "$JS.ACK.HELPDESK_EVENTS.c1.1.4711.12.1700000000000000001.3", 4711, 12, 3, 1700000000000000001, true},
+		{"v2 with domain, hash and token", "$JS.ACK._.ACCHASH.HELPDESK_EVENTS.c1.1.42.42.1700000000000000002.0.xyz", 42, 42, 0, 1700000000000000002, true},
+		{"v2 without the last token", "$JS.ACK.hub.ACCHASH.S.c.2.7.5.1700000000000000003.9", 7, 5, 9, 1700000000000000003, true},
+		{"not an ack subject", "_INBOX.abc", 0, 0, 0, 0, false},
+		{"too few tokens", "$JS.ACK.S.c.1.2.3", 0, 0, 0, 0, false},
+		{"ten tokens", "$JS.ACK.S.c.1.2.3.4.5.6", 0, 0, 0, 0, false},
+		{"not a number", "$JS.ACK.S.c.1.x.3.4.5", 0, 0, 0, 0, false},
+		{"consumer sequence not a number", "$JS.ACK.S.c.1.2.x.4.5", 0, 0, 0, 0, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			seq, pending, stored, ok := ackPosition(tc.reply)
+			seq, cseq, pending, stored, ok := ackPosition(tc.reply)
 			require.Equal(t, tc.ok, ok)
 			if ok {
 				require.Equal(t, tc.seq, seq)
+				require.Equal(t, tc.cseq, cseq)
 				require.Equal(t, tc.pending, pending)
 				require.Equal(t, tc.stored, stored)
 			}
 		})
 	}
+}
+
+// TestStartSeq positions the reading after a restored state on streams in
+// every state StartSeq tells apart, and checks what it counts.
+func TestStartSeq(t *testing.T) {
+	srv := natstest.Start(t)
+	nc, js := srv.Connect(t)
+	ctx := context.Background()
+	c, err := New(DefaultConfig(), nc, zerolog.Nop(), prometheus.NewRegistry(), time.Now)
+	require.NoError(t, err)
+	stream, err := c.EnsureStream(ctx)
+	require.NoError(t, err)
+	for i := range 10 {
+		publishRaw(t, js, "helpdesk.events.x", fmt.Sprint("m-", i), []byte("{}"))
+	}
+	info, err := stream.Info(ctx)
+	require.NoError(t, err)
+	created := info.Created
+	before := created.Add(-time.Hour)
+	regressions := func() (behind, gap float64) {
+		return testutil.ToFloat64(c.metrics.regressions.WithLabelValues("behind")),
+			testutil.ToFloat64(c.metrics.regressions.WithLabelValues("gap"))
+	}
+	check := func(applied Position, wantSeq uint64, wantBehind, wantGap float64) {
+		t.Helper()
+		b0, g0 := regressions()
+		start, err := c.StartSeq(ctx, stream, applied)
+		require.NoError(t, err)
+		require.Equal(t, wantSeq, start.Seq)
+		require.True(t, start.StreamCreated.Equal(created), "the current stream's creation time")
+		b1, g1 := regressions()
+		require.Equal(t, wantBehind, b1-b0, "behind")
+		require.Equal(t, wantGap, g1-g0, "gap")
+	}
+	check(Position{}, 1, 0, 0)                               // fresh
+	check(Position{Seq: 4, StreamCreated: created}, 5, 0, 0) // continues
+	check(Position{Seq: 4}, 5, 0, 0)                         // creation time unknown (format 1)
+	check(Position{Seq: 4, StreamCreated: before}, 1, 1, 0)  // recreated since
+	check(Position{Seq: 12}, 1, 1, 0)                        // behind, creation time unknown
+	require.NoError(t, stream.Purge(ctx, jetstream.WithPurgeSequence(7)))
+	check(Position{Seq: 6, StreamCreated: created}, 7, 0, 0) // removed after they were applied
+	check(Position{Seq: 3, StreamCreated: created}, 7, 0, 1) // 4 to 6 removed before they were applied
+	check(Position{Seq: 4, StreamCreated: before}, 7, 1, 1)  // recreated since, and 1 to 6 of the new stream removed unread
+	require.NoError(t, stream.Purge(ctx))
+	check(Position{Seq: 10, StreamCreated: created}, 11, 0, 0) // every applied message removed
+	check(Position{Seq: 8, StreamCreated: created}, 11, 0, 1)  // 9 and 10 removed unapplied: nothing left
+}
+
+// TestStreamDeletedAndCreatedAgain deletes the stream under a running
+// consumer (logged, nothing counted while it is gone), creates it again and
+// publishes more than was read before at once: the new stream is read from
+// its first message and counted as behind once.
+func TestStreamDeletedAndCreatedAgain(t *testing.T) {
+	srv := natstest.Start(t)
+	_, js := srv.Connect(t)
+	ctx := context.Background()
+	r := startConsumer(t, srv, func(c *Config) { c.RegressionCheck = 20 * time.Millisecond })
+	opening := func(i int) []byte {
+		return fmt.Appendf(nil, `{"id":"e-%d","type":"ticket.opened","ticket_id":"T-%d","occurred_at":"2026-01-01T00:00:00Z"}`, i, i)
+	}
+	for i := range 3 {
+		publishRaw(t, js, "helpdesk.events.ticket.opened", fmt.Sprint("e-", i), opening(i))
+	}
+	waitUntil(t, 10*time.Second, "3 events", func() bool { return r.events.Load() == 3 })
+
+	require.NoError(t, js.DeleteStream(ctx, "HELPDESK_EVENTS"))
+	waitUntil(t, 10*time.Second, "the deletion logged", func() bool {
+		return strings.Contains(r.logs.String(), "the stream does not exist any more")
+	})
+	behind := r.c.metrics.regressions.WithLabelValues("behind")
+	require.Equal(t, 0.0, testutil.ToFloat64(behind))
+	_, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "HELPDESK_EVENTS", Subjects: []string{"helpdesk.events.>"}})
+	require.NoError(t, err)
+	for i := 3; i < 8; i++ {
+		publishRaw(t, js, "helpdesk.events.ticket.opened", fmt.Sprint("e-", i), opening(i))
+	}
+	waitUntil(t, 10*time.Second, "all 8 events", func() bool { return r.events.Load() == 8 })
+	require.Equal(t, 1.0, testutil.ToFloat64(behind))
+	require.Equal(t, 0.0, testutil.ToFloat64(r.c.metrics.regressions.WithLabelValues("gap")))
 }

@@ -21,7 +21,7 @@ import (
 // restart from it: 1,000,000 open tickets, each opened and answered once,
 // over three days of event time, with the default configuration. "save"
 // is what the engine does: kpi.State.AppendBinary into a NewBuffer sized
-// from the previous snapshot, Seal, and Manager.SaveSealed to a directory
+// from the previous snapshot, Manager.Seal, and Manager.SaveSealed to a directory
 // on the real file system (fsync of the file and of the directory
 // included); "load"
 // is Manager.Load (read, checksum) plus kpi.Restore. The target is under
@@ -40,7 +40,7 @@ func BenchmarkSnapshot1M(b *testing.B) {
 	save := func() (encode, write time.Duration) {
 		start := time.Now()
 		seq++
-		data := Seal(state.AppendBinary(NewBuffer(size+size/8)), seq, time.Now())
+		data := m.Seal(state.AppendBinary(NewBuffer(size+size/8)), Header{Seq: seq, TakenAt: time.Now()})
 		encode = time.Since(start)
 		require.NoError(b, m.SaveSealed(ctx, seq, data, encode))
 		size = len(data)

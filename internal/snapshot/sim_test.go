@@ -601,7 +601,7 @@ func (s *simService) save(f fault) {
 	compareStates(t, seed, fmt.Sprintf("snapshot at seq %d", s.seq), s.want[s.seq], data, s.cov)
 	s.written[s.seq] = append(s.written[s.seq], data)
 	s.fs.crashAt = faultOp[f]
-	err := s.mgr.Save(ctx, Snapshot{Seq: s.seq, TakenAt: time.Unix(0, s.plan.clockAt(s.seq)), State: data}, 0)
+	err := s.mgr.Save(ctx, Snapshot{Header: Header{Seq: s.seq, TakenAt: time.Unix(0, s.plan.clockAt(s.seq))}, State: data}, 0)
 	s.fs.crashAt = ""
 	if err == nil {
 		s.durable = s.seq

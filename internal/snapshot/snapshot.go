@@ -1,13 +1,16 @@
 // Package snapshot makes aggregation state durable: it frames an encoded
-// state with a version, the stream sequence it includes and a checksum,
-// writes it so that a crash at any moment leaves the previous snapshot
-// intact, and finds the newest good one on start.
+// state with a version, the stream sequence it includes (and which
+// incarnation of the stream that sequence counts in), a generation that
+// orders snapshots as they were written, and a checksum; writes it so that
+// a crash at any moment leaves the previous snapshot intact; and finds the
+// newest good one on start.
 //
 // It does not know what the state means (package kpi encodes it) nor when
 // to take one (the engine decides).
 package snapshot
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -16,28 +19,45 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 )
 
-// Version is the format version written. Snapshots of a newer version are
-// refused: this binary cannot read them, and must not overwrite them.
-const Version = 1
+// Version is the format version written. Version 1 snapshots are still
+// read (and are older than any of version 2). A snapshot of a newer
+// version is passed over like a corrupt one; when no snapshot at all is
+// usable and one of them is of a newer version, Load refuses, so that this
+// binary neither rebuilds over nor prunes away the state a newer one wrote.
+//
+// Whatever the version, a snapshot starts with the magic and a
+// little-endian uint16 version, and ends with a CRC-32C (Castagnoli) of
+// everything before it; from version 2 on, the store name carries the
+// generation and the stream sequence (see name). That much every version
+// keeps, so that any binary can tell a corrupt snapshot from a newer one
+// and order snapshots it cannot read.
+const Version = 2
 
 const (
-	magic      = "HDKPISNP"
-	headerSize = len(magic) + 2 + 2 + 8 + 8 + 8
+	magic = "HDKPISNP"
+	// headerV1 is the size of a version 1 header: magic, version, flags,
+	// stream sequence, time taken, payload length.
+	headerV1 = len(magic) + 2 + 2 + 8 + 8 + 8
+	// headerSize is the size of the header written: version 1's, then the
+	// generation and the stream's creation time.
+	headerSize = headerV1 + 8 + 8
 	prefix     = "snapshot-"
 	suffix     = ".bin"
-	// keep is how many good snapshots stay: the newest and its
-	// predecessor, in case the newest turns out unreadable.
+	// keep is how many snapshots stay: the newest and its predecessor,
+	// in case the newest turns out unreadable.
 	keep = 2
 )
 
-// ErrNewerVersion is returned by Load for a snapshot this binary is too
-// old to read.
+// ErrNewerVersion is returned by Decode for a snapshot this binary is too
+// old to read, and by Load when nothing else is usable.
 var ErrNewerVersion = errors.New("snapshot written by a newer version of the aggregator")
 
 // Store holds named blobs: a directory, or a JetStream object store.
@@ -55,19 +75,36 @@ type Store interface {
 	String() string
 }
 
-// Snapshot is one decoded snapshot.
-type Snapshot struct {
+// Header is what a snapshot says about the state it holds.
+type Header struct {
+	// Version is the format version the snapshot was read in; Seal
+	// always writes Version.
+	Version uint16
 	// Seq is the last stream sequence whose message the state includes.
 	Seq uint64
-	// TakenAt is when the state was encoded.
+	// TakenAt is when the state was encoded, by the aggregator's clock.
 	TakenAt time.Time
+	// Generation orders snapshots: one written later has a higher one,
+	// whatever its Seq, which starts again at 1 when the stream is
+	// recreated. Manager assigns it; version 1 snapshots have none (0).
+	Generation uint64
+	// StreamCreated is when the stream that Seq counts in was created, as
+	// its info reports it: a stream deleted and created again under the
+	// same name has another. Zero when unknown (version 1, or nothing
+	// read from any stream yet).
+	StreamCreated time.Time
+}
+
+// Snapshot is one decoded snapshot.
+type Snapshot struct {
+	Header
 	// State is the encoded state.
 	State []byte
 }
 
-// Encode frames s for storage.
+// Encode frames s for storage, with the generation s holds.
 func Encode(s Snapshot) []byte {
-	return Seal(append(NewBuffer(len(s.State)), s.State...), s.Seq, s.TakenAt)
+	return Seal(append(NewBuffer(len(s.State)), s.State...), s.Header)
 }
 
 // NewBuffer returns an empty snapshot with room for stateSize bytes of
@@ -78,67 +115,142 @@ func NewBuffer(stateSize int) []byte {
 }
 
 // Seal completes a buffer from NewBuffer, with the state appended, into a
-// snapshot of stream sequence seq taken at takenAt.
-func Seal(b []byte, seq uint64, takenAt time.Time) []byte {
-	h := b[:0]
-	h = append(h, magic...)
-	h = binary.LittleEndian.AppendUint16(h, Version)
-	h = binary.LittleEndian.AppendUint16(h, 0) // flags, none yet
-	h = binary.LittleEndian.AppendUint64(h, seq)
-	h = binary.LittleEndian.AppendUint64(h, uint64(takenAt.UnixNano()))
-	binary.LittleEndian.AppendUint64(h, uint64(len(b)-headerSize))
+// snapshot with header h (its Version is ignored). Manager.Seal assigns
+// the generation; use it for snapshots that Manager saves.
+func Seal(b []byte, h Header) []byte {
+	var created int64
+	if !h.StreamCreated.IsZero() {
+		created = h.StreamCreated.UnixNano()
+	}
+	w := b[:0]
+	w = append(w, magic...)
+	w = binary.LittleEndian.AppendUint16(w, Version)
+	w = binary.LittleEndian.AppendUint16(w, 0) // flags, none yet
+	w = binary.LittleEndian.AppendUint64(w, h.Seq)
+	w = binary.LittleEndian.AppendUint64(w, uint64(h.TakenAt.UnixNano()))
+	w = binary.LittleEndian.AppendUint64(w, uint64(len(b)-headerSize))
+	w = binary.LittleEndian.AppendUint64(w, h.Generation)
+	binary.LittleEndian.AppendUint64(w, uint64(created))
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
 }
 
-// Decode checks and unframes data. The returned State aliases data.
+// Decode checks and unframes data. The checksum is checked first, so that
+// damage anywhere, the version field included, reads as corruption; only
+// an intact snapshot of a newer format returns ErrNewerVersion. The
+// returned State aliases data.
 func Decode(data []byte) (Snapshot, error) {
-	if len(data) < headerSize+4 || string(data[:len(magic)]) != magic {
+	if len(data) < len(magic)+2+4 || string(data[:len(magic)]) != magic {
 		return Snapshot{}, errors.New("not a snapshot, or truncated")
-	}
-	v := binary.LittleEndian.Uint16(data[8:])
-	if v > Version {
-		return Snapshot{}, fmt.Errorf("%w (format %d; this binary reads up to %d): upgrade the aggregator, or move the snapshot away to rebuild from the stream", ErrNewerVersion, v, Version)
-	}
-	if v < 1 {
-		return Snapshot{}, fmt.Errorf("unknown snapshot format %d", v)
-	}
-	n := binary.LittleEndian.Uint64(data[28:])
-	if n != uint64(len(data)-headerSize-4) {
-		return Snapshot{}, fmt.Errorf("length %d does not match the file (%d bytes): truncated or corrupt", n, len(data))
 	}
 	body := data[:len(data)-4]
 	if crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)) != binary.LittleEndian.Uint32(data[len(data)-4:]) {
-		return Snapshot{}, errors.New("checksum mismatch: corrupt")
+		return Snapshot{}, errors.New("checksum mismatch: the file is truncated or corrupt")
 	}
-	return Snapshot{
-		Seq:     binary.LittleEndian.Uint64(data[12:]),
-		TakenAt: time.Unix(0, int64(binary.LittleEndian.Uint64(data[20:]))),
-		State:   data[headerSize : len(data)-4],
-	}, nil
+	h, size, err := parseHeader(body)
+	if err != nil {
+		return Snapshot{}, err
+	}
+	return Snapshot{Header: h, State: body[size:]}, nil
 }
 
-// name returns the store name of a snapshot including seq; names sort by
-// sequence.
-func name(seq uint64) string { return fmt.Sprintf("%s%020d%s", prefix, seq, suffix) }
+// parseHeader reads the header of a snapshot without its checksum, and
+// returns it with its size.
+func parseHeader(body []byte) (Header, int, error) {
+	if len(body) < len(magic)+2 || string(body[:len(magic)]) != magic {
+		return Header{}, 0, errors.New("not a snapshot, or truncated")
+	}
+	v := binary.LittleEndian.Uint16(body[8:])
+	size := headerSize
+	switch {
+	case v > Version:
+		return Header{}, 0, fmt.Errorf("%w (format %d; this binary reads up to %d): upgrade the aggregator, or move the snapshot away to rebuild from the stream", ErrNewerVersion, v, Version)
+	case v < 1:
+		return Header{}, 0, fmt.Errorf("unknown snapshot format %d: corrupt", v)
+	case v == 1:
+		size = headerV1
+	}
+	if len(body) < size {
+		return Header{}, 0, fmt.Errorf("header of %d bytes, format %d needs %d: truncated or corrupt", len(body), v, size)
+	}
+	if n := binary.LittleEndian.Uint64(body[28:]); n != uint64(len(body)-size) {
+		return Header{}, 0, fmt.Errorf("length %d does not match the file (%d bytes): truncated or corrupt", n, len(body)+4)
+	}
+	h := Header{
+		Version: v,
+		Seq:     binary.LittleEndian.Uint64(body[12:]),
+		TakenAt: time.Unix(0, int64(binary.LittleEndian.Uint64(body[20:]))),
+	}
+	if v >= 2 {
+		h.Generation = binary.LittleEndian.Uint64(body[36:])
+		if created := int64(binary.LittleEndian.Uint64(body[44:])); created != 0 {
+			h.StreamCreated = time.Unix(0, created)
+		}
+	}
+	return h, size, nil
+}
 
-func seqOf(n string) (uint64, bool) {
+// name returns the store name of a snapshot of generation gen including
+// stream sequence seq. Names sort as snapshots are ordered: by
+// generation, then sequence; every version 1 name ("snapshot-<seq>.bin")
+// sorts before them.
+func name(gen, seq uint64) string { return fmt.Sprintf("%sg%020d-s%020d%s", prefix, gen, seq, suffix) }
+
+// entry is a snapshot's name, parsed.
+type entry struct {
+	name     string
+	gen, seq uint64
+	v1       bool // a version 1 name, without generation
+}
+
+func parseName(n string) (entry, bool) {
 	s, ok := strings.CutPrefix(n, prefix)
 	if !ok {
-		return 0, false
+		return entry{}, false
 	}
-	s, ok = strings.CutSuffix(s, suffix)
-	if !ok {
-		return 0, false
+	if s, ok = strings.CutSuffix(s, suffix); !ok {
+		return entry{}, false
 	}
-	v, err := strconv.ParseUint(s, 10, 64)
-	return v, err == nil
+	if g, sq, ok := strings.Cut(s, "-s"); ok {
+		g, ok := strings.CutPrefix(g, "g")
+		gen, err1 := strconv.ParseUint(g, 10, 64)
+		seq, err2 := strconv.ParseUint(sq, 10, 64)
+		return entry{name: n, gen: gen, seq: seq}, ok && err1 == nil && err2 == nil
+	}
+	seq, err := strconv.ParseUint(s, 10, 64)
+	return entry{name: n, seq: seq, v1: true}, err == nil
 }
 
-// Manager saves and loads snapshots in one store.
+// compare orders a before b (-1) when a is older.
+func (a entry) compare(b entry) int {
+	if a.v1 != b.v1 {
+		if a.v1 {
+			return -1
+		}
+		return 1
+	}
+	return cmp.Or(cmp.Compare(a.gen, b.gen), cmp.Compare(a.seq, b.seq))
+}
+
+// describes reports whether h is the header of the snapshot named e.
+func (e entry) describes(h Header) bool {
+	return e.seq == h.Seq && e.gen == h.Generation && e.v1 == (h.Version == 1)
+}
+
+// Manager saves and loads snapshots in one store. It numbers the
+// snapshots it seals with generations above every one stored, so the one
+// written last is always the newest.
 type Manager struct {
 	store   Store
 	log     zerolog.Logger
 	metrics *metrics
+
+	// generation is the highest generation stored or handed out.
+	generation atomic.Uint64
+
+	mu sync.Mutex
+	// unusable are the snapshots Load found corrupt or of a newer
+	// version; the next snapshot written makes them prunable.
+	unusable map[string]bool
 }
 
 type metrics struct {
@@ -176,93 +288,155 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-// NewManager returns a manager of the snapshots in store.
+// NewManager returns a manager of the snapshots in store. Call Load
+// before sealing or saving: it learns the generations stored.
 func NewManager(store Store, log zerolog.Logger, reg prometheus.Registerer) *Manager {
-	return &Manager{store: store, log: log.With().Str("component", "snapshot").Logger(), metrics: newMetrics(reg)}
+	return &Manager{store: store, log: log.With().Str("component", "snapshot").Logger(), metrics: newMetrics(reg),
+		unusable: map[string]bool{}}
 }
 
-// Save stores s durably, then removes snapshots older than the one before
-// it. encodeTime is how long encoding the state took, for the duration
-// metric. On failure the snapshots stored before are intact.
+// Seal is the package's Seal with the next generation: higher than that
+// of every snapshot stored when Load ran, and of every one sealed since.
+func (m *Manager) Seal(b []byte, h Header) []byte {
+	h.Generation = m.generation.Add(1)
+	return Seal(b, h)
+}
+
+// observe raises the generation to at least gen.
+func (m *Manager) observe(gen uint64) {
+	for {
+		cur := m.generation.Load()
+		if gen <= cur || m.generation.CompareAndSwap(cur, gen) {
+			return
+		}
+	}
+}
+
+// Save stores s durably with the next generation (whatever s holds), then
+// prunes older snapshots. encodeTime is how long encoding the state took,
+// for the duration metric. On failure the snapshots stored before are
+// intact.
 func (m *Manager) Save(ctx context.Context, s Snapshot, encodeTime time.Duration) error {
-	return m.SaveSealed(ctx, s.Seq, Encode(s), encodeTime)
+	return m.SaveSealed(ctx, s.Seq, m.Seal(append(NewBuffer(len(s.State)), s.State...), s.Header), encodeTime)
 }
 
-// SaveSealed is Save for a snapshot already framed with NewBuffer and
-// Seal.
+// SaveSealed is Save for a snapshot of stream sequence seq already framed
+// with NewBuffer and Manager.Seal.
 func (m *Manager) SaveSealed(ctx context.Context, seq uint64, data []byte, encodeTime time.Duration) error {
 	start := time.Now()
-	s := Snapshot{Seq: seq}
-	if err := m.store.Put(ctx, name(s.Seq), data); err != nil {
+	h, _, err := parseHeader(data[:max(len(data), 4)-4])
+	if err != nil || h.Seq != seq || h.Version != Version {
+		return fmt.Errorf("BUG: SaveSealed at stream sequence %d of data not sealed there by Seal (%v)", seq, err)
+	}
+	written := entry{name: name(h.Generation, h.Seq), gen: h.Generation, seq: h.Seq}
+	if err := m.store.Put(ctx, written.name, data); err != nil {
 		m.metrics.failures.Inc()
-		return fmt.Errorf("write snapshot at stream sequence %d to %s: %w", s.Seq, m.store, err)
+		return fmt.Errorf("write snapshot at stream sequence %d to %s: %w", seq, m.store, err)
 	}
 	took := encodeTime + time.Since(start)
 	m.metrics.lastSuccess.Set(float64(time.Now().UnixNano()) / 1e9)
 	m.metrics.duration.Set(took.Seconds())
 	m.metrics.size.Set(float64(len(data)))
-	m.log.Info().Uint64("stream_seq", s.Seq).Int("bytes", len(data)).Dur("took", took).Msg("snapshot written")
-	names, err := m.sorted(ctx)
-	if err != nil {
-		return nil // written; pruning can wait for the next one
-	}
-	for i, n := range names {
-		if seq, _ := seqOf(n); i >= keep && seq < s.Seq {
-			if err := m.store.Delete(ctx, n); err != nil {
-				m.log.Warn().Err(err).Str("snapshot", n).Msg("could not remove an old snapshot")
-			}
-		}
-	}
+	m.log.Info().Uint64("stream_seq", seq).Uint64("generation", h.Generation).Int("bytes", len(data)).Dur("took", took).
+		Msg("snapshot written")
+	m.prune(ctx, written)
 	return nil
 }
 
-// sorted lists snapshot names, newest first.
-func (m *Manager) sorted(ctx context.Context) ([]string, error) {
+// prune removes what is older than the keep newest snapshots, written
+// among them, and unusable snapshots older than written. Snapshots newer
+// than written (another writer's) stay.
+func (m *Manager) prune(ctx context.Context, written entry) {
+	entries, err := m.sorted(ctx)
+	if err != nil {
+		return // written; pruning can wait for the next one
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	kept := 0
+	for _, e := range entries {
+		m.observe(e.gen)
+		switch {
+		case e.compare(written) >= 0:
+			kept++
+			continue
+		case !m.unusable[e.name] && kept < keep:
+			kept++
+			continue
+		}
+		if err := m.store.Delete(ctx, e.name); err != nil {
+			m.log.Warn().Err(err).Str("snapshot", e.name).Msg("could not remove an old snapshot")
+			continue
+		}
+		delete(m.unusable, e.name)
+	}
+}
+
+// sorted lists snapshots, newest first.
+func (m *Manager) sorted(ctx context.Context) ([]entry, error) {
 	all, err := m.store.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var names []string
+	var entries []entry
 	for _, n := range all {
-		if _, ok := seqOf(n); ok {
-			names = append(names, n)
+		if e, ok := parseName(n); ok {
+			entries = append(entries, e)
 		}
 	}
-	slices.Sort(names)
-	slices.Reverse(names)
-	return names, nil
+	slices.SortFunc(entries, func(a, b entry) int { return b.compare(a) })
+	return entries, nil
 }
 
-// Load returns the newest good snapshot, skipping (and logging) unreadable
-// ones; ok is false when there is none, and the state must be rebuilt from
-// the stream. A snapshot of a newer format stops the search with
-// ErrNewerVersion.
+// Load returns the newest usable snapshot, passing over (logging and
+// counting) every one that is not: unreadable, corrupt, or of a newer
+// format. ok is false when there is none, and the state must be rebuilt
+// from the stream; but when one of those passed over is an intact
+// snapshot of a newer format, Load returns ErrNewerVersion instead: this
+// binary must not replace a newer one's state with a rebuild.
 func (m *Manager) Load(ctx context.Context) (s Snapshot, ok bool, err error) {
-	names, err := m.sorted(ctx)
+	entries, err := m.sorted(ctx)
 	if err != nil {
 		return Snapshot{}, false, fmt.Errorf("list snapshots in %s: %w", m.store, err)
 	}
-	for _, n := range names {
-		data, err := m.store.Get(ctx, n)
-		if err == nil {
-			s, err = Decode(data)
+	for _, e := range entries {
+		m.observe(e.gen)
+	}
+	var newer error
+	for _, e := range entries {
+		data, err := m.store.Get(ctx, e.name)
+		if err != nil {
+			m.metrics.corrupt.Inc()
+			m.log.Error().Err(err).Str("snapshot", e.name).Str("store", m.store.String()).
+				Msg("skipping a snapshot that cannot be read; trying the one before it, or rebuilding from the stream")
+			continue
 		}
-		if errors.Is(err, ErrNewerVersion) {
-			return Snapshot{}, false, fmt.Errorf("snapshot %s in %s: %w", n, m.store, err)
+		s, err = Decode(data)
+		if err == nil && !e.describes(s.Header) {
+			err = fmt.Errorf("its name and contents disagree (generation %d, stream sequence %d inside): renamed or corrupt", s.Generation, s.Seq)
 		}
 		if err != nil {
 			m.metrics.corrupt.Inc()
-			m.log.Error().Err(err).Str("snapshot", n).Str("store", m.store.String()).
+			m.mu.Lock()
+			m.unusable[e.name] = true
+			m.mu.Unlock()
+			if errors.Is(err, ErrNewerVersion) {
+				if newer == nil {
+					newer = fmt.Errorf("snapshot %s in %s: %w", e.name, m.store, err)
+				}
+				m.log.Error().Err(err).Str("snapshot", e.name).Str("store", m.store.String()).
+					Msg("skipping a snapshot written by a newer version of the aggregator (rolled back?); trying the one before it")
+				continue
+			}
+			m.log.Error().Err(err).Str("snapshot", e.name).Str("store", m.store.String()).
 				Msg("skipping unreadable snapshot; trying the one before it, or rebuilding from the stream")
-			continue
-		}
-		if want, _ := seqOf(n); want != s.Seq {
-			m.metrics.corrupt.Inc()
-			m.log.Error().Str("snapshot", n).Uint64("stream_seq", s.Seq).Msg("skipping snapshot whose name and contents disagree")
 			continue
 		}
 		m.metrics.lastSuccess.Set(float64(s.TakenAt.UnixNano()) / 1e9)
 		return s, true, nil
+	}
+	if newer != nil {
+		return Snapshot{}, false, fmt.Errorf("no snapshot this binary can read: %w", newer)
 	}
 	return Snapshot{}, false, nil
 }

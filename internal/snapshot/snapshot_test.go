@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,7 +31,7 @@ func TestMain(m *testing.M) {
 var ctx = context.Background()
 
 func snap(seq uint64, state string) Snapshot {
-	return Snapshot{Seq: seq, TakenAt: time.Unix(1_700_000_000+int64(seq), 0), State: []byte(state)}
+	return Snapshot{Header: Header{Seq: seq, TakenAt: time.Unix(1_700_000_000+int64(seq), 0)}, State: []byte(state)}
 }
 
 func newManager(t *testing.T, store Store) (*Manager, *bytes.Buffer, *prometheus.Registry) {
@@ -51,7 +53,7 @@ func TestSaveLoadKeepsTwo(t *testing.T) {
 	}
 	names, err := d.List(ctx)
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{name(30), name(40)}, names)
+	require.ElementsMatch(t, []string{name(3, 30), name(4, 40)}, names)
 	got, ok, err := m.Load(ctx)
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -59,6 +61,8 @@ func TestSaveLoadKeepsTwo(t *testing.T) {
 	require.Equal(t, "state-4", string(got.State))
 	require.Equal(t, time.Unix(1_700_000_040, 0), got.TakenAt)
 	require.Equal(t, float64(1_700_000_040), testutil.ToFloat64(m.metrics.lastSuccess))
+	require.Equal(t, uint64(4), got.Generation)
+	require.Equal(t, uint16(Version), got.Version)
 	require.Equal(t, float64(len(Encode(snap(40, "state-4")))), testutil.ToFloat64(m.metrics.size))
 	require.NotNil(t, reg)
 }
@@ -81,7 +85,7 @@ func TestCorruptSnapshotsFallBack(t *testing.T) {
 			m, logs, _ := newManager(t, d)
 			require.NoError(t, m.Save(ctx, snap(5, "older"), 0))
 			require.NoError(t, m.Save(ctx, snap(9, "newer"), 0))
-			path := filepath.Join(dir, name(9))
+			path := filepath.Join(dir, name(2, 9))
 			data, err := os.ReadFile(path)
 			require.NoError(t, err)
 			require.NoError(t, os.WriteFile(path, tc.damage(data), 0o600))
@@ -103,8 +107,8 @@ func TestCorruptSnapshotsFallBack(t *testing.T) {
 		m, _, _ := newManager(t, d)
 		require.NoError(t, m.Save(ctx, snap(5, "a"), 0))
 		require.NoError(t, m.Save(ctx, snap(9, "b"), 0))
-		for _, seq := range []uint64{5, 9} {
-			require.NoError(t, os.WriteFile(filepath.Join(dir, name(seq)), []byte("garbage"), 0o600))
+		for gen, seq := range map[uint64]uint64{1: 5, 2: 9} {
+			require.NoError(t, os.WriteFile(filepath.Join(dir, name(gen, seq)), []byte("garbage"), 0o600))
 		}
 		_, ok, err := m.Load(ctx)
 		require.NoError(t, err)
@@ -112,18 +116,116 @@ func TestCorruptSnapshotsFallBack(t *testing.T) {
 	})
 }
 
-func TestNewerVersionIsRefused(t *testing.T) {
+// newerVersion returns an intact snapshot of the format after this
+// binary's, as a newer aggregator would write it.
+func newerVersion(gen, seq uint64) []byte {
+	data := Encode(Snapshot{Header: Header{Seq: seq, Generation: gen}, State: []byte("from the future")})
+	binary.LittleEndian.PutUint16(data[8:], Version+1)
+	body := data[:len(data)-4]
+	binary.LittleEndian.PutUint32(data[len(body):], crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
+	return data
+}
+
+// TestNewerVersion: an intact snapshot of a newer format is passed over
+// when an older one is usable (a rollback replays from it), and stops
+// the start when none is, so that an old binary never rebuilds over a
+// newer one's state.
+func TestNewerVersion(t *testing.T) {
+	t.Run("an older one is usable", func(t *testing.T) {
+		dir := t.TempDir()
+		d, err := NewDir(dir, OS{})
+		require.NoError(t, err)
+		m, _, _ := newManager(t, d)
+		require.NoError(t, m.Save(ctx, snap(5, "older"), 0))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name(2, 9)), newerVersion(2, 9), 0o600))
+
+		restarted, logs, _ := newManager(t, d)
+		got, ok, err := restarted.Load(ctx)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, "older", string(got.State))
+		require.Equal(t, 1.0, testutil.ToFloat64(restarted.metrics.corrupt))
+		require.Contains(t, logs.String(), "written by a newer version")
+		// What this binary writes next is newer than the newer version's
+		// snapshot, so the next start does not go back to it.
+		require.NoError(t, restarted.Save(ctx, snap(7, "rolled back"), 0))
+		got, _, err = restarted.Load(ctx)
+		require.NoError(t, err)
+		require.Equal(t, "rolled back", string(got.State))
+		require.Equal(t, uint64(3), got.Generation)
+	})
+	t.Run("nothing else is usable", func(t *testing.T) {
+		dir := t.TempDir()
+		d, err := NewDir(dir, OS{})
+		require.NoError(t, err)
+		m, _, _ := newManager(t, d)
+		require.NoError(t, m.Save(ctx, snap(5, "older"), 0))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name(1, 5)), []byte("garbage"), 0o600))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name(2, 9)), newerVersion(2, 9), 0o600))
+		_, _, err = m.Load(ctx)
+		require.ErrorIs(t, err, ErrNewerVersion)
+		require.ErrorContains(t, err, "upgrade the aggregator")
+	})
+}
+
+// encodeV1 frames a state in format version 1, as the aggregator did
+// before snapshots carried a generation and the stream's creation time.
+func encodeV1(seq uint64, takenAt time.Time, state string) []byte {
+	b := []byte(magic)
+	b = binary.LittleEndian.AppendUint16(b, 1)
+	b = binary.LittleEndian.AppendUint16(b, 0)
+	b = binary.LittleEndian.AppendUint64(b, seq)
+	b = binary.LittleEndian.AppendUint64(b, uint64(takenAt.UnixNano()))
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(state)))
+	b = append(b, state...)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
+}
+
+// TestVersion1SnapshotsAreRead: snapshots of format version 1 (named by
+// sequence alone) are read, newest by sequence, and any snapshot written
+// since is newer than all of them.
+func TestVersion1SnapshotsAreRead(t *testing.T) {
 	dir := t.TempDir()
+	for _, seq := range []uint64{400, 500} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("snapshot-%020d.bin", seq)),
+			encodeV1(seq, time.Unix(1_700_000_000, 0), fmt.Sprint("v1 at ", seq)), 0o600))
+	}
 	d, err := NewDir(dir, OS{})
 	require.NoError(t, err)
 	m, _, _ := newManager(t, d)
-	require.NoError(t, m.Save(ctx, snap(5, "older"), 0))
-	data := Encode(snap(9, "from the future"))
-	binary.LittleEndian.PutUint16(data[8:], Version+1)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, name(9)), data, 0o600))
-	_, _, err = m.Load(ctx)
-	require.ErrorIs(t, err, ErrNewerVersion)
-	require.ErrorContains(t, err, "upgrade the aggregator")
+	got, ok, err := m.Load(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, "v1 at 500", string(got.State))
+	require.Equal(t, Header{Version: 1, Seq: 500, TakenAt: time.Unix(1_700_000_000, 0)}, got.Header)
+
+	require.NoError(t, m.Save(ctx, snap(20, "v2 at 20"), 0))
+	got, _, err = m.Load(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "v2 at 20", string(got.State))
+	names, err := d.List(ctx)
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{"snapshot-00000000000000000500.bin", name(1, 20)}, names)
+}
+
+// TestHeaderRoundTrip: the generation and the stream's creation time
+// survive encoding; an unknown creation time stays unknown.
+func TestHeaderRoundTrip(t *testing.T) {
+	created := time.Date(2026, 11, 20, 8, 30, 0, 123456789, time.UTC)
+	for _, h := range []Header{
+		{Seq: 42, TakenAt: time.Unix(1_700_000_000, 5), Generation: 7, StreamCreated: created},
+		{Seq: 1, TakenAt: time.Unix(1_700_000_000, 0), Generation: 1},
+	} {
+		got, err := Decode(Encode(Snapshot{Header: h, State: []byte("state")}))
+		require.NoError(t, err)
+		require.Equal(t, "state", string(got.State))
+		require.Equal(t, uint16(Version), got.Version)
+		require.Equal(t, h.Seq, got.Seq)
+		require.Equal(t, h.Generation, got.Generation)
+		require.True(t, h.TakenAt.Equal(got.TakenAt))
+		require.True(t, h.StreamCreated.Equal(got.StreamCreated), "stream created %v, got %v", h.StreamCreated, got.StreamCreated)
+		require.Equal(t, h.StreamCreated.IsZero(), got.StreamCreated.IsZero())
+	}
 }
 
 // faultyFS fails one operation with an errno.
@@ -209,7 +311,7 @@ func TestLeftoverTemporaryFilesAreIgnored(t *testing.T) {
 	m, _, _ := newManager(t, d)
 	require.NoError(t, m.Save(ctx, snap(5, "good"), 0))
 	// A crash between write and rename leaves a temporary file.
-	require.NoError(t, os.WriteFile(filepath.Join(dir, ".tmp-"+name(9)+"-123"), []byte("half"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".tmp-"+name(2, 9)+"-123"), []byte("half"), 0o600))
 	got, ok, err := m.Load(ctx)
 	require.NoError(t, err)
 	require.True(t, ok)
@@ -236,7 +338,7 @@ func TestObjectStore(t *testing.T) {
 	}
 	names, err := o.List(ctx)
 	require.NoError(t, err)
-	require.ElementsMatch(t, []string{name(7), name(11)}, names)
+	require.ElementsMatch(t, []string{name(2, 7), name(3, 11)}, names)
 	// A second handle on the same bucket (a restarted replica) finds it.
 	o2, err := NewObjects(ctx, js, "HELPDESK_SNAPSHOTS")
 	require.NoError(t, err)
@@ -246,4 +348,78 @@ func TestObjectStore(t *testing.T) {
 	require.True(t, ok)
 	require.Equal(t, uint64(11), got.Seq)
 	require.Equal(t, big+"l", string(got.State))
+}
+
+// TestNewestIsTheOneWrittenLast writes snapshots whose sequences go down,
+// as they do when the stream is recreated (3,000 events, then 5,000 in a
+// new stream, then 1,000 in another): the one written last is the newest,
+// for the manager that wrote it and after a restart, and pruning keeps it.
+func TestNewestIsTheOneWrittenLast(t *testing.T) {
+	d, err := NewDir(t.TempDir(), OS{})
+	require.NoError(t, err)
+	m, _, _ := newManager(t, d)
+	for _, seq := range []uint64{3000, 5000, 1000} {
+		require.NoError(t, m.Save(ctx, snap(seq, fmt.Sprint("after ", seq)), 0))
+	}
+	got, ok, err := m.Load(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, uint64(1000), got.Seq)
+	require.Equal(t, "after 1000", string(got.State))
+
+	restarted, _, _ := newManager(t, d)
+	got, ok, err = restarted.Load(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, "after 1000", string(got.State))
+	names, err := d.List(ctx)
+	require.NoError(t, err)
+	require.Len(t, names, 2, "the two written last")
+
+	// The restarted manager's next snapshot is newer still, even with a
+	// lower sequence, and the 5,000 one is pruned.
+	require.NoError(t, restarted.Save(ctx, snap(200, "after 200"), 0))
+	got, ok, err = restarted.Load(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, "after 200", string(got.State))
+	names, err = d.List(ctx)
+	require.NoError(t, err)
+	require.Len(t, names, 2)
+	for _, n := range names {
+		data, err := d.Get(ctx, n)
+		require.NoError(t, err)
+		s, err := Decode(data)
+		require.NoError(t, err)
+		require.NotEqual(t, uint64(5000), s.Seq, "pruned")
+	}
+}
+
+// TestFlippedVersionBitFallsBack flips one bit of the newest snapshot's
+// version field: the checksum says it is corrupt, so the one before it is
+// restored and the corrupt one counted, instead of stopping the start as
+// if a newer aggregator had written it.
+func TestFlippedVersionBitFallsBack(t *testing.T) {
+	dir := t.TempDir()
+	d, err := NewDir(dir, OS{})
+	require.NoError(t, err)
+	m, _, _ := newManager(t, d)
+	require.NoError(t, m.Save(ctx, snap(5, "older"), 0))
+	require.NoError(t, m.Save(ctx, snap(9, "newer"), 0))
+	names, err := m.sorted(ctx)
+	require.NoError(t, err)
+	path := filepath.Join(dir, names[0].name)
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	data[9] ^= 0x80 // version 2 becomes 32770
+	require.NoError(t, os.WriteFile(path, data, 0o600))
+
+	restarted, logs, _ := newManager(t, d)
+	got, ok, err := restarted.Load(ctx)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, uint64(5), got.Seq)
+	require.Equal(t, "older", string(got.State))
+	require.Equal(t, 1.0, testutil.ToFloat64(restarted.metrics.corrupt))
+	require.Contains(t, logs.String(), "checksum mismatch")
 }
