@@ -51,6 +51,12 @@ type Engine struct {
 	ready    atomic.Bool
 	done     chan struct{} // closed when Run returns
 
+	// writing counts snapshots handed to the writer and not yet written;
+	// writeFailed says the last write failed. Both are shared with the
+	// writer goroutine.
+	writing     atomic.Int32
+	writeFailed atomic.Bool
+
 	appliedSeq uint64 // stream sequence of the last applied message
 	pending    uint64 // stream messages after appliedSeq
 	savedSeq   uint64 // stream sequence of the last snapshot handed to the writer
@@ -133,17 +139,36 @@ func (e *Engine) Run(in <-chan *ingest.Batch) {
 		case <-t.C:
 			e.publish()
 		case <-save:
-			if s, ok := e.encode(); ok {
-				select {
-				case writes <- s:
-				default:
-					e.savedSeq = 0 // the writer is busy: try again next time
-					e.log.Warn().Msg("previous snapshot still being written; skipping this one")
-				}
-			}
+			e.save(writes)
 		case f := <-e.requests:
 			f()
 		}
+	}
+}
+
+// save hands a snapshot to the writer when the state changed since the
+// last one, or that one failed: a failed snapshot is retried on the next
+// interval, not only after the next event. When nothing changed and the
+// last snapshot is on disk, the check counts as a success, so that the age
+// of the durable state does not grow through a quiet night.
+func (e *Engine) save(writes chan<- encoded) {
+	if e.writeFailed.Load() {
+		e.savedSeq = 0
+	}
+	s, ok := e.encode()
+	if !ok {
+		if e.writing.Load() == 0 {
+			e.cfg.Snapshots.Confirm()
+		}
+		return
+	}
+	e.writing.Add(1)
+	select {
+	case writes <- s:
+	default:
+		e.writing.Add(-1)
+		e.savedSeq = 0 // the writer is busy: try again next time
+		e.log.Warn().Msg("previous snapshot still being written; skipping this one")
 	}
 }
 
@@ -165,14 +190,17 @@ func (e *Engine) writer(writes <-chan encoded, done chan<- struct{}) {
 	defer close(done)
 	for s := range writes {
 		e.write(s)
+		e.writing.Add(-1)
 	}
 }
 
 func (e *Engine) write(s encoded) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := e.cfg.Snapshots.SaveSealed(ctx, s.seq, s.data, s.took); err != nil {
-		e.log.Error().Err(err).Msg("snapshot failed; the previous one stays in place, and the stream still holds everything after it")
+	err := e.cfg.Snapshots.SaveSealed(ctx, s.seq, s.data, s.took)
+	e.writeFailed.Store(err != nil)
+	if err != nil {
+		e.log.Error().Err(err).Msg("snapshot failed; the previous one stays in place, and the stream still holds everything after it; retrying on the next interval")
 	}
 }
 
@@ -202,6 +230,7 @@ func (e *Engine) apply(b *ingest.Batch) {
 	case e.ready.Load():
 	case e.pending == 0:
 		e.ready.Store(true)
+		e.publish() // readers see the counters from now on
 		e.log.Info().Uint64("stream_seq", e.appliedSeq).Msg("caught up with the stream")
 	case e.progressAt.IsZero():
 		e.progressAt, e.progressSeq = time.Now(), e.appliedSeq
@@ -279,4 +308,6 @@ func (e *Engine) AtRisk(ctx context.Context, limit int) ([]kpi.AtRisk, int64, er
 }
 
 // Ready reports whether the engine has caught up with the stream once.
-func (e *Engine) Ready() bool { return e.ready.Load() }
+// It follows the published view, so that a reader who sees it ready
+// also sees the view's counters.
+func (e *Engine) Ready() bool { return e.snap.Load().CaughtUp }

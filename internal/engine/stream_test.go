@@ -42,7 +42,7 @@ func TestSnapshotFollowsTheStream(t *testing.T) {
 		return e, snaps
 	}
 	t.Run("a batch of the new stream", func(t *testing.T) {
-		_, snaps := run(t, &ingest.Batch{Events: []events.Event{opened("a")}, LastSeq: 5, StreamCreated: newStream})
+		_, snaps := run(t, &ingest.Batch{Events: []events.Event{opened("a")}, Stored: []int64{now.UnixNano()}, LastSeq: 5, StreamCreated: newStream})
 		s, ok, err := snaps.Load(context.Background())
 		require.NoError(t, err)
 		require.True(t, ok, "written although the sequence is the one restored")
