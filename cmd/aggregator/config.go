@@ -61,6 +61,10 @@ type Config struct {
 	// AsOf, when set, stops the clock: windows, SLA deadlines and the
 	// future-event check use this time instead of the wall clock.
 	AsOf string
+	// MemoryLimit is the Go runtime's soft memory limit: "auto" (the
+	// GOMEMLIMIT environment variable, or 90% of the container's limit),
+	// "off", or a size like 2GiB.
+	MemoryLimit string
 
 	KPI    kpi.Config
 	Ingest ingest.Config
@@ -94,6 +98,7 @@ func DefaultConfig() Config {
 		SnapshotStore:    "dir",
 		SnapshotBucket:   "HELPDESK_SNAPSHOTS",
 		ShutdownTimeout:  30 * time.Second,
+		MemoryLimit:      "auto",
 		KPI:              kpi.DefaultConfig(),
 		Ingest:           ingest.DefaultConfig(),
 		now:              time.Now,
@@ -128,6 +133,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&cfg.SnapshotStore, "snapshot-store", cfg.SnapshotStore, "where snapshots go: dir (under -data-dir) or objectstore (a JetStream object store bucket, no volume needed)")
 	fs.StringVar(&cfg.SnapshotBucket, "snapshot-bucket", cfg.SnapshotBucket, "object store bucket for -snapshot-store objectstore")
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "on SIGTERM, how long to finish in-flight work and write the final snapshot")
+	fs.StringVar(&cfg.MemoryLimit, "memory-limit", cfg.MemoryLimit, "soft memory limit of the Go heap: auto (GOMEMLIMIT if set, else 90% of the container's memory limit, else none), off, or a size like 1500MiB or 2GiB")
 	fs.StringVar(&cfg.AsOf, "as-of", "", "evaluate windows and SLA clocks as of this fixed RFC 3339 time instead of the wall clock (to reproduce past KPIs, and for tests)")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -404,6 +410,11 @@ func (c *Config) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: "+format, append([]any{field}, args...)...))
+	}
+	if c.MemoryLimit != "auto" && c.MemoryLimit != "off" {
+		if _, err := parseBytes(c.MemoryLimit); err != nil {
+			bad("-memory-limit", "%q: %v (want auto, off, or a size like 1500MiB or 2GiB)", c.MemoryLimit, err)
+		}
 	}
 	if c.NATSURL != "" {
 		for _, u := range strings.Split(c.NATSURL, ",") {

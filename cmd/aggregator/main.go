@@ -16,8 +16,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	_ "time/tzdata" // business-hours time zones work on images without zoneinfo
 
@@ -54,6 +56,18 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	logger, err := newLogger(cfg, stderr)
 	if err != nil {
 		return err
+	}
+	limit, source, err := memoryLimit(cfg.MemoryLimit, getenv, osReadFile)
+	if err != nil {
+		return err
+	}
+	if limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
+	if l := debug.SetMemoryLimit(-1); l != math.MaxInt64 {
+		logger.Info().Int64("memory_limit_bytes", l).Str("source", source).Msg("Go heap soft memory limit set")
+	} else {
+		logger.Info().Str("source", source).Msg("no Go heap soft memory limit; set -memory-limit or GOMEMLIMIT in a container without a memory limit")
 	}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
