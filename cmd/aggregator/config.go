@@ -200,6 +200,7 @@ type fileConfig struct {
 	MaxClockSkew   string    `yaml:"max_clock_skew"`
 	MaxTracked     *int      `yaml:"max_tracked_tickets"`
 	MaxHeld        *int      `yaml:"max_held_events"`
+	MaxIDs         *int      `yaml:"max_ticketless_ids"`
 	SLA            slaFile   `yaml:"sla"`
 	Stream         struct {
 		Name              string   `yaml:"name"`
@@ -343,6 +344,9 @@ func applyYAML(cfg *Config, data []byte) error {
 	}
 	if f.MaxTracked != nil {
 		cfg.KPI.MaxTracked = *f.MaxTracked
+	}
+	if f.MaxIDs != nil {
+		cfg.KPI.MaxTicketlessIDs = *f.MaxIDs
 	}
 	if f.MaxHeld != nil {
 		cfg.KPI.MaxHeld = *f.MaxHeld
@@ -524,6 +528,9 @@ func (c *Config) Validate() error {
 	}
 	if k.MaxTracked < 1000 {
 		bad("max_tracked_tickets", "%d: must be at least 1000", k.MaxTracked)
+	}
+	if k.MaxTicketlessIDs < 1000 {
+		bad("max_ticketless_ids", "%d: must be at least 1000", k.MaxTicketlessIDs)
 	}
 	if k.MaxHeld < 100 {
 		bad("max_held_events", "%d: must be at least 100", k.MaxHeld)

@@ -70,7 +70,7 @@ type Engine struct {
 	progressSeq uint64
 
 	// Evictions at the memory bounds, logged at most every evictionLogEvery.
-	evictedLogged [2]int64
+	evictedLogged [kpi.NumEvictions]int64
 	evictionLogAt time.Time
 }
 
@@ -256,7 +256,8 @@ func (e *Engine) publish() *kpi.Snapshot {
 	if s.Evicted != e.evictedLogged && time.Since(e.evictionLogAt) >= evictionLogEvery {
 		e.log.Warn().Int64("tickets_forgotten", s.Evicted[kpi.EvictedTracked]-e.evictedLogged[kpi.EvictedTracked]).
 			Int64("held_events_orphaned", s.Evicted[kpi.EvictedHeld]-e.evictedLogged[kpi.EvictedHeld]).
-			Msg("memory bounds reached: the oldest tickets and held events were pushed out; raise max_tracked_tickets or max_held_events if this repeats")
+			Int64("ticketless_ids_forgotten", s.Evicted[kpi.EvictedIDs]-e.evictedLogged[kpi.EvictedIDs]).
+			Msg("memory bounds reached: the oldest tickets, held events or ticketless ids were pushed out; raise max_tracked_tickets, max_held_events or max_ticketless_ids if this repeats")
 		e.evictedLogged, e.evictionLogAt = s.Evicted, time.Now()
 	}
 	return s

@@ -46,6 +46,32 @@ func (s *State) evictTracked() {
 	}
 }
 
+// rememberTicketless remembers the id of e, applied without a ticket; past
+// MaxTicketlessIDs it forgets the oldest (by event time, then id) until
+// the limit leaves room for 1% more.
+func (s *State) rememberTicketless(e entry) {
+	s.ticketless[e.id] = e.at
+	if s.cfg.MaxTicketlessIDs <= 0 || len(s.ticketless) <= s.cfg.MaxTicketlessIDs {
+		return
+	}
+	target := len(s.ticketless) - s.cfg.MaxTicketlessIDs + max(1, s.cfg.MaxTicketlessIDs/100)
+	vs := s.victims[:0]
+	for id, at := range s.ticketless {
+		vs = append(vs, victim{at: at, hash: id})
+	}
+	s.victims = vs
+	selectOldest(vs, target, func(a, b *victim) bool {
+		if a.at != b.at {
+			return a.at < b.at
+		}
+		return a.hash < b.hash
+	})
+	for _, v := range vs[:target] {
+		delete(s.ticketless, v.hash)
+		s.evicted[EvictedIDs]++
+	}
+}
+
 // victim is a candidate for eviction.
 type victim struct {
 	at   int64

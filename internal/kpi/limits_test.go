@@ -1,6 +1,7 @@
 package kpi
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"strconv"
@@ -144,4 +145,26 @@ func TestEvictionDoesNotDependOnMemoryLayout(t *testing.T) {
 	require.Equal(t, sa.SLA, sb.SLA)
 	require.Equal(t, byCell(sa), byCell(sb))
 	require.Equal(t, sa.Evicted, sb.Evicted)
+}
+
+// TestTicketlessIDLimit: past MaxTicketlessIDs, the oldest ids of
+// ticketless events are forgotten, 1% of the limit at a time, and counted.
+func TestTicketlessIDLimit(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxTicketlessIDs = 1000
+	s, err := New(cfg, at(0))
+	require.NoError(t, err)
+	survey := func(i int) *events.Event {
+		return ev(fmt.Sprintf("s%d", i), events.SurveyAnswered, "", float64(i)/10, survey(events.SurveyNPS, 9))
+	}
+	for i := range 1001 {
+		require.Equal(t, Applied, s.Apply(survey(i)))
+	}
+	// 1,001 ids, limit 1,000: 1 over, plus room for 1% (10) more, so the
+	// 11 oldest (s0 … s10) are forgotten.
+	snap := s.Snapshot(at(200))
+	require.Equal(t, int64(11), snap.Evicted[EvictedIDs])
+	require.Len(t, s.ticketless, 990)
+	require.Equal(t, Duplicate, s.Apply(survey(11)), "still remembered")
+	require.Equal(t, Applied, s.Apply(survey(10)), "forgotten: counted again")
 }

@@ -154,7 +154,7 @@ type Snapshot struct {
 	HeldEvents     int
 	// Evicted counts what the memory bounds pushed out, by EvictedTracked
 	// and EvictedHeld.
-	Evicted [numEvictions]int64
+	Evicted [NumEvictions]int64
 
 	SLA SLAStatus
 

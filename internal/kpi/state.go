@@ -60,6 +60,11 @@ type Config struct {
 	// MaxHeld bounds the events waiting for their ticket's opening: past
 	// it, the oldest are applied without their opening, as orphans.
 	MaxHeld int
+	// MaxTicketlessIDs bounds the remembered ids of events applied
+	// without a ticket (surveys without one, orphans): past it, the
+	// oldest are forgotten, and a re-send of such an event within
+	// RetainIDs would count again.
+	MaxTicketlessIDs int
 }
 
 // DefaultConfig returns the contract's defaults.
@@ -79,6 +84,8 @@ func DefaultConfig() Config {
 		SLA:            sla.DefaultPolicy(),
 		MaxTracked:     2_000_000,
 		MaxHeld:        100_000,
+
+		MaxTicketlessIDs: 1_000_000,
 	}
 }
 
@@ -86,7 +93,8 @@ func DefaultConfig() Config {
 const (
 	EvictedTracked = iota // a ticket forgotten at the MaxTracked limit
 	EvictedHeld           // a held event orphaned at the MaxHeld limit
-	numEvictions
+	EvictedIDs            // a ticketless event's id forgotten at the MaxTicketlessIDs limit
+	NumEvictions          // the number of eviction reasons
 )
 
 // Counters kept per cell in every window pane.
@@ -172,7 +180,7 @@ type State struct {
 	orphaned   int64
 	expired    int64
 	lastEvent  int64
-	evicted    [numEvictions]int64
+	evicted    [NumEvictions]int64
 	victims    []victim // scratch of evictTracked
 
 	sla slaBook
@@ -349,7 +357,7 @@ func (s *State) apply(ev *events.Event) Result {
 	case tracked:
 		s.addToTicket(tix, e)
 	case len(ev.TicketID) == 0:
-		s.ticketless[e.id] = e.at
+		s.rememberTicketless(e)
 		s.contribute(unknown(), e, 1)
 	case ev.Type == events.TicketOpened:
 		s.track(ev.TicketID, e)
@@ -690,7 +698,7 @@ func (s *State) orphanHeldBefore(horizon int64, limit int, counter *int64) {
 			if counter != nil {
 				*counter++
 			}
-			s.ticketless[e.id] = e.at
+			s.rememberTicketless(e)
 			if e.typ() == events.SurveyAnswered {
 				continue // already counted as unknown
 			}

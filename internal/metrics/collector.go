@@ -92,7 +92,7 @@ func NewCollector(snapshot func() *kpi.Snapshot) *Collector {
 		lastEvent:  desc("helpdesk_last_event_timestamp_seconds", "occurred_at of the newest applied event."),
 		tracked:    desc("helpdesk_tracked_tickets", "Tickets held in memory: open, or resolved within the retention."),
 		held:       desc("helpdesk_held_events", "Events waiting for their ticket's opening."),
-		evicted:    desc("helpdesk_evicted_total", "What the memory bounds pushed out: tickets forgotten (tracked_limit) and held events orphaned (held_limit).", "reason"),
+		evicted:    desc("helpdesk_evicted_total", "What the memory bounds pushed out: tickets forgotten (tracked_limit), held events orphaned (held_limit), ids of ticketless events forgotten (ids_limit).", "reason"),
 		opened:     desc("helpdesk_tickets_opened_total", "Tickets opened, by event time, since the stream began.", "channel", "priority", "team"),
 		resolved:   desc("helpdesk_tickets_resolved_total", "Ticket resolutions, by event time, since the stream began.", "channel", "priority", "team"),
 		reopened:   desc("helpdesk_tickets_reopened_total", "Ticket reopenings, by event time, since the stream began.", "channel", "priority", "team"),
@@ -190,6 +190,7 @@ func (c *Collector) collectCumulative(ch chan<- prometheus.Metric, s *kpi.Snapsh
 	counter(c.expired, float64(s.Expired))
 	counter(c.evicted, float64(s.Evicted[kpi.EvictedTracked]), "tracked_limit")
 	counter(c.evicted, float64(s.Evicted[kpi.EvictedHeld]), "held_limit")
+	counter(c.evicted, float64(s.Evicted[kpi.EvictedIDs]), "ids_limit")
 	var corrected [3]int64
 	for _, t := range s.Tickets {
 		counter(c.opened, float64(t.Opened), t.Channel, t.Priority, t.Team)

@@ -179,10 +179,10 @@ func TestCumulativeSeriesWaitForCatchUp(t *testing.T) {
 
 	snap.CaughtUp = true
 	// Once caught up: 5 types + 7 reasons + duplicate, late, orphaned,
-	// expired + 2 eviction reasons + one ticket combination + one
+	// expired + 3 eviction reasons + one ticket combination + one
 	// first reply histogram + 2 SLAs × 4 priorities × 2 outcomes, twice
 	// (outcomes and their corrections) + 6 corrected series.
-	require.Equal(t, 5+len(events.Reasons())+4+2+1+1+2*2*4*2+6, testutil.CollectAndCount(c, cumulative...))
+	require.Equal(t, 5+len(events.Reasons())+4+3+1+1+2*2*4*2+6, testutil.CollectAndCount(c, cumulative...))
 }
 
 // BenchmarkRender renders /metrics for the default windows and quantiles

@@ -515,7 +515,7 @@ func simulate(t *testing.T, seed uint64, cov *simCoverage) {
 		if d == 0 {
 			for i, ok := range map[int]bool{
 				covLate: sa.Late > 0, covDuplicates: sa.Duplicates > 0, covOrphaned: sa.Orphaned > 0,
-				covEvicted: sa.Evicted != [2]int64{}, covRejected: len(sa.Rejected) > 0,
+				covEvicted: sa.Evicted != [kpi.NumEvictions]int64{}, covRejected: len(sa.Rejected) > 0,
 				covBreached: breached(sa),
 			} {
 				if ok {
