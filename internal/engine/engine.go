@@ -8,13 +8,15 @@
 //
 // The engine also makes the state durable: every so often it encodes the
 // state with the stream sequence it includes (on the loop, between
-// batches) and hands the bytes to a writer goroutine, so that ingest does
-// not wait for the disk. On stop it writes a last snapshot.
+// batches), straight into the snapshot store a megabyte at a time; the
+// store syncs and renames off the loop, so that ingest does not wait for
+// the disk. On stop it writes a last snapshot.
 package engine
 
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -51,16 +53,16 @@ type Engine struct {
 	ready    atomic.Bool
 	done     chan struct{} // closed when Run returns
 
-	// writing counts snapshots handed to the writer and not yet written;
-	// writeFailed says the last write failed. Both are shared with the
-	// writer goroutine.
+	// writing counts snapshots being stored (one at most); writeFailed
+	// says the last one failed. Both are shared with the goroutine that
+	// waits for the store; inFlight waits for it.
 	writing     atomic.Int32
 	writeFailed atomic.Bool
+	inFlight    sync.WaitGroup
 
 	appliedSeq uint64 // stream sequence of the last applied message
 	pending    uint64 // stream messages after appliedSeq
-	savedSeq   uint64 // stream sequence of the last snapshot handed to the writer
-	lastSize   int    // bytes of the last snapshot, to size the next one
+	savedSeq   uint64 // stream sequence of the last snapshot started
 
 	// streamCreated identifies the stream appliedSeq counts in.
 	streamCreated time.Time
@@ -77,14 +79,6 @@ type Engine struct {
 const evictionLogEvery = time.Minute
 
 const progressEvery = 5 * time.Second
-
-// encoded is a sealed snapshot on its way to the writer, with the time
-// its encoding took.
-type encoded struct {
-	seq  uint64
-	data []byte
-	took time.Duration
-}
 
 // New returns an engine over state. now is the clock the windows follow.
 func New(state *kpi.State, now func() time.Time, cfg Config, log zerolog.Logger) *Engine {
@@ -106,8 +100,9 @@ func New(state *kpi.State, now func() time.Time, cfg Config, log zerolog.Logger)
 
 // Run applies batches from in until in is closed, publishing a snapshot
 // every tick and whenever Fresh asks. It returns after the last batch is
-// applied and a final snapshot published. To stop it, stop the producer of
-// in, which closes in: so every batch handed over is applied.
+// applied, a final snapshot published and the final durable snapshot
+// written. To stop it, stop the producer of in, which closes in: so every
+// batch handed over is applied.
 func (e *Engine) Run(in <-chan *ingest.Batch) {
 	defer close(e.done)
 	t := time.NewTicker(e.cfg.Tick)
@@ -118,20 +113,14 @@ func (e *Engine) Run(in <-chan *ingest.Batch) {
 		defer st.Stop()
 		save = st.C
 	}
-	writes := make(chan encoded, 1)
-	written := make(chan struct{})
-	go e.writer(writes, written)
 	for {
 		select {
 		case b, ok := <-in:
 			if !ok {
 				e.publish()
-				close(writes)
-				<-written
+				e.inFlight.Wait()
 				if e.cfg.Snapshots != nil {
-					if s, ok := e.encode(); ok {
-						e.write(s) // the last one, synchronously
-					}
+					e.save(true) // the last one, waited for
 				}
 				return
 			}
@@ -139,69 +128,55 @@ func (e *Engine) Run(in <-chan *ingest.Batch) {
 		case <-t.C:
 			e.publish()
 		case <-save:
-			e.save(writes)
+			e.save(false)
 		case f := <-e.requests:
 			f()
 		}
 	}
 }
 
-// save hands a snapshot to the writer when the state changed since the
-// last one, or that one failed: a failed snapshot is retried on the next
-// interval, not only after the next event. When nothing changed and the
-// last snapshot is on disk, the check counts as a success, so that the age
-// of the durable state does not grow through a quiet night.
-func (e *Engine) save(writes chan<- encoded) {
+// save makes the state durable when it changed since the last snapshot,
+// or that one failed: a failed snapshot is retried on the next interval,
+// not only after the next event. When nothing changed and the last
+// snapshot is stored, the check counts as a success, so that the age of
+// the durable state does not grow through a quiet night. While a snapshot
+// is still being stored, the interval is skipped.
+//
+// The state is encoded on the loop, straight into the store (package
+// snapshot's SaveStream), a megabyte at a time, so it is never held whole
+// in memory; the store finishes (sync, rename) off the loop, unless wait
+// is set.
+func (e *Engine) save(wait bool) {
+	if e.writing.Load() > 0 {
+		e.log.Warn().Msg("previous snapshot still being written; skipping this one")
+		return
+	}
 	if e.writeFailed.Load() {
 		e.savedSeq = 0
 	}
-	s, ok := e.encode()
-	if !ok {
-		if e.writing.Load() == 0 {
-			e.cfg.Snapshots.Confirm()
-		}
+	if e.appliedSeq == e.savedSeq {
+		e.cfg.Snapshots.Confirm()
 		return
 	}
 	e.writing.Add(1)
-	select {
-	case writes <- s:
-	default:
+	e.inFlight.Add(1)
+	seq := e.appliedSeq
+	result := e.cfg.Snapshots.SaveStream(context.Background(), snapshot.Header{Seq: seq, TakenAt: e.now(), StreamCreated: e.streamCreated}, e.state.EncodeTo)
+	e.savedSeq = seq
+	finish := func() {
+		defer e.inFlight.Done()
+		err := <-result
+		e.writeFailed.Store(err != nil)
 		e.writing.Add(-1)
-		e.savedSeq = 0 // the writer is busy: try again next time
-		e.log.Warn().Msg("previous snapshot still being written; skipping this one")
+		if err != nil {
+			e.log.Error().Err(err).Msg("snapshot failed; the previous one stays in place, and the stream still holds everything after it; retrying on the next interval")
+		}
 	}
-}
-
-// encode encodes the state, if it changed since the last snapshot.
-func (e *Engine) encode() (encoded, bool) {
-	if e.appliedSeq == e.savedSeq {
-		return encoded{}, false
+	if wait {
+		finish()
+		return
 	}
-	start := time.Now()
-	buf := e.state.AppendBinary(snapshot.NewBuffer(e.lastSize + e.lastSize/8))
-	e.lastSize = len(buf)
-	data := e.cfg.Snapshots.Seal(buf, snapshot.Header{Seq: e.appliedSeq, TakenAt: e.now(), StreamCreated: e.streamCreated})
-	e.savedSeq = e.appliedSeq
-	return encoded{e.appliedSeq, data, time.Since(start)}, true
-}
-
-// writer writes snapshots off the loop until writes is closed.
-func (e *Engine) writer(writes <-chan encoded, done chan<- struct{}) {
-	defer close(done)
-	for s := range writes {
-		e.write(s)
-		e.writing.Add(-1)
-	}
-}
-
-func (e *Engine) write(s encoded) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	err := e.cfg.Snapshots.SaveSealed(ctx, s.seq, s.data, s.took)
-	e.writeFailed.Store(err != nil)
-	if err != nil {
-		e.log.Error().Err(err).Msg("snapshot failed; the previous one stays in place, and the stream still holds everything after it; retrying on the next interval")
-	}
+	go finish()
 }
 
 func (e *Engine) apply(b *ingest.Batch) {

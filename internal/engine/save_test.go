@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"io"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -142,33 +143,87 @@ func TestSnapshotSchedule(t *testing.T) {
 		require.Equal(t, 1+4, store.attempts())
 		require.Equal(t, failedFrom.Add(2*time.Minute), lastSuccess())
 
-		// The writer is stuck on a slow disk: the next snapshot waits in
-		// line, the one after is skipped, and no check counts as a success
-		// until the writes are done.
+		// The store is stuck on a slow disk: the next intervals are
+		// skipped, and no check counts as a success until it is done;
+		// then the next interval writes the newest state.
 		release := make(chan struct{})
 		store.set(func(m *memStore) { m.blocked = release })
 		stuckFrom := lastSuccess()
 		feed("c")
-		time.Sleep(30 * time.Second) // handed to the writer, which blocks
+		time.Sleep(30 * time.Second) // handed to the store, which blocks
 		feed("d")
-		time.Sleep(30 * time.Second) // waits in line
+		time.Sleep(30 * time.Second) // still writing: skipped
 		feed("e")
-		time.Sleep(30 * time.Second) // the writer is busy: skipped
+		time.Sleep(30 * time.Second) // skipped
 		synctest.Wait()
-		require.Equal(t, 1+4+1, store.attempts(), "one write in progress")
+		require.Equal(t, 1+4+1, store.attempts(), "one write in progress, none started meanwhile")
 		require.Equal(t, stuckFrom, lastSuccess())
 		store.set(func(m *memStore) { m.blocked = nil })
 		close(release)
 		synctest.Wait()
-		require.Equal(t, 1+4+2, store.attempts(), "the one in line written once the first is done")
-		time.Sleep(30 * time.Second) // the skipped state, with "e", is written now
+		require.Equal(t, stuckFrom.Add(90*time.Second), lastSuccess(), "the stuck write (of c) succeeded")
+		time.Sleep(30 * time.Second)
 		synctest.Wait()
-		require.Equal(t, 1+4+3, store.attempts())
+		require.Equal(t, 1+4+2, store.attempts(), "the newest state, with e, written")
 		s, ok, err := snaps.Load(context.Background())
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.Equal(t, uint64(5), s.Seq, "the newest snapshot holds every event")
 
+		close(in)
+		<-done
+	})
+}
+
+// stuckStore takes no bytes until released, then reads what it is given.
+type stuckStore struct {
+	memStore
+	release chan struct{}
+}
+
+func (s *stuckStore) PutFrom(ctx context.Context, name string, r io.Reader) error {
+	<-s.release
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	return s.Put(ctx, name, data)
+}
+
+// TestSnapshotStoreStuck: a store that takes no bytes (a hung disk) holds
+// the loop for at most the stall timeout; the snapshot fails, is counted,
+// and the loop goes on applying events.
+func TestSnapshotStoreStuck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		state, err := kpi.New(kpi.DefaultConfig(), time.Now().UnixNano())
+		require.NoError(t, err)
+		store := &stuckStore{memStore: memStore{data: map[string][]byte{}}, release: make(chan struct{})}
+		reg := prometheus.NewRegistry()
+		snaps := snapshot.NewManager(store, zerolog.Nop(), reg)
+		e := New(state, time.Now, Config{Tick: time.Hour, SnapshotEvery: 30 * time.Second, Snapshots: snaps}, zerolog.Nop())
+		in := make(chan *ingest.Batch)
+		done := make(chan struct{})
+		go func() { e.Run(in); close(done) }()
+		ev := events.Event{ID: []byte("a"), TicketID: []byte("a"), Type: events.TicketOpened, OccurredAt: time.Now().UnixNano(), Replies: -1, HandleMillis: -1}
+		in <- &ingest.Batch{Events: []events.Event{ev}, Stored: []int64{time.Now().UnixNano()}, LastSeq: 1}
+		start := time.Now()
+		time.Sleep(30 * time.Second) // the snapshot starts; the store takes nothing
+		ev2 := ev
+		ev2.ID, ev2.TicketID = []byte("b"), []byte("b")
+		in <- &ingest.Batch{Events: []events.Event{ev2}, Stored: []int64{time.Now().UnixNano()}, LastSeq: 2}
+		require.Equal(t, 40*time.Second, time.Since(start), "the loop took the next batch once the 10s stall timeout gave up on the store")
+		close(store.release)
+		synctest.Wait()
+		failures := 0.0
+		g, err := reg.Gather()
+		require.NoError(t, err)
+		for _, mf := range g {
+			if mf.GetName() == "helpdesk_snapshot_failures_total" {
+				failures = mf.GetMetric()[0].GetCounter().GetValue()
+			}
+		}
+		require.Equal(t, 1.0, failures)
+		require.Equal(t, int64(2), e.Fresh(context.Background()).Applied[events.TicketOpened])
 		close(in)
 		<-done
 	})

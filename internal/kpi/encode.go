@@ -2,6 +2,7 @@ package kpi
 
 import (
 	"fmt"
+	"io"
 	"maps"
 	"slices"
 
@@ -13,7 +14,35 @@ import (
 // AppendBinary appends the whole state to b: everything Restore needs to
 // continue exactly where this state is. Derived structures (window totals,
 // SLA timers and deadline heaps) are not written; Restore rebuilds them.
-func (s *State) AppendBinary(b []byte) []byte {
+func (s *State) AppendBinary(b []byte) []byte { return s.encode(b, nil) }
+
+// encodeChunk is about how much EncodeTo holds before it writes.
+const encodeChunk = 1 << 20
+
+// EncodeTo writes what AppendBinary appends to w, in writes of about a
+// megabyte, so that a state of hundreds of megabytes is never held twice
+// in memory. It stops at the first write error and returns it.
+func (s *State) EncodeTo(w io.Writer) error {
+	var err error
+	flush := func(b []byte) []byte {
+		if err == nil && len(b) > 0 {
+			_, err = w.Write(b)
+		}
+		return b[:0]
+	}
+	flush(s.encode(make([]byte, 0, encodeChunk+64<<10), flush))
+	return err
+}
+
+// encode appends the state to b; when flush is not nil, it hands b to
+// flush whenever it holds a chunk, and goes on with what flush returns.
+func (s *State) encode(b []byte, flush func([]byte) []byte) []byte {
+	chunk := func(b []byte) []byte {
+		if flush != nil && len(b) >= encodeChunk {
+			return flush(b)
+		}
+		return b
+	}
 	b = append(b, stateFormat)
 	b = s.appendConfig(b)
 	d := s.dims
@@ -22,7 +51,7 @@ func (s *State) AppendBinary(b []byte) []byte {
 		b = snapfmt.AppendString(b, t)
 	}
 	for _, w := range s.wins {
-		b = w.AppendBinary(b)
+		b = chunk(w.AppendBinary(b))
 	}
 	b = snapfmt.AppendUvarint(b, uint64(s.tracked))
 	for i := range s.tickets.len() {
@@ -30,6 +59,7 @@ func (s *State) AppendBinary(b []byte) []byte {
 		if tk.log == nil {
 			continue
 		}
+		b = chunk(b)
 		b = snapfmt.AppendString(b, tk.id())
 		b = appendEntries(b, tk.log)
 		fs := &tk.fs
@@ -45,12 +75,14 @@ func (s *State) AppendBinary(b []byte) []byte {
 	}
 	b = snapfmt.AppendUvarint(b, uint64(len(s.held)))
 	for _, id := range slices.Sorted(maps.Keys(s.held)) {
+		b = chunk(b)
 		b = snapfmt.AppendString(b, id)
 		b = appendEntries(b, s.held[id])
 	}
 	b = snapfmt.AppendVarint(b, s.heldMin)
 	b = snapfmt.AppendUvarint(b, uint64(len(s.ticketless)))
 	for _, id := range slices.Sorted(maps.Keys(s.ticketless)) {
+		b = chunk(b)
 		b = snapfmt.AppendU64(b, id)
 		b = snapfmt.AppendVarint(b, s.ticketless[id])
 	}

@@ -1,6 +1,9 @@
 package kpi
 
 import (
+	"bytes"
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -74,3 +77,35 @@ func TestRestoreRefusesOtherConfigAndCorruption(t *testing.T) {
 	_, err = Restore(DefaultConfig(), append(data, 0))
 	require.ErrorContains(t, err, "left over")
 }
+
+// TestEncodeToWritesAppendBinary: the streamed encoding is the same bytes,
+// written in chunks of about a megabyte.
+func TestEncodeToWritesAppendBinary(t *testing.T) {
+	s := newState(t, 0)
+	for i := range 30_000 { // about 2 MB of state
+		id := fmt.Sprintf("T-%d", i)
+		s.Apply(ev(id, events.TicketOpened, id, float64(i)/100, pri(urg)))
+	}
+	want := s.AppendBinary(nil)
+	var w chunks
+	require.NoError(t, s.EncodeTo(&w))
+	require.Equal(t, want, bytes.Join(w, nil))
+	require.Greater(t, len(w), 1, "written in chunks")
+	for _, c := range w {
+		require.LessOrEqual(t, len(c), encodeChunk+64<<10)
+	}
+	require.ErrorIs(t, s.EncodeTo(failing{}), errFull)
+}
+
+type chunks [][]byte
+
+func (c *chunks) Write(b []byte) (int, error) {
+	*c = append(*c, bytes.Clone(b))
+	return len(b), nil
+}
+
+var errFull = errors.New("disk full")
+
+type failing struct{}
+
+func (failing) Write([]byte) (int, error) { return 0, errFull }

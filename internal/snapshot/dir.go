@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -68,13 +69,19 @@ func (d *Dir) String() string { return "dir " + d.path }
 
 // Put writes data to a temporary file, syncs it, renames it into place and
 // syncs the directory, so that name holds either nothing or all of data.
-func (d *Dir) Put(_ context.Context, name string, data []byte) error {
+func (d *Dir) Put(ctx context.Context, name string, data []byte) error {
+	return d.PutFrom(ctx, name, bytes.NewReader(data))
+}
+
+// PutFrom writes what r yields to a temporary file, syncs it, renames it
+// to name and syncs the directory; an error from r leaves nothing behind.
+func (d *Dir) PutFrom(_ context.Context, name string, r io.Reader) error {
 	f, err := d.fs.CreateTemp(d.path, ".tmp-"+name+"-*")
 	if err != nil {
 		return err
 	}
 	tmp := f.Name()
-	_, err = f.Write(data)
+	_, err = io.Copy(f, r)
 	if err == nil {
 		err = f.Sync()
 	}

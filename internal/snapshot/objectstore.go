@@ -38,7 +38,13 @@ func (o *Objects) String() string { return "object store " + o.name }
 // Put stores data; JetStream makes the object visible only once all of it
 // is stored, and the server acknowledges each chunk.
 func (o *Objects) Put(ctx context.Context, name string, data []byte) error {
-	_, err := o.bucket.Put(ctx, jetstream.ObjectMeta{Name: name}, bytes.NewReader(data))
+	return o.PutFrom(ctx, name, bytes.NewReader(data))
+}
+
+// PutFrom stores what r yields under name; the object store keeps the
+// previous object of that name when r fails.
+func (o *Objects) PutFrom(ctx context.Context, name string, r io.Reader) error {
+	_, err := o.bucket.Put(ctx, jetstream.ObjectMeta{Name: name}, r)
 	return err
 }
 

@@ -10,12 +10,14 @@
 package snapshot
 
 import (
+	"bufio"
 	"cmp"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -33,13 +35,17 @@ import (
 // usable and one of them is of a newer version, Load refuses, so that this
 // binary neither rebuilds over nor prunes away the state a newer one wrote.
 //
+// Version 3 may leave the state's length in the header unknown (all ones):
+// a snapshot streamed as it is encoded (Manager.SaveStream) learns it only
+// at the end; the checksum still covers every byte.
+//
 // Whatever the version, a snapshot starts with the magic and a
 // little-endian uint16 version, and ends with a CRC-32C (Castagnoli) of
 // everything before it; from version 2 on, the store name carries the
 // generation and the stream sequence (see name). That much every version
 // keeps, so that any binary can tell a corrupt snapshot from a newer one
 // and order snapshots it cannot read.
-const Version = 2
+const Version = 3
 
 const (
 	magic = "HDKPISNP"
@@ -59,6 +65,18 @@ const (
 // ErrNewerVersion is returned by Decode for a snapshot this binary is too
 // old to read, and by Load when nothing else is usable.
 var ErrNewerVersion = errors.New("snapshot written by a newer version of the aggregator")
+
+// unknownLength in the header's length field says the state runs to the
+// checksum (version 3).
+const unknownLength = ^uint64(0)
+
+// StreamStore is a Store that can also take a blob as it is produced.
+type StreamStore interface {
+	Store
+	// PutFrom is Put of everything r yields until io.EOF. An error from r
+	// stores nothing.
+	PutFrom(ctx context.Context, name string, r io.Reader) error
+}
 
 // Store holds named blobs: a directory, or a JetStream object store.
 type Store interface {
@@ -118,19 +136,7 @@ func NewBuffer(stateSize int) []byte {
 // snapshot with header h (its Version is ignored). Manager.Seal assigns
 // the generation; use it for snapshots that Manager saves.
 func Seal(b []byte, h Header) []byte {
-	var created int64
-	if !h.StreamCreated.IsZero() {
-		created = h.StreamCreated.UnixNano()
-	}
-	w := b[:0]
-	w = append(w, magic...)
-	w = binary.LittleEndian.AppendUint16(w, Version)
-	w = binary.LittleEndian.AppendUint16(w, 0) // flags, none yet
-	w = binary.LittleEndian.AppendUint64(w, h.Seq)
-	w = binary.LittleEndian.AppendUint64(w, uint64(h.TakenAt.UnixNano()))
-	w = binary.LittleEndian.AppendUint64(w, uint64(len(b)-headerSize))
-	w = binary.LittleEndian.AppendUint64(w, h.Generation)
-	binary.LittleEndian.AppendUint64(w, uint64(created))
+	copy(b, header(h, uint64(len(b)-headerSize)))
 	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
 }
 
@@ -172,7 +178,7 @@ func parseHeader(body []byte) (Header, int, error) {
 	if len(body) < size {
 		return Header{}, 0, fmt.Errorf("header of %d bytes, format %d needs %d: truncated or corrupt", len(body), v, size)
 	}
-	if n := binary.LittleEndian.Uint64(body[28:]); n != uint64(len(body)-size) {
+	if n := binary.LittleEndian.Uint64(body[28:]); n != uint64(len(body)-size) && (v < 3 || n != unknownLength) {
 		return Header{}, 0, fmt.Errorf("length %d does not match the file (%d bytes): truncated or corrupt", n, len(body)+4)
 	}
 	h := Header{
@@ -349,6 +355,120 @@ func (m *Manager) SaveSealed(ctx context.Context, seq uint64, data []byte, encod
 // helpdesk_snapshot_last_success_timestamp_seconds says "durable as of"
 // through a quiet period.
 func (m *Manager) Confirm() { m.metrics.lastSuccess.Set(float64(time.Now().UnixNano()) / 1e9) }
+
+// streamStall is how long SaveStream waits for the store to take the next
+// bytes before it gives up on the snapshot: the engine's loop encodes into
+// it, and must not hang on a stuck disk.
+const streamStall = 10 * time.Second
+
+// SaveStream stores, with the next generation, a snapshot with header h
+// whose state encode writes to the writer it is given, then prunes older
+// snapshots, like Save; but the state is handed to the store as it is
+// encoded, so it is never held whole in memory. encode runs on the
+// caller's goroutine, which SaveStream returns to once encode has returned
+// (or the store gave up); the store finishes (flushes, syncs, renames) on
+// its own, and the returned channel yields its result. A store that takes
+// no bytes for streamStall fails the snapshot. A store that is not a
+// StreamStore gets the snapshot whole.
+func (m *Manager) SaveStream(ctx context.Context, h Header, encode func(io.Writer) error) <-chan error {
+	start := time.Now()
+	h.Generation = m.generation.Add(1)
+	written := entry{name: name(h.Generation, h.Seq), gen: h.Generation, seq: h.Seq}
+	pr, pw := io.Pipe()
+	stall := time.AfterFunc(streamStall, func() {
+		pw.CloseWithError(fmt.Errorf("the store took nothing for %v: stuck or too slow", streamStall))
+	})
+	in := &progressReader{r: pr, stall: stall}
+	result := make(chan error, 1)
+	go func() {
+		var err error
+		if ss, ok := m.store.(StreamStore); ok {
+			err = ss.PutFrom(ctx, written.name, in)
+		} else {
+			var data []byte
+			if data, err = io.ReadAll(in); err == nil {
+				err = m.store.Put(ctx, written.name, data)
+			}
+		}
+		stall.Stop()
+		if err != nil {
+			pr.CloseWithError(err) // the encoder stops writing
+			m.metrics.failures.Inc()
+			result <- fmt.Errorf("write snapshot at stream sequence %d to %s: %w", h.Seq, m.store, err)
+			return
+		}
+		took := time.Since(start)
+		m.metrics.lastSuccess.Set(float64(time.Now().UnixNano()) / 1e9)
+		m.metrics.duration.Set(took.Seconds())
+		m.metrics.size.Set(float64(in.n))
+		m.log.Info().Uint64("stream_seq", h.Seq).Uint64("generation", h.Generation).Int64("bytes", in.n).Dur("took", took).
+			Msg("snapshot written")
+		m.prune(ctx, written)
+		result <- nil
+	}()
+
+	fw := &frameWriter{w: bufio.NewWriterSize(pw, 256<<10), crc: crc32.MakeTable(crc32.Castagnoli)}
+	_, err := fw.Write(header(h, unknownLength))
+	if err == nil {
+		err = encode(fw)
+	}
+	if err == nil {
+		err = fw.finish()
+	}
+	pw.CloseWithError(err) // nil: the store reads io.EOF
+	return result
+}
+
+// header returns the header of a snapshot of state length n.
+func header(h Header, n uint64) []byte {
+	var created int64
+	if !h.StreamCreated.IsZero() {
+		created = h.StreamCreated.UnixNano()
+	}
+	w := make([]byte, 0, headerSize)
+	w = append(w, magic...)
+	w = binary.LittleEndian.AppendUint16(w, Version)
+	w = binary.LittleEndian.AppendUint16(w, 0) // flags, none yet
+	w = binary.LittleEndian.AppendUint64(w, h.Seq)
+	w = binary.LittleEndian.AppendUint64(w, uint64(h.TakenAt.UnixNano()))
+	w = binary.LittleEndian.AppendUint64(w, n)
+	w = binary.LittleEndian.AppendUint64(w, h.Generation)
+	return binary.LittleEndian.AppendUint64(w, uint64(created))
+}
+
+// frameWriter checksums what it writes; finish appends the checksum.
+type frameWriter struct {
+	w   *bufio.Writer
+	crc *crc32.Table
+	sum uint32
+}
+
+func (f *frameWriter) Write(b []byte) (int, error) {
+	f.sum = crc32.Update(f.sum, f.crc, b)
+	return f.w.Write(b)
+}
+
+func (f *frameWriter) finish() error {
+	if _, err := f.w.Write(binary.LittleEndian.AppendUint32(nil, f.sum)); err != nil {
+		return err
+	}
+	return f.w.Flush()
+}
+
+// progressReader counts what the store reads, and puts off the stall
+// timer with every read.
+type progressReader struct {
+	r     io.Reader
+	stall *time.Timer
+	n     int64
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	p.stall.Reset(streamStall)
+	return n, err
+}
 
 // prune removes what is older than the keep newest snapshots, written
 // among them, and unusable snapshots older than written. Snapshots newer
