@@ -3,6 +3,7 @@ package kpi
 import (
 	"runtime"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -25,7 +26,7 @@ func BenchmarkMemoryPerOpenTicket(b *testing.B) {
 	teams := [][]byte{[]byte("billing"), []byte("support"), []byte("sales")}
 	for b.Loop() {
 		runtime.GC()
-		var before, after runtime.MemStats
+		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
 		s, err := New(DefaultConfig(), start)
 		require.NoError(b, err)
@@ -38,11 +39,45 @@ func BenchmarkMemoryPerOpenTicket(b *testing.B) {
 			s.Apply(e)
 		}
 		s.Snapshot(start)
-		runtime.GC()
-		runtime.ReadMemStats(&after)
 		require.Equal(b, tickets, s.tracked)
 		require.Equal(b, int64(tickets), s.open[0])
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/tickets, "B/ticket")
-		runtime.KeepAlive(s)
+		reportMemory(b, s, tickets, &before)
 	}
+}
+
+// reportMemory reports the live heap per ticket, and the process's peak
+// resident memory (ru_maxrss) after building the state and after a
+// snapshot streamed as the engine does (EncodeTo). The peak is the
+// process's, so run one benchmark per process:
+//
+//	go test -run XXX -bench MemoryPerOpenTicket -benchtime 1x ./internal/kpi
+func reportMemory(b *testing.B, s *State, tickets int, before *runtime.MemStats) {
+	runtime.GC()
+	var after runtime.MemStats
+	runtime.ReadMemStats(&after)
+	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/float64(tickets), "B/ticket")
+	b.ReportMetric(float64(after.HeapInuse)/1e6, "heap-inuse-MB")
+	b.ReportMetric(peakRSS()/1e6, "peak-RSS-MB")
+	var n countWriter
+	require.NoError(b, s.EncodeTo(&n))
+	b.ReportMetric(peakRSS()/1e6, "peak-RSS-after-snapshot-MB")
+	b.ReportMetric(float64(n)/1e6, "snapshot-MB")
+	runtime.KeepAlive(s)
+}
+
+// peakRSS returns the process's peak resident set size in bytes.
+func peakRSS() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Maxrss) * 1024 // kilobytes on Linux
+}
+
+// countWriter counts what is written, like a store would take it.
+type countWriter int64
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	*c += countWriter(len(b))
+	return len(b), nil
 }

@@ -387,7 +387,7 @@ func BenchmarkMemoryPerTicket(b *testing.B) {
 	const tickets = 1_000_000
 	for b.Loop() {
 		runtime.GC()
-		var before, after runtime.MemStats
+		var before runtime.MemStats
 		runtime.ReadMemStats(&before)
 		s, err := New(DefaultConfig(), at(0))
 		require.NoError(b, err)
@@ -413,10 +413,7 @@ func BenchmarkMemoryPerTicket(b *testing.B) {
 			s.Apply(e)
 		}
 		s.Snapshot(e.OccurredAt)
-		runtime.GC()
-		runtime.ReadMemStats(&after)
 		require.Equal(b, tickets, s.tracked)
-		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/tickets, "B/ticket")
-		runtime.KeepAlive(s)
+		reportMemory(b, s, tickets, &before)
 	}
 }
