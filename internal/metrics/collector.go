@@ -32,6 +32,7 @@ type Collector struct {
 	slaBreachedOpen, slaNextBreach *prometheus.Desc
 	slaOutcomes, slaCorrected      *prometheus.Desc
 	expired, corrected             *prometheus.Desc
+	labelOverflow                  *prometheus.Desc
 }
 
 // windowed is one KPI of kpi.Catalog with its descriptor: labels window
@@ -85,6 +86,7 @@ func NewCollector(snapshot func() *kpi.Snapshot) *Collector {
 		slaOutcomes:     desc("helpdesk_sla_outcomes_total", "SLA outcomes since the stream began: achieved when met, breached at the deadline; never decreases (an outcome a later event takes back is counted in helpdesk_sla_outcome_corrections_total).", "sla", "priority", "outcome"),
 		slaCorrected:    desc("helpdesk_sla_outcome_corrections_total", "SLA outcomes counted in helpdesk_sla_outcomes_total and later taken back by an out-of-order event; the exact count is the difference.", "sla", "priority", "outcome"),
 		expired:         desc("helpdesk_events_expired_total", "Events for a ticket not tracked that lie further behind the newest event time than ids are remembered: applied to nothing."),
+		labelOverflow:   desc("helpdesk_label_overflow_total", "Ticket openings whose channel or team was counted as other: a channel outside the channels list, a team outside the teams list or beyond max_teams.", "label"),
 		corrected:       desc("helpdesk_corrections_total", "What later events took back from a cumulative series (which never decreases); the exact value is the series minus this.", "metric"),
 	}
 }
@@ -99,6 +101,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.pending, c.lastEvent, c.tracked, c.held, c.evicted, c.opened, c.resolved, c.reopened,
 		c.frHist, c.resHist, c.surveys, c.slaAchieved, c.slaBreached, c.slaCompliance,
 		c.slaAtRisk, c.slaBreachedOpen, c.slaNextBreach, c.slaOutcomes, c.slaCorrected, c.expired, c.corrected,
+		c.labelOverflow,
 	} {
 		ch <- d
 	}
@@ -169,6 +172,8 @@ func (c *Collector) collectCumulative(ch chan<- prometheus.Metric, s *kpi.Snapsh
 	counter(c.expired, float64(s.Expired))
 	counter(c.evicted, float64(s.Evicted[kpi.EvictedTracked]), "tracked_limit")
 	counter(c.evicted, float64(s.Evicted[kpi.EvictedHeld]), "held_limit")
+	counter(c.labelOverflow, float64(s.LabelOverflow[kpi.OverflowChannel]), "channel")
+	counter(c.labelOverflow, float64(s.LabelOverflow[kpi.OverflowTeam]), "team")
 	var corrected [3]int64
 	for _, t := range s.Tickets {
 		counter(c.opened, float64(t.Opened), t.Channel, t.Priority, t.Team)
