@@ -74,6 +74,10 @@ type Engine struct {
 	// Evictions at the memory bounds, logged at most every evictionLogEvery.
 	evictedLogged [kpi.NumEvictions]int64
 	evictionLogAt time.Time
+
+	// overflowLogged says, by kpi.OverflowChannel and kpi.OverflowTeam,
+	// whether values counted as other were logged: once per process.
+	overflowLogged [2]bool
 }
 
 const evictionLogEvery = time.Minute
@@ -235,7 +239,25 @@ func (e *Engine) publish() *kpi.Snapshot {
 			Msg("memory bounds reached: the oldest tickets, held events or ticketless ids were pushed out; raise max_tracked_tickets, max_held_events or max_ticketless_ids if this repeats")
 		e.evictedLogged, e.evictionLogAt = s.Evicted, time.Now()
 	}
+	e.logOverflow(s)
 	return s
+}
+
+// logOverflow logs, the first time per label, that values of the channel
+// or team label are being counted as other, and how to break them out.
+func (e *Engine) logOverflow(s *kpi.Snapshot) {
+	hints := [2]string{
+		kpi.OverflowChannel: `openings with a channel outside the configured channels are counted as channel "other"; add the channel to channels to see it on its own`,
+		kpi.OverflowTeam:    `openings with a team beyond max_teams (or outside teams, when listed) are counted as team "other"; raise max_teams (up to 250) or list the teams`,
+	}
+	for i, label := range [2]string{kpi.OverflowChannel: "channel", kpi.OverflowTeam: "team"} {
+		if s.LabelOverflow[i] == 0 || e.overflowLogged[i] {
+			continue
+		}
+		e.overflowLogged[i] = true
+		e.log.Warn().Str("label", label).Int64("openings", s.LabelOverflow[i]).
+			Msg(hints[i] + "; helpdesk_label_overflow_total counts them (logged once)")
+	}
 }
 
 // Latest returns the most recently published snapshot.

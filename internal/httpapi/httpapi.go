@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -137,38 +138,72 @@ func (l *limiter) limited(h http.HandlerFunc) http.Handler {
 	})
 }
 
-// kpiSeries is one breakdown series of /api/v1/kpis. Its field names are
-// the metric names without the helpdesk_ prefix; ratios and averages are
-// omitted while they have no samples, as in /metrics.
+// kpiSeries is one breakdown series of /api/v1/kpis: its labels, then the
+// KPIs of kpi.Catalog in catalog order, keyed by their metric names
+// without the helpdesk_ prefix, with open_tickets (which has no window)
+// right after tickets_reopened, where it has always been. Ratios,
+// averages and quantiles are omitted while they have no samples, as in
+// /metrics.
 type kpiSeries struct {
-	Channel  string `json:"channel"`
-	Priority string `json:"priority"`
-	Team     string `json:"team"`
+	cell      kpi.Cell
+	open      int64
+	values    *kpi.Values
+	catalog   []kpi.Windowed
+	quantiles []string // label values of the snapshot's quantiles
+}
 
-	TicketsOpened   int64 `json:"tickets_opened"`
-	TicketsResolved int64 `json:"tickets_resolved"`
-	TicketsReopened int64 `json:"tickets_reopened"`
-	OpenTickets     int64 `json:"open_tickets"`
+// openTicketsAfter is the catalog KPI that open_tickets follows in a
+// series; without it in the catalog, open_tickets comes last.
+const openTicketsAfter = "helpdesk_tickets_reopened"
 
-	FirstReplies          int64              `json:"first_replies"`
-	FirstReplyTime        map[string]float64 `json:"first_reply_time_seconds,omitempty"`
-	FirstReplyTimeAvg     *float64           `json:"first_reply_time_avg_seconds,omitempty"`
-	ResolutionTime        map[string]float64 `json:"resolution_time_seconds,omitempty"`
-	ResolutionTimeAvg     *float64           `json:"resolution_time_avg_seconds,omitempty"`
-	FCRRatio              *float64           `json:"fcr_ratio,omitempty"`
-	ReopenRatio           *float64           `json:"reopen_ratio,omitempty"`
-	HandleTimeAvg         *float64           `json:"handle_time_avg_seconds,omitempty"`
-	CSATResponses         int64              `json:"csat_responses"`
-	CSATSatisfiedResponse int64              `json:"csat_satisfied_responses"`
-	CSATRatio             *float64           `json:"csat_ratio,omitempty"`
-	CSATScoreAvg          *float64           `json:"csat_score_avg,omitempty"`
-	NPSResponses          int64              `json:"nps_responses"`
-	NPSPromoters          int64              `json:"nps_promoters"`
-	NPSDetractors         int64              `json:"nps_detractors"`
-	NPSScore              *float64           `json:"nps_score,omitempty"`
-	CESResponses          int64              `json:"ces_responses"`
-	CESScoreAvg           *float64           `json:"ces_score_avg,omitempty"`
-	CESEasyRatio          *float64           `json:"ces_easy_ratio,omitempty"`
+// MarshalJSON writes the series' members in a fixed order, which a struct
+// with a field per KPI gave before the catalog, and a map would not.
+func (s kpiSeries) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	var err error
+	member := func(key string, v any) {
+		if err != nil {
+			return
+		}
+		if len(b) > 1 {
+			b = append(b, ',')
+		}
+		var k, data []byte
+		if k, err = json.Marshal(key); err == nil {
+			data, err = json.Marshal(v)
+		}
+		b = append(append(append(b, k...), ':'), data...)
+	}
+	member("channel", s.cell.Channel)
+	member("priority", s.cell.Priority)
+	member("team", s.cell.Team)
+	openWritten := false
+	for _, k := range s.catalog {
+		key := strings.TrimPrefix(k.Name, "helpdesk_")
+		switch k.Kind {
+		case kpi.CountValue:
+			member(key, k.Count(s.values))
+		case kpi.RatioValue:
+			if x, ok := k.Ratio(s.values); ok {
+				member(key, x)
+			}
+		case kpi.QuantileValues:
+			if m := quantileMap(s.quantiles, k.Quantiles(s.values)); len(m) > 0 {
+				member(key, m)
+			}
+		}
+		if k.Name == openTicketsAfter {
+			member("open_tickets", s.open)
+			openWritten = true
+		}
+	}
+	if !openWritten {
+		member("open_tickets", s.open)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '}'), nil
 }
 
 type kpiResponse struct {
@@ -177,20 +212,14 @@ type kpiResponse struct {
 	Series []kpiSeries `json:"series"`
 }
 
-func opt(f func() (float64, bool)) *float64 {
-	if v, ok := f(); ok {
-		return &v
-	}
-	return nil
-}
-
-func quantileMap(qs, values []float64) map[string]float64 {
+// quantileMap pairs quantile labels with values; JSON sorts its keys.
+func quantileMap(labels []string, values []float64) map[string]float64 {
 	if values == nil {
 		return nil
 	}
-	m := make(map[string]float64, len(qs))
-	for i, q := range qs {
-		m[strconv.FormatFloat(q, 'f', -1, 64)] = values[i]
+	m := make(map[string]float64, len(labels))
+	for i, q := range labels {
+		m[q] = values[i]
 	}
 	return m
 }
@@ -210,24 +239,14 @@ func serveKPIs(w http.ResponseWriter, r *http.Request, s *kpi.Snapshot) {
 			"error": "unknown or missing window " + strconv.Quote(name) + ": use ?window= with one of the configured windows", "windows": names})
 		return
 	}
+	catalog := kpi.Catalog()
+	quantiles := make([]string, len(s.Quantiles))
+	for i, q := range s.Quantiles {
+		quantiles[i] = strconv.FormatFloat(q, 'f', -1, 64)
+	}
 	resp := kpiResponse{Window: name, Time: time.Unix(0, s.Time).UTC(), Series: make([]kpiSeries, len(s.Cells))}
 	for i, c := range s.Cells {
-		v := &win.Cells[i]
-		resp.Series[i] = kpiSeries{
-			Channel: c.Channel, Priority: c.Priority, Team: c.Team,
-			TicketsOpened: v.Opened, TicketsResolved: v.Resolved, TicketsReopened: v.Reopened,
-			OpenTickets:       s.Open[i],
-			FirstReplies:      v.FirstReplies,
-			FirstReplyTime:    quantileMap(s.Quantiles, v.FirstReplyQuantiles),
-			FirstReplyTimeAvg: opt(v.FirstReplyAvg),
-			ResolutionTime:    quantileMap(s.Quantiles, v.ResolutionQuantiles),
-			ResolutionTimeAvg: opt(v.ResolutionAvg),
-			FCRRatio:          opt(v.FCRRatio), ReopenRatio: opt(v.ReopenRatio), HandleTimeAvg: opt(v.HandleAvg),
-			CSATResponses: v.CSATResponses, CSATSatisfiedResponse: v.CSATSatisfied,
-			CSATRatio: opt(v.CSATRatio), CSATScoreAvg: opt(v.CSATAvg),
-			NPSResponses: v.NPSResponses, NPSPromoters: v.NPSPromoters, NPSDetractors: v.NPSDetractors, NPSScore: opt(v.NPS),
-			CESResponses: v.CESResponses, CESScoreAvg: opt(v.CESAvg), CESEasyRatio: opt(v.CESEasyRatio),
-		}
+		resp.Series[i] = kpiSeries{cell: c, open: s.Open[i], values: &win.Cells[i], catalog: catalog, quantiles: quantiles}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }

@@ -131,13 +131,37 @@ type Consumer struct {
 	metrics *metrics
 	pool    chan *Batch
 
-	// Dead-letter failures are logged at most every deadLetterLogEvery;
-	// only the reading goroutine touches these.
-	deadLetterLoggedAt  time.Time
-	deadLetterNotLogged int
+	// Rejections and dead-letter failures are each logged at most every
+	// logEvery, by the clock wall; only the reading goroutine touches
+	// these. wall is not now, which -as-of may stop.
+	wall          func() time.Time
+	rejectLog     logLimit
+	deadLetterLog logLimit
 }
 
-const deadLetterLogEvery = 10 * time.Second
+// logEvery is how often a rejection, or a dead-letter failure, is logged
+// at most.
+const logEvery = 10 * time.Second
+
+// logLimit lets one log line through per interval and counts those it
+// holds back, so that the next line can say how many there were.
+type logLimit struct {
+	every time.Duration
+	last  time.Time // when the last line went through; zero before the first
+	held  int       // lines held back since
+}
+
+// allow reports whether a line may be logged at now and, when it may, how
+// many were held back since the last one.
+func (l *logLimit) allow(now time.Time) (ok bool, suppressed int) {
+	if !l.last.IsZero() && now.Sub(l.last) < l.every {
+		l.held++
+		return false, 0
+	}
+	suppressed = l.held
+	l.last, l.held = now, 0
+	return true, suppressed
+}
 
 type metrics struct {
 	deadLettered       prometheus.Counter
@@ -183,6 +207,10 @@ func New(cfg Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registere
 		log:  log.With().Str("component", "ingest").Logger(),
 		now:  now,
 		pool: make(chan *Batch, 4),
+
+		wall:          time.Now,
+		rejectLog:     logLimit{every: logEvery},
+		deadLetterLog: logLimit{every: logEvery},
 	}
 	c.metrics = newMetrics(reg)
 	return c, nil
@@ -662,7 +690,9 @@ func (c *Consumer) decode(b *Batch, msg jetstream.Msg, seq uint64, stored int64)
 }
 
 // deadLetter copies a rejected message to the dead-letter subject through
-// JetStream and logs it. The copy carries the reason and the original
+// JetStream and logs it, at most once every 10s: the line after a quiet
+// spell says how many were not logged ("suppressed"), and
+// helpdesk_events_rejected_total counts every one by reason. The copy carries the reason and the original
 // subject and sequence in headers; its message id makes republishing after
 // a restart harmless. It counts as dead-lettered only once JetStream
 // acknowledges it, within DeadLetterTimeout; when no stream takes the
@@ -673,8 +703,14 @@ func (c *Consumer) decode(b *Batch, msg jetstream.Msg, seq uint64, stored int64)
 // The wait does not end with the reading's context: a copy cut short at
 // shutdown would be lost, since the position moves past its message.
 func (c *Consumer) deadLetter(msg jetstream.Msg, seq uint64, de *events.Error) {
-	c.log.Warn().Uint64("stream_seq", seq).Str("subject", msg.Subject()).Str("reason", string(de.Reason)).
-		Str("error", de.Error()).Msg("rejected message; copying it to the dead-letter subject")
+	if ok, suppressed := c.rejectLog.allow(c.wall()); ok {
+		ev := c.log.Warn().Uint64("stream_seq", seq).Str("subject", msg.Subject()).Str("reason", string(de.Reason)).
+			Str("error", de.Error())
+		if suppressed > 0 {
+			ev = ev.Int("suppressed", suppressed)
+		}
+		ev.Msgf("rejected message; copying it to the dead-letter subject (rejections are logged at most every %v; helpdesk_events_rejected_total counts each by reason)", logEvery)
+	}
 	dl := nats.NewMsg(c.cfg.DeadLetterSubject)
 	dl.Data = msg.Data()
 	dl.Header.Set(jetstream.MsgIDHeader, c.cfg.Stream+"-"+strconv.FormatUint(seq, 10))
@@ -700,20 +736,19 @@ func (c *Consumer) deadLetter(msg jetstream.Msg, seq uint64, de *events.Error) {
 		return
 	}
 	c.metrics.deadLetterFailures.Inc()
-	if time.Since(c.deadLetterLoggedAt) < deadLetterLogEvery {
-		c.deadLetterNotLogged++
+	ok, notLogged := c.deadLetterLog.allow(c.wall())
+	if !ok {
 		return
 	}
 	ev := c.log.Error().Err(err).Uint64("stream_seq", seq).Str("dead_letter_subject", c.cfg.DeadLetterSubject).
-		Int("failures_not_logged", c.deadLetterNotLogged)
-	c.deadLetterLoggedAt, c.deadLetterNotLogged = time.Now(), 0
+		Int("failures_not_logged", notLogged)
 	if noStream {
 		ev.Msgf("dead-letter copy not stored: no stream takes %s; create a stream for %s (or turn stream creation on); the rejection is still counted; further failures are logged at most every %v",
-			c.cfg.DeadLetterSubject, c.cfg.DeadLetterSubject, deadLetterLogEvery)
+			c.cfg.DeadLetterSubject, c.cfg.DeadLetterSubject, logEvery)
 		return
 	}
 	ev.Msgf("dead-letter copy not acknowledged by JetStream within %v: check the stream that takes %s (its limits, its storage) and the connection; the rejection is still counted; further failures are logged at most every %v",
-		c.cfg.DeadLetterTimeout, c.cfg.DeadLetterSubject, deadLetterLogEvery)
+		c.cfg.DeadLetterTimeout, c.cfg.DeadLetterSubject, logEvery)
 }
 
 // flush hands b over when it holds anything.

@@ -51,6 +51,13 @@ func (l *lockedBuffer) String() string {
 // ends.
 func startConsumer(t *testing.T, srv *natstest.Server, edit func(*Config)) *running {
 	t.Helper()
+	return startConsumerWith(t, srv, edit, nil)
+}
+
+// startConsumerWith is startConsumer with the consumer tuned (its log
+// clock, say) before it runs.
+func startConsumerWith(t *testing.T, srv *natstest.Server, edit func(*Config), tune func(*Consumer)) *running {
+	t.Helper()
 	nc, _ := srv.Connect(t)
 	cfg := DefaultConfig()
 	if edit != nil {
@@ -60,6 +67,9 @@ func startConsumer(t *testing.T, srv *natstest.Server, edit func(*Config)) *runn
 	c, err := New(cfg, nc, zerolog.New(r.logs), prometheus.NewRegistry(), time.Now)
 	require.NoError(t, err)
 	r.c = c
+	if tune != nil {
+		tune(c)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stream, err := c.EnsureStream(ctx)
 	require.NoError(t, err)

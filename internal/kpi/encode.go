@@ -102,13 +102,16 @@ func (s *State) encode(b []byte, flush func([]byte) []byte) []byte {
 		b = appendInts(b, s.sla.atRisk[k][:])
 		b = appendInts(b, s.sla.breachedOpen[k][:])
 	}
+	b = appendInts(b, s.dims.overflow[:])
 	return b
 }
 
 // stateFormat is written first: the version of the state encoding. 2 added
 // the ledger of cumulative series and the expired count; a snapshot of
 // format 1 (which starts with the number of windows, 1 to 16) is refused,
-// and the state is rebuilt from the stream.
+// and the state is rebuilt from the stream. The label overflow counts
+// were appended at the end within format 2: a state without them restores
+// with them at zero.
 const stateFormat = 0xF2
 
 // appendConfig writes what the encoding depends on, so that a state is
@@ -267,6 +270,11 @@ func Restore(cfg Config, data []byte) (*State, error) {
 	for k := range sla.NumKinds {
 		readInts(r, s.sla.atRisk[k][:])
 		readInts(r, s.sla.breachedOpen[k][:])
+	}
+	if r.Len() != 0 {
+		// A state written before the label overflow counts ends
+		// before them: they start from zero.
+		readInts(r, d.overflow[:])
 	}
 	if err := r.Err(); err != nil {
 		return nil, err

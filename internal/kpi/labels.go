@@ -11,6 +11,14 @@ const (
 	LabelOther   = "other"   // a value outside the allow-list
 )
 
+// Label overflows, indices of Snapshot.LabelOverflow: openings whose
+// channel or team was replaced by "other".
+const (
+	OverflowChannel = iota // a channel outside the allow-list
+	OverflowTeam           // a team outside the allow-list, or beyond MaxTeams
+	numOverflows
+)
+
 // breakdown is where a ticket's events are counted: an index into the
 // channel, priority and team label values.
 type breakdown struct {
@@ -28,6 +36,9 @@ type dims struct {
 	teamIx    map[string]uint8
 	maxTeams  int  // teams beyond unknown and other
 	fixed     bool // teams come from configuration; no admission
+	// overflow counts the values replaced by other, by OverflowChannel
+	// and OverflowTeam; a value that is "other" itself is not counted.
+	overflow [numOverflows]int64
 }
 
 const (
@@ -77,10 +88,14 @@ func (d *dims) channel(b []byte) uint8 {
 	if i, ok := d.channelIx[string(b)]; ok {
 		return i
 	}
+	if string(b) != LabelOther {
+		d.overflow[OverflowChannel]++
+	}
 	return idxOther
 }
 
 // team returns the index of team b, admitting it while there is room.
+// channel and team count the values they replace by other.
 func (d *dims) team(b []byte) uint8 {
 	if len(b) == 0 || string(b) == LabelUnknown {
 		return idxUnknown
@@ -88,7 +103,11 @@ func (d *dims) team(b []byte) uint8 {
 	if i, ok := d.teamIx[string(b)]; ok {
 		return i
 	}
-	if d.fixed || len(d.teams)-2 >= d.maxTeams || string(b) == LabelOther || string(b) == LabelAll {
+	if string(b) == LabelOther {
+		return idxOther
+	}
+	if d.fixed || len(d.teams)-2 >= d.maxTeams || string(b) == LabelAll {
+		d.overflow[OverflowTeam]++
 		return idxOther
 	}
 	v := string(b)

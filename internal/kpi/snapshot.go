@@ -155,6 +155,9 @@ type Snapshot struct {
 	// Evicted counts what the memory bounds pushed out, by EvictedTracked
 	// and EvictedHeld.
 	Evicted [NumEvictions]int64
+	// LabelOverflow counts the openings whose channel or team was
+	// replaced by "other", by OverflowChannel and OverflowTeam.
+	LabelOverflow [numOverflows]int64
 
 	SLA SLAStatus
 
@@ -208,6 +211,7 @@ func (s *State) Snapshot(now int64) *Snapshot {
 		TrackedTickets: s.tracked,
 		HeldEvents:     s.heldCount,
 		Evicted:        s.evicted,
+		LabelOverflow:  s.dims.overflow,
 	}
 	// Exported cells: overall, every channel, every priority, admitted teams.
 	var cells []int

@@ -20,7 +20,6 @@ import (
 type Collector struct {
 	snapshot                       func() *kpi.Snapshot
 	windowed                       []windowed
-	frQ, resQ                      *prometheus.Desc
 	open                           *prometheus.Desc
 	applied, rejected              *prometheus.Desc
 	duplicates, late, orphaned     *prometheus.Desc
@@ -33,55 +32,33 @@ type Collector struct {
 	slaBreachedOpen, slaNextBreach *prometheus.Desc
 	slaOutcomes, slaCorrected      *prometheus.Desc
 	expired, corrected             *prometheus.Desc
+	labelOverflow                  *prometheus.Desc
 }
 
-// windowed is one gauge with window and breakdown labels, and how to read
-// it from Values; ok false omits the series.
+// windowed is one KPI of kpi.Catalog with its descriptor: labels window
+// and the breakdown, and quantile for kpi.QuantileValues.
 type windowed struct {
-	desc  *prometheus.Desc
-	value func(v *kpi.Values) (float64, bool)
-}
-
-func count(f func(v *kpi.Values) int64) func(v *kpi.Values) (float64, bool) {
-	return func(v *kpi.Values) (float64, bool) { return float64(f(v)), true }
+	kpi.Windowed
+	desc *prometheus.Desc
 }
 
 // NewCollector returns a collector of the snapshots snapshot returns; it is
 // called once per scrape.
 func NewCollector(snapshot func() *kpi.Snapshot) *Collector {
-	breakdown := []string{"window", "channel", "priority", "team"}
-	g := func(name, help string, value func(v *kpi.Values) (float64, bool)) windowed {
-		return windowed{prometheus.NewDesc(name, help, breakdown, nil), value}
-	}
 	desc := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
+	var ws []windowed
+	for _, k := range kpi.Catalog() {
+		labels := []string{"window", "channel", "priority", "team"}
+		if k.Kind == kpi.QuantileValues {
+			labels = append(labels, "quantile")
+		}
+		ws = append(ws, windowed{k, desc(k.Name, k.Help, labels...)})
+	}
 	return &Collector{
-		snapshot: snapshot,
-		windowed: []windowed{
-			g("helpdesk_tickets_opened", "Tickets opened in the window.", count(func(v *kpi.Values) int64 { return v.Opened })),
-			g("helpdesk_tickets_resolved", "Ticket resolutions in the window.", count(func(v *kpi.Values) int64 { return v.Resolved })),
-			g("helpdesk_tickets_reopened", "Ticket reopenings in the window.", count(func(v *kpi.Values) int64 { return v.Reopened })),
-			g("helpdesk_first_replies", "First replies in the window (first reply time samples).", count(func(v *kpi.Values) int64 { return v.FirstReplies })),
-			g("helpdesk_first_reply_time_avg_seconds", "Mean first reply time in the window.", (*kpi.Values).FirstReplyAvg),
-			g("helpdesk_resolution_time_avg_seconds", "Mean resolution time (resolved minus opened) in the window.", (*kpi.Values).ResolutionAvg),
-			g("helpdesk_fcr_ratio", "First contact resolution: resolutions with exactly one reply over resolutions reporting replies.", (*kpi.Values).FCRRatio),
-			g("helpdesk_reopen_ratio", "Reopenings over resolutions in the window.", (*kpi.Values).ReopenRatio),
-			g("helpdesk_handle_time_avg_seconds", "Mean agent handling time of resolutions reporting it.", (*kpi.Values).HandleAvg),
-			g("helpdesk_csat_responses", "CSAT answers in the window.", count(func(v *kpi.Values) int64 { return v.CSATResponses })),
-			g("helpdesk_csat_satisfied_responses", "CSAT answers scoring 4 or 5.", count(func(v *kpi.Values) int64 { return v.CSATSatisfied })),
-			g("helpdesk_csat_ratio", "Share of CSAT answers scoring 4 or 5.", (*kpi.Values).CSATRatio),
-			g("helpdesk_csat_score_avg", "Mean CSAT score (1–5).", (*kpi.Values).CSATAvg),
-			g("helpdesk_nps_responses", "NPS answers in the window.", count(func(v *kpi.Values) int64 { return v.NPSResponses })),
-			g("helpdesk_nps_promoters", "NPS answers scoring 9 or 10.", count(func(v *kpi.Values) int64 { return v.NPSPromoters })),
-			g("helpdesk_nps_detractors", "NPS answers scoring 0 to 6.", count(func(v *kpi.Values) int64 { return v.NPSDetractors })),
-			g("helpdesk_nps_score", "Net promoter score, −100 to 100.", (*kpi.Values).NPS),
-			g("helpdesk_ces_responses", "CES answers in the window.", count(func(v *kpi.Values) int64 { return v.CESResponses })),
-			g("helpdesk_ces_score_avg", "Mean customer effort score (1–7).", (*kpi.Values).CESAvg),
-			g("helpdesk_ces_easy_ratio", "Share of CES answers scoring 5 to 7.", (*kpi.Values).CESEasyRatio),
-		},
-		frQ:        desc("helpdesk_first_reply_time_seconds", "First reply time quantile in the window (within 1% relative error).", "window", "channel", "priority", "team", "quantile"),
-		resQ:       desc("helpdesk_resolution_time_seconds", "Resolution time quantile in the window (within 1% relative error).", "window", "channel", "priority", "team", "quantile"),
+		snapshot:   snapshot,
+		windowed:   ws,
 		open:       desc("helpdesk_open_tickets", "Tickets opened and not resolved (a reopened ticket is open again).", "channel", "priority", "team"),
 		applied:    desc("helpdesk_events_total", "Events applied, by type.", "type"),
 		rejected:   desc("helpdesk_events_rejected_total", "Messages rejected, by reason; each is dead-lettered.", "reason"),
@@ -109,6 +86,7 @@ func NewCollector(snapshot func() *kpi.Snapshot) *Collector {
 		slaOutcomes:     desc("helpdesk_sla_outcomes_total", "SLA outcomes since the stream began: achieved when met, breached at the deadline; never decreases (an outcome a later event takes back is counted in helpdesk_sla_outcome_corrections_total).", "sla", "priority", "outcome"),
 		slaCorrected:    desc("helpdesk_sla_outcome_corrections_total", "SLA outcomes counted in helpdesk_sla_outcomes_total and later taken back by an out-of-order event; the exact count is the difference.", "sla", "priority", "outcome"),
 		expired:         desc("helpdesk_events_expired_total", "Events for a ticket not tracked that lie further behind the newest event time than ids are remembered: applied to nothing."),
+		labelOverflow:   desc("helpdesk_label_overflow_total", "Ticket openings whose channel or team was counted as other: a channel outside the channels list, a team outside the teams list or beyond max_teams.", "label"),
 		corrected:       desc("helpdesk_corrections_total", "What later events took back from a cumulative series (which never decreases); the exact value is the series minus this.", "metric"),
 	}
 }
@@ -119,10 +97,11 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- w.desc
 	}
 	for _, d := range []*prometheus.Desc{
-		c.frQ, c.resQ, c.open, c.applied, c.rejected, c.duplicates, c.late, c.orphaned,
+		c.open, c.applied, c.rejected, c.duplicates, c.late, c.orphaned,
 		c.pending, c.lastEvent, c.tracked, c.held, c.evicted, c.opened, c.resolved, c.reopened,
 		c.frHist, c.resHist, c.surveys, c.slaAchieved, c.slaBreached, c.slaCompliance,
 		c.slaAtRisk, c.slaBreachedOpen, c.slaNextBreach, c.slaOutcomes, c.slaCorrected, c.expired, c.corrected,
+		c.labelOverflow,
 	} {
 		ch <- d
 	}
@@ -142,15 +121,18 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		for i, cell := range s.Cells {
 			v := &w.Cells[i]
 			for _, m := range c.windowed {
-				if x, ok := m.value(v); ok {
-					gauge(m.desc, x, w.Name, cell.Channel, cell.Priority, cell.Team)
+				switch m.Kind {
+				case kpi.CountValue:
+					gauge(m.desc, float64(m.Count(v)), w.Name, cell.Channel, cell.Priority, cell.Team)
+				case kpi.RatioValue:
+					if x, ok := m.Ratio(v); ok {
+						gauge(m.desc, x, w.Name, cell.Channel, cell.Priority, cell.Team)
+					}
+				case kpi.QuantileValues:
+					for j, q := range m.Quantiles(v) {
+						gauge(m.desc, q, w.Name, cell.Channel, cell.Priority, cell.Team, qLabels[j])
+					}
 				}
-			}
-			for j, q := range v.FirstReplyQuantiles {
-				gauge(c.frQ, q, w.Name, cell.Channel, cell.Priority, cell.Team, qLabels[j])
-			}
-			for j, q := range v.ResolutionQuantiles {
-				gauge(c.resQ, q, w.Name, cell.Channel, cell.Priority, cell.Team, qLabels[j])
 			}
 		}
 	}
@@ -191,6 +173,8 @@ func (c *Collector) collectCumulative(ch chan<- prometheus.Metric, s *kpi.Snapsh
 	counter(c.evicted, float64(s.Evicted[kpi.EvictedTracked]), "tracked_limit")
 	counter(c.evicted, float64(s.Evicted[kpi.EvictedHeld]), "held_limit")
 	counter(c.evicted, float64(s.Evicted[kpi.EvictedIDs]), "ids_limit")
+	counter(c.labelOverflow, float64(s.LabelOverflow[kpi.OverflowChannel]), "channel")
+	counter(c.labelOverflow, float64(s.LabelOverflow[kpi.OverflowTeam]), "team")
 	var corrected [3]int64
 	for _, t := range s.Tickets {
 		counter(c.opened, float64(t.Opened), t.Channel, t.Priority, t.Team)
