@@ -22,6 +22,7 @@ import (
 	"github.com/helpdesk-kpi/aggregator/internal/kpi"
 	"github.com/helpdesk-kpi/aggregator/internal/natsserver"
 	"github.com/helpdesk-kpi/aggregator/internal/sla"
+	"github.com/helpdesk-kpi/aggregator/internal/snapshot"
 )
 
 // envPrefix prefixes the environment variable of every flag:
@@ -72,6 +73,8 @@ type Config struct {
 	// Test hooks, never set from flags.
 	now       func() time.Time
 	listening func(httpAddr string) // called once the HTTP listener is bound
+	// snapshotStore, when set, replaces the store -snapshot-store names.
+	snapshotStore snapshot.Store
 }
 
 // NATSAuth holds the optional credentials for -nats-url.

@@ -13,10 +13,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	oklogrun "github.com/oklog/run" // This file's run function has the name run.
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/exporter-toolkit/web"
 	"github.com/rs/zerolog"
@@ -31,11 +34,33 @@ import (
 )
 
 // run wires the aggregator and runs it until ctx ends or a component fails.
-// Shutdown goes from the outside in: stop consuming, apply what was
-// handed over, stop serving HTTP, close the NATS connection, stop the
-// embedded server. Every error it returns has the NATS secrets redacted.
+// Every error it returns has the NATS secrets redacted.
+//
+// Each long-lived component is an actor of one oklog/run Group; the group
+// below is the stop order. When ctx ends, run returns nil; when a component
+// fails, the rest stop and run returns that component's error. Either way
+// -shutdown-timeout bounds the stop: past it, run returns an error without
+// waiting any longer.
 func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Registry) (err error) {
 	defer func() { err = redactError(err, cfg.NATSURL, cfg.NATS) }()
+	// Until the group runs, what setup started is stopped here, newest
+	// first, when a later step fails; once it runs, the actors stop it.
+	var undo []func()
+	defer func() {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+	}()
+	// A setup step that waits on ctx fails when ctx ends: that is a stop
+	// asked for, not a failure.
+	stopped := func(err error) error {
+		if ctx.Err() != nil {
+			log.Info().Err(err).Msg("stopped while starting")
+			return nil
+		}
+		return err
+	}
+
 	if cfg.NATSURL == "" || cfg.SnapshotStore == "dir" {
 		// Only what lives there needs it: a read-only root file system
 		// with an external NATS and object store snapshots works.
@@ -44,19 +69,17 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 		}
 	}
 	natsURL := cfg.NATSURL
+	var ns *server.Server
 	if natsURL == "" {
 		host, port, _ := natsserver.ParseAddr(cfg.EmbeddedNATSAddr)
 		always, interval, _ := cfg.embeddedSync()
-		ns, err := natsserver.Start(natsserver.Config{Host: host, Port: port, StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
+		var err error
+		ns, err = natsserver.Start(natsserver.Config{Host: host, Port: port, StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
 			SyncAlways: always, SyncInterval: interval})
 		if err != nil {
 			return fmt.Errorf("%w (set -embedded-nats-addr to a free address, or -nats-url to use an existing NATS)", err)
 		}
-		defer func() {
-			ns.Shutdown()
-			ns.WaitForShutdown()
-			log.Info().Msg("embedded NATS stopped")
-		}()
+		undo = append(undo, func() { ns.Shutdown(); ns.WaitForShutdown() })
 		natsURL = ns.ClientURL()
 		log.Info().Str("url", natsURL).Str("store", filepath.Join(cfg.DataDir, "jetstream")).Msg("embedded NATS started")
 		if !loopbackHost(host) {
@@ -69,7 +92,11 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 	if err != nil {
 		return err
 	}
-	defer nc.Close()
+	undo = append(undo, nc.Close)
+	// The connection reconnects forever, so only Close or the end of a
+	// Drain closes it: no close is missed before the handler is set.
+	ncClosed := make(chan struct{})
+	nc.SetClosedHandler(func(*nats.Conn) { close(ncClosed) })
 
 	consumer, err := ingest.New(cfg.Ingest, nc, log, reg, cfg.now)
 	if err != nil {
@@ -79,20 +106,20 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 	stream, err := consumer.EnsureStream(setupCtx)
 	cancelSetup()
 	if err != nil {
-		return err
+		return stopped(err)
 	}
 
 	snapshots, err := openSnapshots(ctx, cfg, nc, log, reg)
 	if err != nil {
-		return err
+		return stopped(err)
 	}
 	state, applied, err := restore(ctx, cfg, snapshots, log)
 	if err != nil {
-		return err
+		return stopped(err)
 	}
 	start, err := consumer.StartSeq(ctx, stream, applied)
 	if err != nil {
-		return err
+		return stopped(err)
 	}
 	eng := engine.New(state, cfg.now, engine.Config{
 		Tick: time.Second, SnapshotEvery: cfg.SnapshotInterval, Snapshots: snapshots,
@@ -106,6 +133,7 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 	if err != nil {
 		return fmt.Errorf("-http-addr %s: %w", cfg.HTTPAddr, err)
 	}
+	undo = append(undo, func() { _ = ln.Close() })
 	srv := &http.Server{
 		Handler:           httpapi.Handler(eng, reg, httpapi.Options{}),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -118,64 +146,189 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 	if cfg.listening != nil {
 		cfg.listening(ln.Addr().String())
 	}
+	var pprofSrv *http.Server
+	var pprofLn net.Listener
 	if cfg.PprofAddr != "" {
-		stopPprof, err := servePprof(cfg.PprofAddr, log)
-		if err != nil {
+		if pprofSrv, pprofLn, err = listenPprof(cfg.PprofAddr, log); err != nil {
 			return err
 		}
-		defer stopPprof()
+		undo = append(undo, func() { _ = pprofLn.Close() })
 	}
 
-	consumeCtx, stopConsuming := context.WithCancel(ctx)
-	defer stopConsuming()
+	// The group calls the interrupts one after another, in the order the
+	// actors are added, with the error of the actor that returned first
+	// (nil when ctx ended). An interrupt that must finish before the next
+	// one starts waits for its component to stop, so the order below is
+	// the stop order: stop consuming; the engine applies what was handed
+	// over and writes the final snapshot; stop serving HTTP and pprof;
+	// drain and close the NATS connection; stop the embedded server.
+	//
+	// The first interrupt records why the group stops and closes
+	// stopping, which starts the -shutdown-timeout clock below; stage
+	// names what the stop is waiting for, for the timeout's error.
+	var g oklogrun.Group
+	stopping := make(chan struct{})
+	var cause error
+	var stage atomic.Pointer[string]
+	waitingFor := func(what string) { stage.Store(&what) }
+	{
+		// Stop: ends when ctx does. Its interrupt is the first the
+		// group calls, whichever actor ended.
+		g.Add(func() error {
+			select {
+			case <-ctx.Done():
+			case <-stopping:
+			}
+			return nil
+		}, func(err error) {
+			log.Info().Err(err).Msg("stopping")
+			cause = err
+			close(stopping)
+		})
+	}
 	batches := make(chan *ingest.Batch, 2)
-	consumerErr := make(chan error, 1)
-	engineDone := make(chan struct{})
-	httpErr := make(chan error, 1)
-	go func() { consumerErr <- consumer.Run(consumeCtx, stream, start, batches) }()
-	go func() { eng.Run(batches); close(engineDone) }()
-	go func() {
-		webCfg := &web.FlagConfig{WebConfigFile: &cfg.WebConfigFile}
-		httpErr <- web.Serve(ln, srv, webCfg, slog.New(zerolog.NewSlogHandler(log.With().Str("component", "http").Logger())))
-	}()
+	{
+		// Consumer: reads the stream and hands batches to the engine
+		// until consumeCtx ends; then it hands over what it decoded and
+		// closes batches. consumeCtx is not ctx's child: only the
+		// interrupt stops consuming, so that a cancelled ctx is never
+		// mistaken for a consumer failure.
+		consumeCtx, stopConsuming := context.WithCancel(context.WithoutCancel(ctx))
+		defer stopConsuming()
+		g.Add(func() error {
+			err := consumer.Run(consumeCtx, stream, start, batches)
+			if err != nil && consumeCtx.Err() != nil {
+				// Failing once asked to stop is part of stopping: a
+				// request cut short, like creating the consumer.
+				log.Debug().Err(err).Msg("consumer stopped")
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("consumer: %w", err)
+			}
+			return nil
+		}, func(error) {
+			stopConsuming()
+		})
+	}
+	{
+		// Engine, and the snapshot writer inside it: applies batches
+		// until the consumer closes them, then writes the final
+		// snapshot. Nothing else stops it, so that every batch handed
+		// over is applied. Its interrupt waits for that, which keeps HTTP
+		// and NATS (the final snapshot may go to the object store over
+		// it) up until then.
+		engineDone := make(chan struct{})
+		g.Add(func() error {
+			eng.Run(batches)
+			close(engineDone)
+			// The engine ends only after the consumer, and the
+			// consumer's end (with its error) is what stops the group:
+			// the engine must not be the first to return, with nil.
+			<-stopping
+			return nil
+		}, func(error) {
+			waitingFor("the consumer to stop and the engine to apply what was handed over and write the final snapshot")
+			<-engineDone
+		})
+	}
+	{
+		// HTTP: serves /metrics and the API until Shutdown, which lets
+		// the requests in flight finish (within -shutdown-timeout) and
+		// then closes the rest.
+		g.Add(func() error {
+			webCfg := &web.FlagConfig{WebConfigFile: &cfg.WebConfigFile}
+			err := web.Serve(ln, srv, webCfg, slog.New(zerolog.NewSlogHandler(log.With().Str("component", "http").Logger())))
+			_ = ln.Close() // web.Serve leaves it open when it fails before serving
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return fmt.Errorf("HTTP server: %w", err)
+		}, func(error) {
+			waitingFor("HTTP requests in flight")
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			if err := srv.Shutdown(shutdownCtx); err != nil {
+				log.Warn().Err(err).Msg("HTTP shutdown; closing the connections left")
+				_ = srv.Close()
+			}
+		})
+	}
+	if pprofSrv != nil {
+		// Pprof: serves the profiler until Close, which cuts profiles in
+		// flight.
+		g.Add(func() error {
+			err := pprofSrv.Serve(pprofLn)
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return fmt.Errorf("pprof server: %w", err)
+		}, func(error) {
+			_ = pprofSrv.Close()
+		})
+	}
+	{
+		// NATS connection: lives until it is closed. Its interrupt
+		// drains it (what was published, like dead letters, is flushed)
+		// and waits until it is closed.
+		g.Add(func() error {
+			<-ncClosed
+			select {
+			case <-stopping:
+				return nil
+			default:
+				return errors.New("NATS connection closed")
+			}
+		}, func(error) {
+			waitingFor("the NATS connection to drain")
+			if err := nc.Drain(); err != nil {
+				log.Warn().Err(err).Msg("NATS drain; closing")
+				nc.Close()
+			}
+			<-ncClosed
+		})
+	}
+	if ns != nil {
+		// Embedded NATS server: runs until shut down, last, once nothing
+		// here uses it.
+		g.Add(func() error {
+			ns.WaitForShutdown()
+			select {
+			case <-stopping:
+				return nil
+			default:
+				return errors.New("embedded NATS server stopped")
+			}
+		}, func(error) {
+			waitingFor("the embedded NATS server to stop")
+			ns.Shutdown()
+			ns.WaitForShutdown()
+			log.Info().Msg("embedded NATS stopped")
+		})
+	}
 
-	var runErr error
+	undo = nil // the actors stop everything from here on
+	done := make(chan error, 1)
+	go func() { done <- g.Run() }()
+	<-stopping // Run calls the first interrupt before it returns
+	timeout := time.NewTimer(cfg.ShutdownTimeout)
+	defer timeout.Stop()
 	select {
-	case <-ctx.Done():
-		log.Info().Msg("stopping")
-	case err := <-consumerErr:
-		runErr = err
-		consumerErr <- err
-	case err := <-httpErr:
-		runErr = fmt.Errorf("HTTP server: %w", err)
-	}
-	// Stop consuming; the engine applies what was handed over and writes
-	// the final snapshot.
-	stopConsuming()
-	deadline := time.NewTimer(cfg.ShutdownTimeout)
-	defer deadline.Stop()
-	select {
-	case err := <-consumerErr:
-		if err != nil && runErr == nil {
-			runErr = err
+	case err := <-done:
+		log.Info().Msg("stopped")
+		return err
+	case <-timeout.C:
+		// The components still stopping are left behind, with the
+		// goroutine of g.Run: they end if and when they do (the process
+		// exits on this error; a test's goroutines end when it unblocks
+		// what it blocked).
+		what := "the stop"
+		if s := stage.Load(); s != nil {
+			what = *s
 		}
-	case <-deadline.C:
+		return errors.Join(cause, fmt.Errorf("shutdown took longer than -shutdown-timeout %v (waiting for %s); the stream still holds everything after the last snapshot",
+			cfg.ShutdownTimeout, what))
 	}
-	select {
-	case <-engineDone:
-	case <-deadline.C:
-		return errors.Join(runErr, fmt.Errorf("shutdown took longer than -shutdown-timeout %v; the stream still holds everything after the last snapshot", cfg.ShutdownTimeout))
-	}
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn().Err(err).Msg("HTTP shutdown")
-	}
-	if err := nc.Drain(); err != nil {
-		log.Warn().Err(err).Msg("NATS drain")
-	}
-	log.Info().Msg("stopped")
-	return runErr
 }
 
 // connectNATS connects with every configured credential, reconnecting
@@ -314,11 +467,13 @@ type redactedError struct {
 func (e *redactedError) Error() string { return e.text }
 func (e *redactedError) Unwrap() error { return e.err }
 
-// openSnapshots opens the configured snapshot store.
+// openSnapshots opens the configured snapshot store (or the test's).
 func openSnapshots(ctx context.Context, cfg Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registerer) (*snapshot.Manager, error) {
 	var store snapshot.Store
-	switch cfg.SnapshotStore {
-	case "objectstore":
+	switch {
+	case cfg.snapshotStore != nil:
+		store = cfg.snapshotStore
+	case cfg.SnapshotStore == "objectstore":
 		js, err := jetstream.New(nc)
 		if err != nil {
 			return nil, err
@@ -364,12 +519,12 @@ func restore(ctx context.Context, cfg Config, snapshots *snapshot.Manager, log z
 	return state, ingest.Position{}, err
 }
 
-// servePprof serves the Go profiler on its own listener, so that it is
-// never exposed where /metrics is.
-func servePprof(addr string, log zerolog.Logger) (stop func(), err error) {
+// listenPprof listens for the Go profiler on its own listener, so that it
+// is never exposed where /metrics is, and returns the server to serve it.
+func listenPprof(addr string, log zerolog.Logger) (*http.Server, net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, fmt.Errorf("-pprof-addr %s: %w", addr, err)
+		return nil, nil, fmt.Errorf("-pprof-addr %s: %w", addr, err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
@@ -378,7 +533,6 @@ func servePprof(addr string, log zerolog.Logger) (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: time.Minute}
-	go func() { _ = srv.Serve(ln) }()
 	log.Warn().Str("addr", ln.Addr().String()).Msg("serving pprof; keep this address private")
-	return func() { _ = srv.Close() }, nil
+	return srv, ln, nil
 }
