@@ -677,19 +677,24 @@ func TestRestoredCountersNeverDip(t *testing.T) {
 }
 
 // publishAsync publishes msgs with their ids without waiting for each
-// acknowledgement, then waits for all of them.
+// acknowledgement, a few thousand at a time (so the client never has too
+// many outstanding), and waits for all of them.
 func publishAsync(t *testing.T, js jetstream.JetStream, msgs []message) {
 	t.Helper()
-	for _, m := range msgs {
-		nm := nats.NewMsg(m.subject)
-		nm.Data = m.body
-		nm.Header.Set(jetstream.MsgIDHeader, m.id)
-		_, err := js.PublishMsgAsync(nm)
-		require.NoError(t, err)
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(time.Minute):
-		t.Fatal("asynchronous publishes not acknowledged within a minute")
+	for len(msgs) > 0 {
+		n := min(len(msgs), 2000)
+		for _, m := range msgs[:n] {
+			nm := nats.NewMsg(m.subject)
+			nm.Data = m.body
+			nm.Header.Set(jetstream.MsgIDHeader, m.id)
+			_, err := js.PublishMsgAsync(nm)
+			require.NoError(t, err)
+		}
+		select {
+		case <-js.PublishAsyncComplete():
+		case <-time.After(time.Minute):
+			t.Fatal("asynchronous publishes not acknowledged within a minute")
+		}
+		msgs = msgs[n:]
 	}
 }
