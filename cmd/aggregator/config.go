@@ -476,59 +476,10 @@ func (c *Config) Validate() error {
 		bad("-shutdown-timeout", "%v: must be positive", c.ShutdownTimeout)
 	}
 	k := &c.KPI
-	if len(k.Windows) == 0 {
-		bad("windows", "at least one window is needed")
+	if err := k.Validate(); err != nil {
+		errs = append(errs, err)
 	}
-	seen := map[string]bool{}
-	for _, w := range k.Windows {
-		switch {
-		case w.Width < time.Minute:
-			bad("windows", "%q: must be at least 1m", w.Name)
-		case w.Width%60 != 0:
-			bad("windows", "%q: must split into 60 equal panes", w.Name)
-		case seen[w.Name]:
-			bad("windows", "%q appears twice", w.Name)
-		}
-		seen[w.Name] = true
-	}
-	if len(k.Quantiles) == 0 {
-		bad("quantiles", "at least one quantile is needed")
-	}
-	for i, q := range k.Quantiles {
-		if !(q > 0 && q <= 1) {
-			bad("quantiles", "%v: must be greater than 0 and at most 1", q)
-		}
-		if i > 0 && q <= k.Quantiles[i-1] {
-			bad("quantiles", "must be listed in ascending order without repeats")
-		}
-	}
-	for _, ch := range k.Channels {
-		if ch == "" || ch == kpi.LabelAll || ch == kpi.LabelOther {
-			bad("channels", "%q: must be non-empty and not %q or %q", ch, kpi.LabelAll, kpi.LabelOther)
-		}
-	}
-	if len(k.Channels) > 100 {
-		bad("channels", "at most 100 channels")
-	}
-	for _, t := range k.Teams {
-		if t == "" || t == kpi.LabelAll || t == kpi.LabelOther {
-			bad("teams", "%q: must be non-empty and not %q or %q", t, kpi.LabelAll, kpi.LabelOther)
-		}
-	}
-	if len(k.Teams) > 250 {
-		bad("teams", "at most 250 teams")
-	}
-	if k.MaxTeams < 0 || k.MaxTeams > 250 {
-		bad("max_teams", "%d: must be from 0 to 250", k.MaxTeams)
-	}
-	for _, d := range []struct {
-		field string
-		v     time.Duration
-	}{{"hold_for", k.HoldFor}, {"retain_resolved", k.RetainResolved}, {"retain_ids", k.RetainIDs}} {
-		if d.v < time.Second {
-			bad(d.field, "%v: must be at least 1s", d.v)
-		}
-	}
+	// Floors for operators (the state itself takes any limit, 0 for none).
 	if k.MaxTracked < 1000 {
 		bad("max_tracked_tickets", "%d: must be at least 1000", k.MaxTracked)
 	}
@@ -538,21 +489,9 @@ func (c *Config) Validate() error {
 	if k.MaxHeld < 100 {
 		bad("max_held_events", "%d: must be at least 100", k.MaxHeld)
 	}
-	if k.MaxClockSkew < 0 {
-		bad("max_clock_skew", "%v: must not be negative", k.MaxClockSkew)
-	}
-	if err := k.SLA.Validate(); err != nil {
-		errs = append(errs, err)
-	}
 	in := &c.Ingest
-	if in.Stream == "" || strings.ContainsAny(in.Stream, ". *>") {
-		bad("stream.name", "%q: must be a non-empty stream name without '.', ' ', '*' or '>'", in.Stream)
-	}
-	if len(in.Subjects) == 0 {
-		bad("stream.subjects", "at least one subject is needed")
-	}
-	if in.DeadLetterSubject == "" {
-		bad("stream.dead_letter_subject", "must not be empty")
+	if err := in.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	var longest time.Duration
 	for _, w := range k.Windows {

@@ -31,53 +31,6 @@ import (
 	"github.com/helpdesk-kpi/aggregator/internal/events"
 )
 
-// Config says which stream to read and how.
-type Config struct {
-	// Stream is the stream name, HELPDESK_EVENTS by default.
-	Stream string
-	// Subjects are the stream's subjects when the consumer creates it.
-	Subjects []string
-	// CreateStream creates the stream (and the dead-letter stream) when
-	// missing.
-	CreateStream bool
-	// MaxAge is how long the created stream keeps messages; zero keeps
-	// them until limits say otherwise.
-	MaxAge time.Duration
-	// DeadLetterSubject receives a copy of every rejected message,
-	// published to JetStream: a stream must store it.
-	DeadLetterSubject string
-	// DeadLetterStream, when CreateStream is set, is created to keep the
-	// dead letters whenever it is missing: at start, and when a copy
-	// finds no stream.
-	DeadLetterStream string
-	// DeadLetterTimeout bounds how long the copy of one rejected message
-	// waits for JetStream's acknowledgement (creating the dead-letter
-	// stream included) before it counts as failed; zero means 5s.
-	DeadLetterTimeout time.Duration
-	// BatchSize is the most messages handed over at once.
-	BatchSize int
-	// MaxClockSkew is how far in the future an event may lie.
-	MaxClockSkew time.Duration
-	// RegressionCheck is how often the stream is checked for having been
-	// recreated, or gone behind what was applied, while nothing arrives.
-	RegressionCheck time.Duration
-}
-
-// DefaultConfig returns the contract's defaults.
-func DefaultConfig() Config {
-	return Config{
-		Stream:            "HELPDESK_EVENTS",
-		Subjects:          []string{"helpdesk.events.>"},
-		CreateStream:      true,
-		DeadLetterSubject: "helpdesk.deadletter",
-		DeadLetterStream:  "HELPDESK_DEADLETTER",
-		DeadLetterTimeout: 5 * time.Second,
-		BatchSize:         512,
-		MaxClockSkew:      5 * time.Minute,
-		RegressionCheck:   10 * time.Second,
-	}
-}
-
 // Batch is a run of consecutive stream messages, decoded. The reader owns
 // it until it calls Release; the event byte slices alias message data.
 type Batch struct {
@@ -193,6 +146,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // New returns a consumer of the stream named in cfg. now is the clock used
 // to reject events from the future.
 func New(cfg Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registerer, now func() time.Time) (*Consumer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		return nil, fmt.Errorf("jetstream: %w", err)

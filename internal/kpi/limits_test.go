@@ -168,3 +168,25 @@ func TestTicketlessIDLimit(t *testing.T) {
 	require.Equal(t, Duplicate, s.Apply(survey(11)), "still remembered")
 	require.Equal(t, Applied, s.Apply(survey(10)), "forgotten: counted again")
 }
+
+// TestNewValidates: New refuses what the state cannot hold, naming the
+// field: a team index is one byte, so 300 admitted teams would wrap.
+func TestNewValidates(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+		want string
+	}{
+		{"teams that would wrap", func(c *Config) { c.MaxTeams = 300 }, "max_teams: 300: must be from 0 to 250"},
+		{"no window", func(c *Config) { c.Windows = nil }, "windows: at least one window is needed"},
+		{"quantiles out of order", func(c *Config) { c.Quantiles = []float64{0.9, 0.5} }, "quantiles: must be listed in ascending order without repeats"},
+		{"negative limit", func(c *Config) { c.MaxHeld = -1 }, "max_held_events: -1: must not be negative (0 is no limit)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tc.edit(&cfg)
+			_, err := New(cfg, at(0))
+			require.EqualError(t, err, tc.want)
+		})
+	}
+}

@@ -18,76 +18,11 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 
 	"github.com/helpdesk-kpi/aggregator/internal/events"
 	"github.com/helpdesk-kpi/aggregator/internal/sla"
 	"github.com/helpdesk-kpi/aggregator/internal/windows"
 )
-
-// Window names one sliding window: Name is its label value ("1h"), Width
-// its length.
-type Window struct {
-	Name  string
-	Width time.Duration
-}
-
-// Config holds what the state needs to know; see contract sections 1–3.
-type Config struct {
-	Windows   []Window
-	Quantiles []float64 // ascending, each in (0, 1]
-	// Channels is the channel allow-list; other values count as "other".
-	Channels []string
-	// Teams is the team allow-list. When empty, the first MaxTeams
-	// distinct teams in stream order are admitted.
-	Teams    []string
-	MaxTeams int
-	// HoldFor is how long a reply, resolution or reopening waits for its
-	// ticket's opening, measured on the newest event time seen.
-	HoldFor time.Duration
-	// RetainResolved is how long a resolved ticket stays tracked.
-	RetainResolved time.Duration
-	// RetainIDs is how long ids of events without a tracked ticket are
-	// remembered for de-duplication.
-	RetainIDs time.Duration
-	// MaxClockSkew is how far ahead of now an event may lie.
-	MaxClockSkew time.Duration
-	// SLA is the SLA policy.
-	SLA sla.Policy
-	// MaxTracked bounds the tickets in memory: past it, the oldest
-	// opened are forgotten (counted in Snapshot.Evicted).
-	MaxTracked int
-	// MaxHeld bounds the events waiting for their ticket's opening: past
-	// it, the oldest are applied without their opening, as orphans.
-	MaxHeld int
-	// MaxTicketlessIDs bounds the remembered ids of events applied
-	// without a ticket (surveys without one, orphans): past it, the
-	// oldest are forgotten, and a re-send of such an event within
-	// RetainIDs would count again.
-	MaxTicketlessIDs int
-}
-
-// DefaultConfig returns the contract's defaults.
-func DefaultConfig() Config {
-	return Config{
-		Windows: []Window{
-			{"15m", 15 * time.Minute}, {"1h", time.Hour},
-			{"24h", 24 * time.Hour}, {"7d", 7 * 24 * time.Hour},
-		},
-		Quantiles:      []float64{0.5, 0.9, 0.99},
-		Channels:       []string{"email", "chat", "phone", "social", "web"},
-		MaxTeams:       50,
-		HoldFor:        time.Hour,
-		RetainResolved: 8 * 24 * time.Hour,
-		RetainIDs:      8 * 24 * time.Hour,
-		MaxClockSkew:   5 * time.Minute,
-		SLA:            sla.DefaultPolicy(),
-		MaxTracked:     2_000_000,
-		MaxHeld:        100_000,
-
-		MaxTicketlessIDs: 1_000_000,
-	}
-}
 
 // Eviction reasons, indices of Snapshot.Evicted.
 const (
@@ -248,8 +183,8 @@ type foldState struct {
 
 // New returns an empty state whose windows end at now.
 func New(cfg Config, now int64) (*State, error) {
-	if len(cfg.Windows) == 0 {
-		return nil, fmt.Errorf("no windows configured")
+	if err := cfg.Validate(); err != nil {
+		return nil, err
 	}
 	bins, err := windows.NewBins()
 	if err != nil {
