@@ -25,6 +25,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/helpdesk-kpi/aggregator/internal/engine"
+	"github.com/helpdesk-kpi/aggregator/internal/events"
 	"github.com/helpdesk-kpi/aggregator/internal/httpapi"
 	"github.com/helpdesk-kpi/aggregator/internal/ingest"
 	"github.com/helpdesk-kpi/aggregator/internal/kpi"
@@ -186,7 +187,7 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 			close(stopping)
 		})
 	}
-	batches := make(chan *ingest.Batch, 2)
+	batches := make(chan *events.Batch, 2)
 	{
 		// Consumer: reads the stream and hands batches to the engine
 		// until consumeCtx ends; then it hands over what it decoded and

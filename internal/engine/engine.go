@@ -22,7 +22,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/helpdesk-kpi/aggregator/internal/ingest"
+	"github.com/helpdesk-kpi/aggregator/internal/events"
 	"github.com/helpdesk-kpi/aggregator/internal/kpi"
 	"github.com/helpdesk-kpi/aggregator/internal/snapshot"
 )
@@ -107,7 +107,7 @@ func New(state *kpi.State, now func() time.Time, cfg Config, log zerolog.Logger)
 // applied, a final snapshot published and the final durable snapshot
 // written. To stop it, stop the producer of in, which closes in: so every
 // batch handed over is applied.
-func (e *Engine) Run(in <-chan *ingest.Batch) {
+func (e *Engine) Run(in <-chan *events.Batch) {
 	defer close(e.done)
 	t := time.NewTicker(e.cfg.Tick)
 	defer t.Stop()
@@ -183,7 +183,7 @@ func (e *Engine) save(wait bool) {
 	go finish()
 }
 
-func (e *Engine) apply(b *ingest.Batch) {
+func (e *Engine) apply(b *events.Batch) {
 	now := e.now().UnixNano()
 	e.state.Advance(now)
 	for i := range b.Events {

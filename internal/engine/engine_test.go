@@ -11,7 +11,6 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/helpdesk-kpi/aggregator/internal/events"
-	"github.com/helpdesk-kpi/aggregator/internal/ingest"
 	"github.com/helpdesk-kpi/aggregator/internal/kpi"
 	"github.com/helpdesk-kpi/aggregator/internal/snapshot"
 )
@@ -36,14 +35,14 @@ func TestEngineLifecycle(t *testing.T) {
 	e := New(state, func() time.Time { return now }, Config{Tick: time.Hour, SnapshotEvery: time.Hour, Snapshots: snaps}, zerolog.Nop())
 	require.False(t, e.Ready())
 
-	in := make(chan *ingest.Batch)
+	in := make(chan *events.Batch)
 	done := make(chan struct{})
 	go func() { e.Run(in); close(done) }()
 
 	stored := now.Add(-20 * time.Minute).UnixNano() // as they happened
-	in <- &ingest.Batch{Events: []events.Event{opened("a"), opened("b")}, Stored: []int64{stored, stored}, LastSeq: 2, Pending: 1}
+	in <- &events.Batch{Events: []events.Event{opened("a"), opened("b")}, Stored: []int64{stored, stored}, LastSeq: 2, Pending: 1}
 	require.False(t, e.Ready(), "one message still pending")
-	in <- &ingest.Batch{Events: []events.Event{opened("c")}, Stored: []int64{stored}, Rejected: []events.Reason{events.ReasonInvalidJSON}, LastSeq: 4, Pending: 0}
+	in <- &events.Batch{Events: []events.Event{opened("c")}, Stored: []int64{stored}, Rejected: []events.Reason{events.ReasonInvalidJSON}, LastSeq: 4, Pending: 0}
 	snap := e.Fresh(context.Background())
 	require.True(t, e.Ready())
 	require.Equal(t, int64(3), snap.Applied[events.TicketOpened])

@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/helpdesk-kpi/aggregator/internal/events"
-	"github.com/helpdesk-kpi/aggregator/internal/ingest"
 	"github.com/helpdesk-kpi/aggregator/internal/kpi"
 )
 
@@ -26,7 +25,7 @@ func TestLabelOverflowLoggedOnce(t *testing.T) {
 	require.NoError(t, err)
 	var logs bytes.Buffer // written by the loop only; read once it stopped
 	e := New(state, func() time.Time { return now }, Config{Tick: time.Hour}, zerolog.New(&logs))
-	in := make(chan *ingest.Batch)
+	in := make(chan *events.Batch)
 	done := make(chan struct{})
 	go func() { e.Run(in); close(done) }()
 
@@ -54,7 +53,7 @@ func TestLabelOverflowLoggedOnce(t *testing.T) {
 		}
 		// The loop has applied a batch it received before it answers
 		// the next Fresh.
-		in <- &ingest.Batch{Events: b.events, Stored: st, LastSeq: seq}
+		in <- &events.Batch{Events: b.events, Stored: st, LastSeq: seq}
 		require.Equal(t, b.overflow, e.Fresh(context.Background()).LabelOverflow)
 	}
 	close(in)

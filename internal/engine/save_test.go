@@ -14,7 +14,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/helpdesk-kpi/aggregator/internal/events"
-	"github.com/helpdesk-kpi/aggregator/internal/ingest"
 	"github.com/helpdesk-kpi/aggregator/internal/kpi"
 	"github.com/helpdesk-kpi/aggregator/internal/snapshot"
 )
@@ -106,14 +105,14 @@ func TestSnapshotSchedule(t *testing.T) {
 			return time.Time{}
 		}
 		e := New(state, time.Now, Config{Tick: time.Hour, SnapshotEvery: 30 * time.Second, Snapshots: snaps}, zerolog.Nop())
-		in := make(chan *ingest.Batch)
+		in := make(chan *events.Batch)
 		done := make(chan struct{})
 		go func() { e.Run(in); close(done) }()
 		seq := uint64(0)
 		feed := func(id string) {
 			seq++
 			ev := events.Event{ID: []byte(id), TicketID: []byte(id), Type: events.TicketOpened, OccurredAt: time.Now().UnixNano(), Replies: -1, HandleMillis: -1}
-			in <- &ingest.Batch{Events: []events.Event{ev}, Stored: []int64{time.Now().UnixNano()}, LastSeq: seq}
+			in <- &events.Batch{Events: []events.Event{ev}, Stored: []int64{time.Now().UnixNano()}, LastSeq: seq}
 		}
 		feed("a")
 		time.Sleep(30 * time.Second)
@@ -201,16 +200,16 @@ func TestSnapshotStoreStuck(t *testing.T) {
 		reg := prometheus.NewRegistry()
 		snaps := snapshot.NewManager(store, zerolog.Nop(), reg)
 		e := New(state, time.Now, Config{Tick: time.Hour, SnapshotEvery: 30 * time.Second, Snapshots: snaps}, zerolog.Nop())
-		in := make(chan *ingest.Batch)
+		in := make(chan *events.Batch)
 		done := make(chan struct{})
 		go func() { e.Run(in); close(done) }()
 		ev := events.Event{ID: []byte("a"), TicketID: []byte("a"), Type: events.TicketOpened, OccurredAt: time.Now().UnixNano(), Replies: -1, HandleMillis: -1}
-		in <- &ingest.Batch{Events: []events.Event{ev}, Stored: []int64{time.Now().UnixNano()}, LastSeq: 1}
+		in <- &events.Batch{Events: []events.Event{ev}, Stored: []int64{time.Now().UnixNano()}, LastSeq: 1}
 		start := time.Now()
 		time.Sleep(30 * time.Second) // the snapshot starts; the store takes nothing
 		ev2 := ev
 		ev2.ID, ev2.TicketID = []byte("b"), []byte("b")
-		in <- &ingest.Batch{Events: []events.Event{ev2}, Stored: []int64{time.Now().UnixNano()}, LastSeq: 2}
+		in <- &events.Batch{Events: []events.Event{ev2}, Stored: []int64{time.Now().UnixNano()}, LastSeq: 2}
 		require.Equal(t, 40*time.Second, time.Since(start), "the loop took the next batch once the 10s stall timeout gave up on the store")
 		close(store.release)
 		synctest.Wait()

@@ -10,7 +10,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/helpdesk-kpi/aggregator/internal/events"
-	"github.com/helpdesk-kpi/aggregator/internal/ingest"
 	"github.com/helpdesk-kpi/aggregator/internal/kpi"
 	"github.com/helpdesk-kpi/aggregator/internal/snapshot"
 )
@@ -22,7 +21,7 @@ import (
 func TestSnapshotFollowsTheStream(t *testing.T) {
 	oldStream := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	newStream := oldStream.Add(time.Hour)
-	run := func(t *testing.T, batches ...*ingest.Batch) (*Engine, *snapshot.Manager) {
+	run := func(t *testing.T, batches ...*events.Batch) (*Engine, *snapshot.Manager) {
 		t.Helper()
 		state, err := kpi.New(kpi.DefaultConfig(), now.UnixNano())
 		require.NoError(t, err)
@@ -31,7 +30,7 @@ func TestSnapshotFollowsTheStream(t *testing.T) {
 		snaps := snapshot.NewManager(dir, zerolog.Nop(), prometheus.NewRegistry())
 		e := New(state, func() time.Time { return now }, Config{Tick: time.Hour, SnapshotEvery: time.Hour, Snapshots: snaps,
 			AppliedSeq: 5, StreamCreated: oldStream}, zerolog.Nop())
-		in := make(chan *ingest.Batch)
+		in := make(chan *events.Batch)
 		done := make(chan struct{})
 		go func() { e.Run(in); close(done) }()
 		for _, b := range batches {
@@ -42,7 +41,7 @@ func TestSnapshotFollowsTheStream(t *testing.T) {
 		return e, snaps
 	}
 	t.Run("a batch of the new stream", func(t *testing.T) {
-		_, snaps := run(t, &ingest.Batch{Events: []events.Event{opened("a")}, Stored: []int64{now.UnixNano()}, LastSeq: 5, StreamCreated: newStream})
+		_, snaps := run(t, &events.Batch{Events: []events.Event{opened("a")}, Stored: []int64{now.UnixNano()}, LastSeq: 5, StreamCreated: newStream})
 		s, ok, err := snaps.Load(context.Background())
 		require.NoError(t, err)
 		require.True(t, ok, "written although the sequence is the one restored")
@@ -50,7 +49,7 @@ func TestSnapshotFollowsTheStream(t *testing.T) {
 		require.True(t, s.StreamCreated.Equal(newStream))
 	})
 	t.Run("nothing read from the new stream yet", func(t *testing.T) {
-		e, snaps := run(t, &ingest.Batch{StreamCreated: newStream})
+		e, snaps := run(t, &events.Batch{StreamCreated: newStream})
 		require.True(t, e.Ready())
 		_, ok, err := snaps.Load(context.Background())
 		require.NoError(t, err)

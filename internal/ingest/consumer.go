@@ -31,36 +31,6 @@ import (
 	"github.com/helpdesk-kpi/aggregator/internal/events"
 )
 
-// Batch is a run of consecutive stream messages, decoded. The reader owns
-// it until it calls Release; the event byte slices alias message data.
-type Batch struct {
-	// Events are the valid events, in stream order.
-	Events []events.Event
-	// Stored holds, for each of Events, when the stream stored its
-	// message (Unix ns): the state's clock follows it (kpi.State.Arrive).
-	Stored []int64
-	// Rejected holds the reason of every rejected message.
-	Rejected []events.Reason
-	// LastSeq is the stream sequence of the last message in the batch.
-	LastSeq uint64
-	// StreamCreated is when the stream LastSeq counts in was created: a
-	// stream deleted and created again numbers its messages from 1 again.
-	StreamCreated time.Time
-	// Pending is the number of stream messages after LastSeq.
-	Pending uint64
-
-	pool chan *Batch
-	now  int64 // Unix ns, read when the batch's first message arrived
-}
-
-// Release gives the batch back to the consumer for reuse.
-func (b *Batch) Release() {
-	select {
-	case b.pool <- b:
-	default:
-	}
-}
-
 // Position is a place in one incarnation of the stream. A stream deleted
 // and created again under the same name numbers its messages from 1
 // again, so a sequence means something only with the stream's creation
@@ -82,7 +52,8 @@ type Consumer struct {
 	log     zerolog.Logger
 	now     func() time.Time
 	metrics *metrics
-	pool    chan *Batch
+	pool    chan *events.Batch // released batches, for reuse
+	readAt  int64              // Unix ns: the read loop's clock, read at each batch's first message
 
 	// Rejections and dead-letter failures are each logged at most every
 	// logEvery, by the clock wall; only the reading goroutine touches
@@ -162,7 +133,7 @@ func New(cfg Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registere
 		nc:   nc,
 		log:  log.With().Str("component", "ingest").Logger(),
 		now:  now,
-		pool: make(chan *Batch, 4),
+		pool: make(chan *events.Batch, 4),
 
 		wall:          time.Now,
 		rejectLog:     logLimit{every: logEvery},
@@ -320,7 +291,7 @@ func (c *Consumer) gap(from, to uint64) {
 // itself after the stream is deleted, and would otherwise resume in the
 // new stream at the old position) and every RegressionCheck. Messages
 // skipped because they were removed before delivery count as a gap.
-func (c *Consumer) Run(ctx context.Context, stream jetstream.Stream, start Position, out chan<- *Batch) error {
+func (c *Consumer) Run(ctx context.Context, stream jetstream.Stream, start Position, out chan<- *events.Batch) error {
 	defer close(out)
 	for {
 		next, again, err := c.consume(ctx, stream, start, out)
@@ -351,7 +322,7 @@ type watched struct {
 // start with nothing pending: the state counts as caught up without
 // waiting for an event that may not come, and a position moved past a gap
 // is what the next snapshot records.
-func (c *Consumer) consume(ctx context.Context, stream jetstream.Stream, start Position, out chan<- *Batch) (Position, bool, error) {
+func (c *Consumer) consume(ctx context.Context, stream jetstream.Stream, start Position, out chan<- *events.Batch) (Position, bool, error) {
 	info, err := stream.Info(ctx)
 	if err != nil {
 		return Position{}, false, fmt.Errorf("stream %s info: %w", c.cfg.Stream, err)
@@ -371,7 +342,7 @@ func (c *Consumer) consume(ctx context.Context, stream jetstream.Stream, start P
 	if err != nil {
 		return Position{}, false, fmt.Errorf("create ordered consumer on %s: %w", c.cfg.Stream, err)
 	}
-	newBatch := func() *Batch {
+	newBatch := func() *events.Batch {
 		b := c.batch()
 		b.StreamCreated = start.StreamCreated
 		return b
@@ -599,14 +570,22 @@ func parseUint(s string) (uint64, bool) {
 	return n, true
 }
 
+// recycle takes a released batch back, unless enough are waiting.
+func (c *Consumer) recycle(b *events.Batch) {
+	select {
+	case c.pool <- b:
+	default:
+	}
+}
+
 // batch returns an empty batch, reusing a released one when there is one.
-func (c *Consumer) batch() *Batch {
+func (c *Consumer) batch() *events.Batch {
 	select {
 	case b := <-c.pool:
 		b.Events, b.Stored, b.Rejected, b.LastSeq, b.StreamCreated, b.Pending = b.Events[:0], b.Stored[:0], b.Rejected[:0], 0, time.Time{}, 0
 		return b
 	default:
-		return &Batch{Events: make([]events.Event, 0, c.cfg.BatchSize), Stored: make([]int64, 0, c.cfg.BatchSize), pool: c.pool}
+		return &events.Batch{Events: make([]events.Event, 0, c.cfg.BatchSize), Stored: make([]int64, 0, c.cfg.BatchSize), Recycle: c.recycle}
 	}
 }
 
@@ -617,18 +596,18 @@ func (c *Consumer) batch() *Batch {
 // time the stream stored it (or past now, if that is earlier, as with
 // -as-of): so a replay after a restart judges every message as the first
 // reading did.
-func (c *Consumer) decode(b *Batch, msg jetstream.Msg, seq uint64, stored int64) {
+func (c *Consumer) decode(b *events.Batch, msg jetstream.Msg, seq uint64, stored int64) {
 	if len(b.Events)+len(b.Rejected) == 0 {
 		// The clock is read once per batch, when its first message
 		// arrives, not per message.
-		b.now = c.now().UnixNano()
+		c.readAt = c.now().UnixNano()
 	}
 	// Decode into the next slot, reusing its scratch buffer from an
 	// earlier round; keep the slot only if the event is valid.
 	b.Events = b.Events[:len(b.Events)+1]
 	ev := &b.Events[len(b.Events)-1]
 	err := events.Decode(msg.Data(), ev)
-	if err == nil && ev.OccurredAt > min(b.now, stored)+int64(c.cfg.MaxClockSkew) {
+	if err == nil && ev.OccurredAt > min(c.readAt, stored)+int64(c.cfg.MaxClockSkew) {
 		err = &events.Error{Reason: events.ReasonFuture, Field: "occurred_at",
 			Detail: "more than " + c.cfg.MaxClockSkew.String() + " after the time the stream stored it"}
 	}
@@ -708,7 +687,7 @@ func (c *Consumer) deadLetter(msg jetstream.Msg, seq uint64, de *events.Error) {
 }
 
 // flush hands b over when it holds anything.
-func (c *Consumer) flush(b *Batch, out chan<- *Batch) {
+func (c *Consumer) flush(b *events.Batch, out chan<- *events.Batch) {
 	if len(b.Events)+len(b.Rejected) > 0 {
 		out <- b
 	}

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"context"
+	"github.com/helpdesk-kpi/aggregator/internal/events"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -75,7 +76,7 @@ func startConsumerWith(t *testing.T, srv *natstest.Server, edit func(*Config), t
 	require.NoError(t, err)
 	start, err := c.StartSeq(ctx, stream, Position{})
 	require.NoError(t, err)
-	out := make(chan *Batch, 4)
+	out := make(chan *events.Batch, 4)
 	done := make(chan error, 1)
 	drained := make(chan struct{})
 	go func() { done <- c.Run(ctx, stream, start, out) }()
