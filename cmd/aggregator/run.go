@@ -123,7 +123,7 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 		return stopped(err)
 	}
 	eng := engine.New(state, cfg.now, engine.Config{
-		Tick: time.Second, SnapshotEvery: cfg.SnapshotInterval, Snapshots: snapshots,
+		PublishEvery: time.Second, SaveEvery: cfg.SnapshotInterval, Snapshots: snapshots,
 		AppliedSeq: applied.Seq, StreamCreated: applied.StreamCreated,
 	}, log)
 	// Scrapes read the published view: they never wait for, or take time

@@ -1,8 +1,8 @@
 // Package engine is the single owner of the aggregation state: one
 // goroutine applies decoded batches to a kpi.State and publishes immutable
-// snapshots of it for readers.
+// views of it (kpi.View) for readers.
 //
-// Readers never touch the state. They get the latest published snapshot
+// Readers never touch the state. They get the latest published view
 // through an atomic pointer, or ask the loop for a fresh one (Fresh), which
 // it builds between batches.
 //
@@ -29,10 +29,11 @@ import (
 
 // Config says how the engine publishes and persists.
 type Config struct {
-	// Tick is how often a snapshot is published for readers unasked.
-	Tick time.Duration
-	// SnapshotEvery is how often the state is made durable; zero never.
-	SnapshotEvery time.Duration
+	// PublishEvery is how often a view is published for readers unasked.
+	PublishEvery time.Duration
+	// SaveEvery is how often the state is made durable (a snapshot in
+	// Snapshots); zero never.
+	SaveEvery time.Duration
 	// Snapshots stores the durable snapshots; nil keeps none.
 	Snapshots *snapshot.Manager
 	// AppliedSeq is the stream sequence the initial state includes.
@@ -48,7 +49,7 @@ type Engine struct {
 	state    *kpi.State
 	now      func() time.Time
 	log      zerolog.Logger
-	snap     atomic.Pointer[kpi.Snapshot]
+	snap     atomic.Pointer[kpi.View]
 	requests chan func() // run by the loop, between batches
 	ready    atomic.Bool
 	done     chan struct{} // closed when Run returns
@@ -102,18 +103,18 @@ func New(state *kpi.State, now func() time.Time, cfg Config, log zerolog.Logger)
 	return e
 }
 
-// Run applies batches from in until in is closed, publishing a snapshot
-// every tick and whenever Fresh asks. It returns after the last batch is
-// applied, a final snapshot published and the final durable snapshot
+// Run applies batches from in until in is closed, publishing a view
+// every PublishEvery and whenever Fresh asks. It returns after the last batch is
+// applied, a final view published and the final durable snapshot
 // written. To stop it, stop the producer of in, which closes in: so every
 // batch handed over is applied.
 func (e *Engine) Run(in <-chan *events.Batch) {
 	defer close(e.done)
-	t := time.NewTicker(e.cfg.Tick)
+	t := time.NewTicker(e.cfg.PublishEvery)
 	defer t.Stop()
 	var save <-chan time.Time
-	if e.cfg.Snapshots != nil && e.cfg.SnapshotEvery > 0 {
-		st := time.NewTicker(e.cfg.SnapshotEvery)
+	if e.cfg.Snapshots != nil && e.cfg.SaveEvery > 0 {
+		st := time.NewTicker(e.cfg.SaveEvery)
 		defer st.Stop()
 		save = st.C
 	}
@@ -221,7 +222,7 @@ func (e *Engine) apply(b *events.Batch) {
 	}
 }
 
-func (e *Engine) publish() *kpi.Snapshot {
+func (e *Engine) publish() *kpi.View {
 	now := e.now().UnixNano()
 	if e.ready.Load() && e.pending == 0 {
 		// Nothing is waiting in the stream: its time is the wall clock's.
@@ -229,7 +230,7 @@ func (e *Engine) publish() *kpi.Snapshot {
 		// clock (kpi.State.Arrive), as they did when first read.
 		e.state.Tick(now)
 	}
-	s := e.state.Snapshot(now)
+	s := e.state.View(now)
 	s.AppliedSeq, s.PendingMessages, s.CaughtUp = e.appliedSeq, e.pending, e.ready.Load()
 	e.snap.Store(s)
 	if s.Evicted != e.evictedLogged && time.Since(e.evictionLogAt) >= evictionLogEvery {
@@ -245,7 +246,7 @@ func (e *Engine) publish() *kpi.Snapshot {
 
 // logOverflow logs, the first time per label, that values of the channel
 // or team label are being counted as other, and how to break them out.
-func (e *Engine) logOverflow(s *kpi.Snapshot) {
+func (e *Engine) logOverflow(s *kpi.View) {
 	hints := [2]string{
 		kpi.OverflowChannel: `openings with a channel outside the configured channels are counted as channel "other"; add the channel to channels to see it on its own`,
 		kpi.OverflowTeam:    `openings with a team beyond max_teams (or outside teams, when listed) are counted as team "other"; raise max_teams (up to 250) or list the teams`,
@@ -260,8 +261,8 @@ func (e *Engine) logOverflow(s *kpi.Snapshot) {
 	}
 }
 
-// Latest returns the most recently published snapshot.
-func (e *Engine) Latest() *kpi.Snapshot { return e.snap.Load() }
+// Latest returns the most recently published view.
+func (e *Engine) Latest() *kpi.View { return e.snap.Load() }
 
 // do runs f on the loop's goroutine, which owns the state, and reports
 // whether it ran before the loop stopped or ctx ended.
@@ -280,10 +281,10 @@ func (e *Engine) do(ctx context.Context, f func()) bool {
 	return false
 }
 
-// Fresh returns a snapshot that includes every batch applied so far. When
+// Fresh returns a view that includes every batch applied so far. When
 // the loop has stopped, or ctx ends first, it returns the latest one.
-func (e *Engine) Fresh(ctx context.Context) *kpi.Snapshot {
-	var s *kpi.Snapshot
+func (e *Engine) Fresh(ctx context.Context) *kpi.View {
+	var s *kpi.View
 	if e.do(ctx, func() { s = e.publish() }) {
 		return s
 	}

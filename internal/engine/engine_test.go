@@ -32,7 +32,7 @@ func TestEngineLifecycle(t *testing.T) {
 	dir, err := snapshot.NewDir(t.TempDir(), snapshot.OS{})
 	require.NoError(t, err)
 	snaps := snapshot.NewManager(dir, zerolog.Nop(), prometheus.NewRegistry())
-	e := New(state, func() time.Time { return now }, Config{Tick: time.Hour, SnapshotEvery: time.Hour, Snapshots: snaps}, zerolog.Nop())
+	e := New(state, func() time.Time { return now }, Config{PublishEvery: time.Hour, SaveEvery: time.Hour, Snapshots: snaps}, zerolog.Nop())
 	require.False(t, e.Ready())
 
 	in := make(chan *events.Batch)

@@ -24,7 +24,7 @@ func TestLabelOverflowLoggedOnce(t *testing.T) {
 	state, err := kpi.New(cfg, now.UnixNano())
 	require.NoError(t, err)
 	var logs bytes.Buffer // written by the loop only; read once it stopped
-	e := New(state, func() time.Time { return now }, Config{Tick: time.Hour}, zerolog.New(&logs))
+	e := New(state, func() time.Time { return now }, Config{PublishEvery: time.Hour}, zerolog.New(&logs))
 	in := make(chan *events.Batch)
 	done := make(chan struct{})
 	go func() { e.Run(in); close(done) }()

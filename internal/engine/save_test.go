@@ -104,7 +104,7 @@ func TestSnapshotSchedule(t *testing.T) {
 			t.Fatal("no last success gauge")
 			return time.Time{}
 		}
-		e := New(state, time.Now, Config{Tick: time.Hour, SnapshotEvery: 30 * time.Second, Snapshots: snaps}, zerolog.Nop())
+		e := New(state, time.Now, Config{PublishEvery: time.Hour, SaveEvery: 30 * time.Second, Snapshots: snaps}, zerolog.Nop())
 		in := make(chan *events.Batch)
 		done := make(chan struct{})
 		go func() { e.Run(in); close(done) }()
@@ -199,7 +199,7 @@ func TestSnapshotStoreStuck(t *testing.T) {
 		store := &stuckStore{memStore: memStore{data: map[string][]byte{}}, release: make(chan struct{})}
 		reg := prometheus.NewRegistry()
 		snaps := snapshot.NewManager(store, zerolog.Nop(), reg)
-		e := New(state, time.Now, Config{Tick: time.Hour, SnapshotEvery: 30 * time.Second, Snapshots: snaps}, zerolog.Nop())
+		e := New(state, time.Now, Config{PublishEvery: time.Hour, SaveEvery: 30 * time.Second, Snapshots: snaps}, zerolog.Nop())
 		in := make(chan *events.Batch)
 		done := make(chan struct{})
 		go func() { e.Run(in); close(done) }()

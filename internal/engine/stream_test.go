@@ -28,7 +28,7 @@ func TestSnapshotFollowsTheStream(t *testing.T) {
 		dir, err := snapshot.NewDir(t.TempDir(), snapshot.OS{})
 		require.NoError(t, err)
 		snaps := snapshot.NewManager(dir, zerolog.Nop(), prometheus.NewRegistry())
-		e := New(state, func() time.Time { return now }, Config{Tick: time.Hour, SnapshotEvery: time.Hour, Snapshots: snaps,
+		e := New(state, func() time.Time { return now }, Config{PublishEvery: time.Hour, SaveEvery: time.Hour, Snapshots: snaps,
 			AppliedSeq: 5, StreamCreated: oldStream}, zerolog.Nop())
 		in := make(chan *events.Batch)
 		done := make(chan struct{})

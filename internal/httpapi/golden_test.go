@@ -46,7 +46,7 @@ func goldenSource(t *testing.T) *source {
 	ev("s3", events.SurveyAnswered, "T2", 4*time.Minute, func(e *events.Event) { e.Survey, e.Score = events.SurveyNPS, 9 })
 	ev("s4", events.SurveyAnswered, "", 3*time.Minute, func(e *events.Event) { e.Survey, e.Score = events.SurveyNPS, 3 })
 	ev("s5", events.SurveyAnswered, "T3", 2*time.Minute, func(e *events.Event) { e.Survey, e.Score = events.SurveyCES, 6 })
-	view := state.Snapshot(testNow.UnixNano())
+	view := state.View(testNow.UnixNano())
 	view.CaughtUp = true
 	src := &source{ready: true}
 	src.snap.Store(view)

@@ -1,6 +1,6 @@
 // Package httpapi serves the aggregator's HTTP endpoints: /metrics,
 // /healthz, /readyz and the JSON API under /api/v1/. Every KPI it returns
-// comes from a kpi.Snapshot; it never touches the state itself.
+// comes from a kpi.View; it never touches the state itself.
 package httpapi
 
 import (
@@ -20,11 +20,11 @@ import (
 
 // Source gives the handlers what they read.
 type Source interface {
-	// Latest returns the most recently published snapshot, without asking
+	// Latest returns the most recently published view, without asking
 	// the state's owner for anything.
-	Latest() *kpi.Snapshot
-	// Fresh returns a snapshot including everything applied so far.
-	Fresh(ctx context.Context) *kpi.Snapshot
+	Latest() *kpi.View
+	// Fresh returns a view including everything applied so far.
+	Fresh(ctx context.Context) *kpi.View
 	// Ready reports whether state is restored and the stream caught up.
 	Ready() bool
 	// AtRisk lists up to limit open tickets at risk or in breach of an
@@ -149,7 +149,7 @@ type kpiSeries struct {
 	open      int64
 	values    *kpi.Values
 	catalog   []kpi.Windowed
-	quantiles []string // label values of the snapshot's quantiles
+	quantiles []string // label values of the view's quantiles
 }
 
 // openTicketsAfter is the catalog KPI that open_tickets follows in a
@@ -224,7 +224,7 @@ func quantileMap(labels []string, values []float64) map[string]float64 {
 	return m
 }
 
-func serveKPIs(w http.ResponseWriter, r *http.Request, s *kpi.Snapshot) {
+func serveKPIs(w http.ResponseWriter, r *http.Request, s *kpi.View) {
 	name := r.URL.Query().Get("window")
 	var win *kpi.WindowValues
 	names := make([]string, 0, len(s.Windows))

@@ -19,13 +19,13 @@ import (
 // source is a Source over a state the test publishes views of. It counts
 // the calls that would take time from the state's owner.
 type source struct {
-	snap  atomic.Pointer[kpi.Snapshot]
+	snap  atomic.Pointer[kpi.View]
 	ready bool
 	fresh atomic.Int64 // calls of Fresh
 }
 
-func (s *source) Latest() *kpi.Snapshot { return s.snap.Load() }
-func (s *source) Fresh(context.Context) *kpi.Snapshot {
+func (s *source) Latest() *kpi.View { return s.snap.Load() }
+func (s *source) Fresh(context.Context) *kpi.View {
 	s.fresh.Add(1)
 	return s.snap.Load()
 }
@@ -43,7 +43,7 @@ func newSource(t testing.TB, ready bool) *source {
 	state, err := kpi.New(kpi.DefaultConfig(), testNow.UnixNano())
 	require.NoError(t, err)
 	src := &source{ready: ready}
-	view := state.Snapshot(testNow.UnixNano())
+	view := state.View(testNow.UnixNano())
 	view.CaughtUp = true
 	src.snap.Store(view)
 	return src

@@ -38,14 +38,14 @@ const (
 // new view. They are rendered with the view and cached for its lifetime,
 // one engine tick (about a second): a scrape may show them up to that old.
 type scrapes struct {
-	latest   func() *kpi.Snapshot
+	latest   func() *kpi.View
 	gatherer prometheus.Gatherer
 	sem      chan struct{} // one token per render running
 
 	mu sync.Mutex
 	// view is the published snapshot the cached renderings belong to. It
 	// is weak so that the cache does not keep a superseded snapshot alive.
-	view       weak.Pointer[kpi.Snapshot]
+	view       weak.Pointer[kpi.View]
 	renderings map[renderKey]*rendering
 }
 
@@ -69,7 +69,7 @@ type exposition struct {
 	body   []byte
 }
 
-func newScrapes(latest func() *kpi.Snapshot, gatherer prometheus.Gatherer, maxRenders int) *scrapes {
+func newScrapes(latest func() *kpi.View, gatherer prometheus.Gatherer, maxRenders int) *scrapes {
 	if maxRenders <= 0 {
 		maxRenders = defaultMaxRenders
 	}

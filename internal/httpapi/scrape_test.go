@@ -280,7 +280,7 @@ func populatedSource(b *testing.B) *source {
 		}
 	}
 	src := &source{ready: true}
-	view := s.Snapshot(testNow.UnixNano())
+	view := s.View(testNow.UnixNano())
 	view.CaughtUp = true
 	src.snap.Store(view)
 	return src

@@ -1,7 +1,7 @@
 package kpi
 
 // The catalog lives here, beside Values, because every reader of a
-// Snapshot already imports this package and this package imports none of
+// View already imports this package and this package imports none of
 // them: the metrics collector renders the catalog as gauges and the JSON
 // API as the keys of /api/v1/kpis, so a new windowed KPI is one line in
 // Catalog and a field or method of Values, and both readers follow without
@@ -18,7 +18,7 @@ const (
 	// RatioValue is a ratio or an average: omitted while it has no
 	// samples.
 	RatioValue
-	// QuantileValues are one value per Snapshot.Quantiles entry, omitted
+	// QuantileValues are one value per View.Quantiles entry, omitted
 	// while there is no sample.
 	QuantileValues
 )
@@ -37,7 +37,7 @@ type Windowed struct {
 	Count func(v *Values) int64
 	// Ratio reads a RatioValue; ok is false while it has no samples.
 	Ratio func(v *Values) (x float64, ok bool)
-	// Quantiles reads QuantileValues: one per Snapshot.Quantiles entry,
+	// Quantiles reads QuantileValues: one per View.Quantiles entry,
 	// nil while there is no sample.
 	Quantiles func(v *Values) []float64
 }

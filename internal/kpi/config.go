@@ -38,7 +38,7 @@ type Config struct {
 	// SLA is the SLA policy.
 	SLA sla.Policy
 	// MaxTracked bounds the tickets in memory: past it, the oldest
-	// opened are forgotten (counted in Snapshot.Evicted).
+	// opened are forgotten (counted in View.Evicted).
 	MaxTracked int
 	// MaxHeld bounds the events waiting for their ticket's opening: past
 	// it, the oldest are applied without their opening, as orphans.

@@ -42,7 +42,7 @@ func TestRestoreContinuesExactly(t *testing.T) {
 		applyAll(restored, evs[split:])
 
 		for _, m := range []float64{40, 100, 300, 2000} {
-			a, b := whole.Snapshot(at(m)), restored.Snapshot(at(m))
+			a, b := whole.View(at(m)), restored.View(at(m))
 			require.Equal(t, byCell(a), byCell(b), "round %d at %v", round, m)
 			require.Equal(t, a.SLA, b.SLA, "round %d at %v", round, m)
 			require.Equal(t, a.Tickets, b.Tickets, "round %d at %v", round, m)

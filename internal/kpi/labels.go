@@ -11,7 +11,7 @@ const (
 	LabelOther   = "other"   // a value outside the allow-list
 )
 
-// Label overflows, indices of Snapshot.LabelOverflow: openings whose
+// Label overflows, indices of View.LabelOverflow: openings whose
 // channel or team was replaced by "other".
 const (
 	OverflowChannel = iota // a channel outside the allow-list

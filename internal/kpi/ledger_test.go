@@ -29,14 +29,14 @@ func TestExpiredEvents(t *testing.T) {
 	// id lie more than 8 days behind the newest event, and are forgotten.
 	s.Apply(ev("o2", events.TicketOpened, "T2", 9*day))
 	now := at(9*day + 1)
-	before := s.Snapshot(now)
+	before := s.View(now)
 	require.Equal(t, 1, before.TrackedTickets)
 	require.Equal(t, int64(1), before.Open[0]) // T2
 
 	for _, e := range []*events.Event{o1, x1, r1, s0} {
 		require.Equal(t, Expired, s.Apply(e), "%s", e.ID)
 	}
-	after := s.Snapshot(now)
+	after := s.View(now)
 	require.Equal(t, int64(4), after.Expired)
 	before.Expired = 4
 	require.Equal(t, before, after, "an expired event changes nothing but the expired count")
@@ -44,12 +44,12 @@ func TestExpiredEvents(t *testing.T) {
 	// An event for an untracked ticket within the id memory is not
 	// expired: a reply 7 days behind waits for its opening.
 	require.Equal(t, Applied, s.Apply(ev("r3", events.TicketFirstReply, "T3", 2*day)))
-	require.Equal(t, 1, s.Snapshot(now).HeldEvents)
+	require.Equal(t, 1, s.View(now).HeldEvents)
 }
 
 // ledgerValues returns every cumulative value of a snapshot by name, and
 // checks that each histogram is one of a real multiset of samples.
-func ledgerValues(t *testing.T, snap *Snapshot) map[string]int64 {
+func ledgerValues(t *testing.T, snap *View) map[string]int64 {
 	t.Helper()
 	m := map[string]int64{}
 	for ty, n := range snap.Applied {
@@ -207,7 +207,7 @@ func TestLedgerNeverFalls(t *testing.T) {
 				s.Arrive(min(st.stored[i], now))
 				s.Apply(st.events[i])
 			}
-			v := ledgerValues(t, s.Snapshot(now))
+			v := ledgerValues(t, s.View(now))
 			requireNoFall(t, prev, v, fmt.Sprintf("seed %d after batch %d", seed, b))
 			before = append(before, v)
 			// Caught up: the wall clock ticks on, up to the next message.
@@ -217,7 +217,7 @@ func TestLedgerNeverFalls(t *testing.T) {
 			}
 			tick := now + rng.Int64N(next-now+1)
 			s.Tick(tick)
-			prev = ledgerValues(t, s.Snapshot(tick))
+			prev = ledgerValues(t, s.View(tick))
 			requireNoFall(t, v, prev, fmt.Sprintf("seed %d tick after batch %d", seed, b))
 			if b == cut {
 				snapshot = s.AppendBinary(nil)
@@ -233,13 +233,13 @@ func TestLedgerNeverFalls(t *testing.T) {
 				restored.Arrive(min(st.stored[i], later))
 				restored.Apply(st.events[i])
 			}
-			require.Equal(t, before[b], ledgerValues(t, restored.Snapshot(later)), "seed %d: replay of batch %d (snapshot after batch %d)", seed, b, cut)
+			require.Equal(t, before[b], ledgerValues(t, restored.View(later)), "seed %d: replay of batch %d (snapshot after batch %d)", seed, b, cut)
 		}
 		// Both go on with the same wall clock: equal, gauges included.
 		end := later + int64(time.Hour)
 		s.Tick(end)
 		restored.Tick(end)
-		a, b := s.Snapshot(end), restored.Snapshot(end)
+		a, b := s.View(end), restored.View(end)
 		require.Equal(t, ledgerValues(t, a), ledgerValues(t, b), "seed %d", seed)
 		require.Equal(t, byCell(a), byCell(b), "seed %d", seed)
 		require.Equal(t, a.SLA, b.SLA, "seed %d", seed)
@@ -256,7 +256,7 @@ func TestLedgerCorrections(t *testing.T) {
 	// An earlier opening at 08:05 by chat arrives: T1 is a chat ticket,
 	// opened at 08:05, with a 15-minute first reply.
 	s.Apply(ev("o0", events.TicketOpened, "T1", 5, ch("chat")))
-	snap := s.Snapshot(at(30))
+	snap := s.View(at(30))
 	// The windowed count moved from email to chat.
 	require.Equal(t, int64(0), cell(t, snap, "1h", Cell{"email", "all", "all"}).Opened)
 	require.Equal(t, int64(1), cell(t, snap, "1h", Cell{"chat", "all", "all"}).Opened)

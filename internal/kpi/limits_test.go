@@ -38,7 +38,7 @@ func TestTrackedLimit(t *testing.T) {
 			t.Fatalf("event %d: not applied, or %d tickets tracked over the limit of %d", i, s.tracked, limit)
 		}
 	}
-	snap := s.Snapshot(at(0) + int64(n)*int64(time.Millisecond))
+	snap := s.View(at(0) + int64(n)*int64(time.Millisecond))
 	require.LessOrEqual(t, snap.TrackedTickets, limit)
 	require.Equal(t, int64(n-snap.TrackedTickets), snap.Evicted[EvictedTracked])
 	// Forgotten tickets left the backlog; the newest are still tracked.
@@ -78,7 +78,7 @@ func TestHeldLimit(t *testing.T) {
 		s.Apply(ev(id, events.TicketFirstReply, "T"+strconv.Itoa(i), float64(i)/60))
 		require.LessOrEqual(t, s.heldCount, 100)
 	}
-	snap := s.Snapshot(at(17))
+	snap := s.View(at(17))
 	require.Equal(t, int64(1000-snap.HeldEvents), snap.Evicted[EvictedHeld])
 	require.Equal(t, snap.Evicted[EvictedHeld], snap.Orphaned)
 	// The oldest went first: the first reply's ticket is not waiting any
@@ -141,7 +141,7 @@ func TestEvictionDoesNotDependOnMemoryLayout(t *testing.T) {
 		s.Apply(ev("D", events.TicketOpened, "D", 5, pri(urg)))
 		s.Apply(ev("E", events.TicketOpened, "E", 5, pri(low)))
 	}
-	sa, sb := a.Snapshot(at(10)), b.Snapshot(at(10))
+	sa, sb := a.View(at(10)), b.View(at(10))
 	require.Equal(t, sa.SLA, sb.SLA)
 	require.Equal(t, byCell(sa), byCell(sb))
 	require.Equal(t, sa.Evicted, sb.Evicted)
@@ -162,7 +162,7 @@ func TestTicketlessIDLimit(t *testing.T) {
 	}
 	// 1,001 ids, limit 1,000: 1 over, plus room for 1% (10) more, so the
 	// 11 oldest (s0 … s10) are forgotten.
-	snap := s.Snapshot(at(200))
+	snap := s.View(at(200))
 	require.Equal(t, int64(11), snap.Evicted[EvictedIDs])
 	require.Len(t, s.ticketless, 990)
 	require.Equal(t, Duplicate, s.Apply(survey(11)), "still remembered")

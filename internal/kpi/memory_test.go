@@ -38,7 +38,7 @@ func BenchmarkMemoryPerOpenTicket(b *testing.B) {
 				OccurredAt: start - int64(48*time.Hour) + int64(i)*int64(170*time.Millisecond), Replies: -1, HandleMillis: -1}
 			s.Apply(e)
 		}
-		s.Snapshot(start)
+		s.View(start)
 		require.Equal(b, tickets, s.tracked)
 		require.Equal(b, int64(tickets), s.open[0])
 		reportMemory(b, s, tickets, &before)

@@ -44,9 +44,9 @@ func TestLabelOverflow(t *testing.T) {
 		s.Apply(st.ev)
 		var want [numOverflows]int64
 		want[OverflowChannel], want[OverflowTeam] = st.channels, st.teamsOf
-		require.Equal(t, want, s.Snapshot(at(60)).LabelOverflow, st.name)
+		require.Equal(t, want, s.View(at(60)).LabelOverflow, st.name)
 	}
-	snap := s.Snapshot(at(60))
+	snap := s.View(at(60))
 	// Openings counted as team other: 3, 4, 5, 7 replaced, and 9.
 	require.Equal(t, int64(5), cell(t, snap, "1h", Cell{LabelAll, LabelAll, LabelOther}).Opened)
 	// As channel other: 3, 5 and 6.
@@ -56,9 +56,9 @@ func TestLabelOverflow(t *testing.T) {
 	data := s.AppendBinary(nil)
 	restored, err := Restore(cfg, data)
 	require.NoError(t, err)
-	require.Equal(t, snap.LabelOverflow, restored.Snapshot(at(60)).LabelOverflow)
+	require.Equal(t, snap.LabelOverflow, restored.View(at(60)).LabelOverflow)
 	restored.Apply(opening("10", "fax", "f"))
-	require.Equal(t, [numOverflows]int64{OverflowChannel: 3, OverflowTeam: 5}, restored.Snapshot(at(60)).LabelOverflow)
+	require.Equal(t, [numOverflows]int64{OverflowChannel: 3, OverflowTeam: 5}, restored.View(at(60)).LabelOverflow)
 
 	// A state encoded before the counts were appended restores with them
 	// at zero.
@@ -66,7 +66,7 @@ func TestLabelOverflow(t *testing.T) {
 	require.True(t, bytes.HasSuffix(data, trailer))
 	old, err := Restore(cfg, data[:len(data)-len(trailer)])
 	require.NoError(t, err)
-	require.Equal(t, [numOverflows]int64{}, old.Snapshot(at(60)).LabelOverflow)
+	require.Equal(t, [numOverflows]int64{}, old.View(at(60)).LabelOverflow)
 }
 
 // TestLabelOverflowFixedTeams: with a team allow-list, every team outside
@@ -83,7 +83,7 @@ func TestLabelOverflowFixedTeams(t *testing.T) {
 	for i, tc := range cases {
 		id := string(rune('a' + i))
 		s.Apply(ev(id, events.TicketOpened, id, 10, team(tc.team)))
-		require.Equal(t, tc.want, s.Snapshot(at(60)).LabelOverflow[OverflowTeam], "after %s", tc.team)
+		require.Equal(t, tc.want, s.View(at(60)).LabelOverflow[OverflowTeam], "after %s", tc.team)
 	}
-	require.Zero(t, s.Snapshot(at(60)).LabelOverflow[OverflowChannel])
+	require.Zero(t, s.View(at(60)).LabelOverflow[OverflowChannel])
 }

@@ -21,9 +21,9 @@ const (
 )
 
 // slaAt advances s to minute m and returns the snapshot.
-func slaAt(s *State, m float64) *Snapshot {
+func slaAt(s *State, m float64) *View {
 	s.Advance(at(m))
-	return s.Snapshot(at(m))
+	return s.View(at(m))
 }
 
 // TestSLALifecycle walks a morning with the default targets (first reply:
@@ -157,7 +157,7 @@ func TestSLAOrderDoesNotMatter(t *testing.T) {
 	}
 	cfg := DefaultConfig()
 	cfg.HoldFor = 10 * time.Hour // every order below arrives within the hold
-	var want *Snapshot
+	var want *View
 	for round := range 50 {
 		s, err := New(cfg, at(600))
 		require.NoError(t, err)
@@ -252,7 +252,7 @@ func TestSLAWorkedExample(t *testing.T) {
 	s, err := New(cfg, local(27, 17, 55))
 	require.NoError(t, err)
 	s.Apply(e("o", events.TicketOpened, local(27, 17, 55))) // Friday
-	step := func(when int64) *Snapshot { s.Advance(when); return s.Snapshot(when) }
+	step := func(when int64) *View { s.Advance(when); return s.View(when) }
 
 	snap := step(local(30, 9, 42)) // Monday
 	require.Equal(t, local(30, 9, 55), snap.SLA.NextBreach[fr][urg])

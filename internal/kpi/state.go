@@ -1,8 +1,9 @@
 // Package kpi folds helpdesk events into per-ticket state and windowed KPI
-// aggregates, and takes immutable snapshots of the result.
+// aggregates, and takes immutable views of the result (View); package
+// snapshot makes the state itself durable.
 //
 // State is owned by one goroutine: it is not safe for concurrent use, and it
-// never reads the clock (callers pass now). Readers get a Snapshot, which
+// never reads the clock (callers pass now). Readers get a View, which
 // never changes once taken.
 //
 // Out-of-order delivery is handled by keeping, per tracked ticket, a small
@@ -24,7 +25,7 @@ import (
 	"github.com/helpdesk-kpi/aggregator/internal/windows"
 )
 
-// Eviction reasons, indices of Snapshot.Evicted.
+// Eviction reasons, indices of View.Evicted.
 const (
 	EvictedTracked = iota // a ticket forgotten at the MaxTracked limit
 	EvictedHeld           // a held event orphaned at the MaxHeld limit

@@ -50,7 +50,7 @@ func applyAll(s *State, evs []*events.Event) {
 }
 
 // overall returns the overall values of the named window.
-func overall(t testing.TB, snap *Snapshot, window string) Values {
+func overall(t testing.TB, snap *View, window string) Values {
 	t.Helper()
 	for _, w := range snap.Windows {
 		if w.Name == window {
@@ -62,7 +62,7 @@ func overall(t testing.TB, snap *Snapshot, window string) Values {
 	return Values{}
 }
 
-func cell(t testing.TB, snap *Snapshot, window string, c Cell) Values {
+func cell(t testing.TB, snap *View, window string, c Cell) Values {
 	t.Helper()
 	for _, w := range snap.Windows {
 		if w.Name != window {
@@ -131,7 +131,7 @@ func TestSurveyKPIs(t *testing.T) {
 			for i, score := range tc.scores {
 				s.Apply(ev(string(rune('a'+i)), events.SurveyAnswered, "", 10, survey(tc.kind, score)))
 			}
-			tc.check(t, overall(t, s.Snapshot(at(60)), "1h"))
+			tc.check(t, overall(t, s.View(at(60)), "1h"))
 		})
 	}
 }
@@ -151,7 +151,7 @@ func TestTicketKPIs(t *testing.T) {
 		ev("x3", events.TicketResolved, "T3", 41, handle(1500)),
 	}
 	applyAll(s, evs)
-	snap := s.Snapshot(at(59))
+	snap := s.View(at(59))
 	v := overall(t, snap, "1h")
 	require.Equal(t, int64(3), v.Opened)
 	require.Equal(t, int64(3), v.Resolved)
@@ -221,7 +221,7 @@ func TestOrderDoesNotMatter(t *testing.T) {
 		}
 	}
 	applyAll(ref, sorted)
-	want := ref.Snapshot(at(40))
+	want := ref.View(at(40))
 
 	// Hand-checked anchors of the reference, so that a bug shared by both
 	// orders still fails.
@@ -248,7 +248,7 @@ func TestOrderDoesNotMatter(t *testing.T) {
 		rng.Shuffle(len(evs), func(i, j int) { evs[i], evs[j] = evs[j], evs[i] })
 		s := newState(t, 40)
 		applyAll(s, evs)
-		got := s.Snapshot(at(40))
+		got := s.View(at(40))
 		require.Equal(t, byCell(want), byCell(got), "round %d", round)
 		require.Equal(t, exactSLA(want.SLA), exactSLA(got.SLA), "round %d", round)
 		require.Equal(t, exactTickets(want.Tickets), exactTickets(got.Tickets), "round %d", round)
@@ -260,7 +260,7 @@ func TestOrderDoesNotMatter(t *testing.T) {
 // byCell keys a snapshot's windowed values and backlog by labels, since
 // teams are admitted in arrival order and so cells may be listed in
 // another order.
-func byCell(snap *Snapshot) map[string]map[Cell]Values {
+func byCell(snap *View) map[string]map[Cell]Values {
 	m := map[string]map[Cell]Values{}
 	for _, w := range snap.Windows {
 		m[w.Name] = map[Cell]Values{}
@@ -279,10 +279,10 @@ func TestHeldAndOrphaned(t *testing.T) {
 	s := newState(t, 200)
 	// A reply before its opening is held, then joins the ticket.
 	s.Apply(ev("r1", events.TicketFirstReply, "T1", 10))
-	snap := s.Snapshot(at(200))
+	snap := s.View(at(200))
 	require.Equal(t, 1, snap.HeldEvents)
 	s.Apply(ev("o1", events.TicketOpened, "T1", 5))
-	snap = s.Snapshot(at(200))
+	snap = s.View(at(200))
 	require.Equal(t, 0, snap.HeldEvents)
 	require.Equal(t, int64(300_000), overall(t, snap, "24h").FirstReplyMs)
 
@@ -290,9 +290,9 @@ func TestHeldAndOrphaned(t *testing.T) {
 	// event time passes it by an hour: counted as unknown, no duration.
 	s.Apply(ev("x9", events.TicketResolved, "T9", 20, replies(1)))
 	s.Apply(ev("o5", events.TicketOpened, "T5", 80)) // 60 after x9: not yet
-	require.Equal(t, int64(0), s.Snapshot(at(200)).Orphaned)
+	require.Equal(t, int64(0), s.View(at(200)).Orphaned)
 	s.Apply(ev("o6", events.TicketOpened, "T6", 80.5))
-	snap = s.Snapshot(at(200))
+	snap = s.View(at(200))
 	require.Equal(t, int64(1), snap.Orphaned)
 	v := overall(t, snap, "24h")
 	require.Equal(t, int64(1), v.Resolved)
@@ -307,7 +307,7 @@ func TestLateEvents(t *testing.T) {
 	s := newState(t, 8*24*60)
 	s.Apply(ev("o1", events.TicketOpened, "T1", 0))           // 8 days ago: late
 	s.Apply(ev("r1", events.TicketFirstReply, "T1", 8*24*60)) // now
-	snap := s.Snapshot(at(8 * 24 * 60))
+	snap := s.View(at(8 * 24 * 60))
 	require.Equal(t, int64(1), snap.Late)
 	v := overall(t, snap, "7d")
 	require.Equal(t, int64(0), v.Opened)
@@ -321,13 +321,13 @@ func TestResolvedTicketsAreForgotten(t *testing.T) {
 	s.Apply(ev("o1", events.TicketOpened, "T1", 0))
 	s.Apply(ev("x1", events.TicketResolved, "T1", 1))
 	s.Apply(ev("o2", events.TicketOpened, "T2", 2))
-	require.Equal(t, 2, s.Snapshot(at(2)).TrackedTickets)
+	require.Equal(t, 2, s.View(at(2)).TrackedTickets)
 	day := 24 * 60.0
 	s.Apply(ev("o3", events.TicketOpened, "T3", 9*day+1))
 	// T1 resolved more than 8 days before the newest event: forgotten. T2
 	// is open and stays.
-	require.Equal(t, 2, s.Snapshot(at(9*day+1)).TrackedTickets)
-	require.Equal(t, int64(2), s.Snapshot(at(9*day + 1)).Open[0])
+	require.Equal(t, 2, s.View(at(9*day+1)).TrackedTickets)
+	require.Equal(t, int64(2), s.View(at(9*day + 1)).Open[0])
 }
 
 // BenchmarkApply feeds a steady stream of ticket lifecycles (opening, first
@@ -412,7 +412,7 @@ func BenchmarkMemoryPerTicket(b *testing.B) {
 			}
 			s.Apply(e)
 		}
-		s.Snapshot(e.OccurredAt)
+		s.View(e.OccurredAt)
 		require.Equal(b, tickets, s.tracked)
 		reportMemory(b, s, tickets, &before)
 	}

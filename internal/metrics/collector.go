@@ -1,7 +1,7 @@
-// Package metrics exposes a kpi.Snapshot as Prometheus metrics, with the
+// Package metrics exposes a kpi.View as Prometheus metrics, with the
 // names, labels and help texts of contract section 3.
 //
-// The Collector renders const metrics from an immutable snapshot at scrape
+// The Collector renders const metrics from an immutable kpi.View at scrape
 // time, so no label value outlives the series it belongs to and nothing is
 // Set on the hot path. It only reads; it never changes state.
 package metrics
@@ -16,9 +16,9 @@ import (
 	"github.com/helpdesk-kpi/aggregator/internal/sla"
 )
 
-// Collector is a prometheus.Collector over the snapshots of one engine.
+// Collector is a prometheus.Collector over the views one engine publishes.
 type Collector struct {
-	snapshot                       func() *kpi.Snapshot
+	view                           func() *kpi.View
 	windowed                       []windowed
 	open                           *prometheus.Desc
 	applied, rejected              *prometheus.Desc
@@ -42,9 +42,9 @@ type windowed struct {
 	desc *prometheus.Desc
 }
 
-// NewCollector returns a collector of the snapshots snapshot returns; it is
+// NewCollector returns a collector of the views view returns; it is
 // called once per scrape.
-func NewCollector(snapshot func() *kpi.Snapshot) *Collector {
+func NewCollector(view func() *kpi.View) *Collector {
 	desc := func(name, help string, labels ...string) *prometheus.Desc {
 		return prometheus.NewDesc(name, help, labels, nil)
 	}
@@ -57,7 +57,7 @@ func NewCollector(snapshot func() *kpi.Snapshot) *Collector {
 		ws = append(ws, windowed{k, desc(k.Name, k.Help, labels...)})
 	}
 	return &Collector{
-		snapshot:   snapshot,
+		view:       view,
 		windowed:   ws,
 		open:       desc("helpdesk_open_tickets", "Tickets opened and not resolved (a reopened ticket is open again).", "channel", "priority", "team"),
 		applied:    desc("helpdesk_events_total", "Events applied, by type.", "type"),
@@ -107,9 +107,9 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect renders one snapshot.
+// Collect renders one view.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
-	s := c.snapshot()
+	s := c.view()
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
@@ -156,7 +156,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 // a state restored from a snapshot holds lower values than an earlier
 // process may have served until its replay gets past that point, and
 // Prometheus would read the dip as a reset.
-func (c *Collector) collectCumulative(ch chan<- prometheus.Metric, s *kpi.Snapshot) {
+func (c *Collector) collectCumulative(ch chan<- prometheus.Metric, s *kpi.View) {
 	counter := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
@@ -222,7 +222,7 @@ func (c *Collector) collectCumulative(ch chan<- prometheus.Metric, s *kpi.Snapsh
 
 // collectSLA renders the SLA series: windowed outcomes for the overall
 // and every priority, and the live state of open tickets.
-func (c *Collector) collectSLA(ch chan<- prometheus.Metric, s *kpi.Snapshot) {
+func (c *Collector) collectSLA(ch chan<- prometheus.Metric, s *kpi.View) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}

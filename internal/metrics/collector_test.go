@@ -51,10 +51,10 @@ func TestCollectorExposition(t *testing.T) {
 	s.Apply(event("b", "ticket.first_reply", "T1", 20*time.Minute, nil))
 	s.Apply(event("c", "ticket.resolved", "T1", 40*time.Minute, func(e *events.Event) { e.Replies = 1 }))
 	s.Apply(event("d", "survey.answered", "T1", 50*time.Minute, func(e *events.Event) { e.Survey, e.Score = events.SurveyCSAT, 4 }))
-	snap := s.Snapshot(t0.Add(time.Hour).UnixNano())
+	snap := s.View(t0.Add(time.Hour).UnixNano())
 	snap.CaughtUp = true
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(func() *kpi.Snapshot { return snap }))
+	reg.MustRegister(NewCollector(func() *kpi.View { return snap }))
 
 	// Hand-written: one ticket, replied after 10 min, resolved after 30
 	// min with one reply, one satisfied CSAT answer; p50 of one sample is
@@ -152,8 +152,8 @@ helpdesk_last_event_timestamp_seconds ` + fmt.Sprint(t0.Add(50*time.Minute).Unix
 		require.Equal(t, []uint64{0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, cum)
 	}
 	// Ratios without samples are omitted; counts are 0.
-	require.Equal(t, 0, testutil.CollectAndCount(NewCollector(func() *kpi.Snapshot {
-		return newState(t, cfg).Snapshot(t0.Add(time.Hour).UnixNano())
+	require.Equal(t, 0, testutil.CollectAndCount(NewCollector(func() *kpi.View {
+		return newState(t, cfg).View(t0.Add(time.Hour).UnixNano())
 	}), "helpdesk_csat_ratio", "helpdesk_first_reply_time_seconds", "helpdesk_last_event_timestamp_seconds"))
 }
 
@@ -166,14 +166,14 @@ func TestCumulativeSeriesWaitForCatchUp(t *testing.T) {
 	s := newState(t, cfg)
 	s.Apply(event("a", "ticket.opened", "T1", 10*time.Minute, nil))
 	s.Apply(event("b", "ticket.first_reply", "T1", 20*time.Minute, nil))
-	snap := s.Snapshot(t0.Add(time.Hour).UnixNano())
+	snap := s.View(t0.Add(time.Hour).UnixNano())
 	cumulative := []string{
 		"helpdesk_events_total", "helpdesk_events_rejected_total", "helpdesk_events_duplicate_total",
 		"helpdesk_events_late_total", "helpdesk_events_orphaned_total", "helpdesk_events_expired_total",
 		"helpdesk_evicted_total", "helpdesk_tickets_opened_total", "helpdesk_first_reply_duration_seconds",
 		"helpdesk_sla_outcomes_total", "helpdesk_sla_outcome_corrections_total", "helpdesk_corrections_total",
 	}
-	c := NewCollector(func() *kpi.Snapshot { return snap })
+	c := NewCollector(func() *kpi.View { return snap })
 	require.Equal(t, 0, testutil.CollectAndCount(c, cumulative...))
 	require.Equal(t, 1, testutil.CollectAndCount(c, "helpdesk_tracked_tickets"))
 
@@ -207,8 +207,8 @@ func BenchmarkRender(b *testing.B) {
 		}
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(func() *kpi.Snapshot {
-		snap := s.Snapshot(t0.Add(time.Hour).UnixNano())
+	reg.MustRegister(NewCollector(func() *kpi.View {
+		snap := s.View(t0.Add(time.Hour).UnixNano())
 		snap.CaughtUp = true
 		return snap
 	}))

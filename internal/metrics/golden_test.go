@@ -42,10 +42,10 @@ func TestExpositionGolden(t *testing.T) {
 		s.Apply(e)
 	}
 	s.Reject(events.ReasonInvalidJSON)
-	snap := s.Snapshot(t0.Add(time.Hour).UnixNano())
+	snap := s.View(t0.Add(time.Hour).UnixNano())
 	snap.CaughtUp = true
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(NewCollector(func() *kpi.Snapshot { return snap }))
+	reg.MustRegister(NewCollector(func() *kpi.View { return snap }))
 	mfs, err := reg.Gather()
 	require.NoError(t, err)
 	var got bytes.Buffer

@@ -49,10 +49,10 @@ helpdesk_label_overflow_total{label="team"} 3
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			snap := s.Snapshot(t0.Add(time.Hour).UnixNano())
+			snap := s.View(t0.Add(time.Hour).UnixNano())
 			snap.CaughtUp = tc.caughtUp
 			reg := prometheus.NewRegistry()
-			reg.MustRegister(NewCollector(func() *kpi.Snapshot { return snap }))
+			reg.MustRegister(NewCollector(func() *kpi.View { return snap }))
 			require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(tc.want), "helpdesk_label_overflow_total"))
 		})
 	}

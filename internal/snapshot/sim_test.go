@@ -509,7 +509,7 @@ func simulate(t *testing.T, seed uint64, cov *simCoverage) {
 	end := p.clockAt(uint64(len(p.msgs)))
 	for _, d := range []time.Duration{0, 20 * time.Minute, 30 * time.Hour, 9 * 24 * time.Hour} {
 		now := end + int64(d)
-		sa, sb := a.Snapshot(now), b.state.Snapshot(now)
+		sa, sb := a.View(now), b.state.View(now)
 		compareSnapshots(t, seed, fmt.Sprintf("end+%v", d), sa, sb)
 		compareStates(t, seed, fmt.Sprintf("end+%v", d), a.AppendBinary(nil), b.state.AppendBinary(nil), cov)
 		if d == 0 {
@@ -526,7 +526,7 @@ func simulate(t *testing.T, seed uint64, cov *simCoverage) {
 	}
 }
 
-func breached(s *kpi.Snapshot) bool {
+func breached(s *kpi.View) bool {
 	for _, byPri := range s.SLA.Outcomes {
 		for _, o := range byPri {
 			if o[1] > 0 {
@@ -700,7 +700,7 @@ const simDir = "/data/snapshots"
 
 // compareSnapshots requires two KPI snapshots to be equal: windowed values
 // and the backlog by labels, everything else as is.
-func compareSnapshots(t *testing.T, seed uint64, when string, a, b *kpi.Snapshot) {
+func compareSnapshots(t *testing.T, seed uint64, when string, a, b *kpi.View) {
 	t.Helper()
 	require.Equal(t, simByCell(a), simByCell(b), "seed %d, %s: windows or backlog differ", seed, when)
 	a2, b2 := *a, *b
@@ -710,7 +710,7 @@ func compareSnapshots(t *testing.T, seed uint64, when string, a, b *kpi.Snapshot
 }
 
 // simByCell keys windowed values and the backlog by labels.
-func simByCell(snap *kpi.Snapshot) map[string]map[kpi.Cell]kpi.Values {
+func simByCell(snap *kpi.View) map[string]map[kpi.Cell]kpi.Values {
 	m := map[string]map[kpi.Cell]kpi.Values{"open": {}}
 	for _, w := range snap.Windows {
 		m[w.Name] = map[kpi.Cell]kpi.Values{}

@@ -20,7 +20,7 @@ type Values struct {
 
 	FirstReplies        int64
 	FirstReplyMs        int64     // sum of first reply times
-	FirstReplyQuantiles []float64 // seconds, one per Snapshot.Quantiles; nil when no samples
+	FirstReplyQuantiles []float64 // seconds, one per View.Quantiles; nil when no samples
 	Resolutions         int64
 	ResolutionMs        int64
 	ResolutionQuantiles []float64
@@ -84,7 +84,7 @@ func (v *Values) CESAvg() (float64, bool) { return ratio(v.CESScoreSum, v.CESRes
 // CESEasyRatio returns the share of CES answers scoring 5 to 7.
 func (v *Values) CESEasyRatio() (float64, bool) { return ratio(v.CESEasy, v.CESResponses) }
 
-// WindowValues holds one window's values, one per Snapshot.Cells entry.
+// WindowValues holds one window's values, one per View.Cells entry.
 type WindowValues struct {
 	Name  string
 	Cells []Values
@@ -126,8 +126,8 @@ type SurveyCount struct {
 	Corrected int64 // answers taken back by later events
 }
 
-// Snapshot is an immutable copy of every KPI value at one moment.
-type Snapshot struct {
+// View is an immutable copy of every KPI value at one moment.
+type View struct {
 	Time      int64 // now, Unix ns
 	Quantiles []float64
 	Cells     []Cell
@@ -193,11 +193,11 @@ type SLAStatus struct {
 // Tracked returns the number of tickets tracked.
 func (s *State) Tracked() int { return s.tracked }
 
-// Snapshot returns the current values with the windows ending at now.
-func (s *State) Snapshot(now int64) *Snapshot {
+// View returns the current values with the windows ending at now.
+func (s *State) View(now int64) *View {
 	s.Advance(now)
 	d := s.dims
-	snap := &Snapshot{
+	snap := &View{
 		Time:           now,
 		Quantiles:      append([]float64(nil), s.cfg.Quantiles...),
 		Rejected:       maps.Clone(s.rejected),
@@ -256,7 +256,7 @@ func (s *State) Snapshot(now int64) *Snapshot {
 		}
 		snap.Windows = append(snap.Windows, wv)
 	}
-	s.snapshotTotals(snap)
+	s.viewTotals(snap)
 	st := &snap.SLA
 	st.AtRisk, st.BreachedOpen = s.sla.atRisk, s.sla.breachedOpen
 	for k := range sla.NumKinds {
@@ -281,7 +281,7 @@ func quantiles(f func(int, []float64, []float64) bool, h int, qs []float64) []fl
 	return out
 }
 
-func (s *State) snapshotTotals(snap *Snapshot) {
+func (s *State) viewTotals(snap *View) {
 	d := s.dims
 	for ch, chName := range d.channels {
 		for pri := range numPri {
