@@ -3,11 +3,12 @@ package ingest
 import (
 	"bytes"
 	"context"
-	"github.com/helpdesk-kpi/aggregator/internal/events"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/helpdesk-kpi/aggregator/internal/events"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
