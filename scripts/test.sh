@@ -2,8 +2,10 @@
 # The project's one test command. It installs what the tests need on a
 # fresh Debian machine with Go (a C compiler for the race detector,
 # Prometheus's promtool for the alert rule tests, and the Prometheus server
-# and Alertmanager for the end-to-end alerting test), then
-# vets and runs every test under the race detector.
+# and Alertmanager for the end-to-end alerting test), then vets, lints
+# (golangci-lint, built by `go run` at a fixed version, so nothing is
+# installed by hand; .golangci.yml says which linters) and runs every test
+# under the race detector.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,6 +32,7 @@ have gcc || apt_install gcc libc6-dev
 
 export CGO_ENABLED=1
 go vet ./...
+go run github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0 run ./...
 go test -race -count=1 -timeout 15m ./...
 # The largest tests shrink under the race detector; run them at full size.
 go test -count=1 -timeout 5m -run 'TestTrackedLimit' ./internal/kpi

@@ -25,7 +25,7 @@ import (
 // ordered consumer drains it, then how fast the whole aggregator catches
 // up on the same stream from start until ready, and prints both rates and
 // their ratio.
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
 	fs := flag.NewFlagSet("aggregator bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	n := fs.Int("events", 500_000, "messages to preload")
@@ -42,7 +42,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	defer func() { _ = os.RemoveAll(dir) }() // a temporary directory: nothing to do if it stays
 	nsCfg := natsserver.Config{Host: "127.0.0.1", Port: -1, StoreDir: dir + "/jetstream"}
 	switch *sync {
 	case "":
@@ -100,11 +100,16 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return err
 		}
-		defer f.Close()
 		if err := pprof.StartCPUProfile(f); err != nil {
+			_ = f.Close()
 			return err
 		}
-		defer pprof.StopCPUProfile()
+		defer func() {
+			pprof.StopCPUProfile()
+			if cerr := f.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("write -cpuprofile: %w", cerr)
+			}
+		}()
 	}
 	catchUp, heap, err := aggregatorCatchUp(ctx, srv.ClientURL(), dir)
 	if err != nil {
@@ -164,7 +169,7 @@ func aggregatorCatchUp(ctx context.Context, natsURL, dir string) (time.Duration,
 	for {
 		resp, err := client.Get(url)
 		if err == nil {
-			resp.Body.Close()
+			_ = resp.Body.Close() // only the status matters
 			if resp.StatusCode == http.StatusOK {
 				break
 			}
@@ -173,7 +178,7 @@ func aggregatorCatchUp(ctx context.Context, natsURL, dir string) (time.Duration,
 		case <-ctx.Done():
 			return 0, 0, ctx.Err()
 		case err := <-done:
-			return 0, 0, fmt.Errorf("aggregator stopped before catching up: %v", err)
+			return 0, 0, fmt.Errorf("aggregator stopped before catching up: %w", err)
 		case <-tick.C:
 		}
 	}

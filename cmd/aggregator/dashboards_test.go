@@ -158,17 +158,17 @@ func promqlMetricNames(expr string) ([]string, error) {
 		closer := map[byte]byte{'(': ')', '[': ']', '{': '}'}[open]
 		depth := 0
 		for j := i; j < len(expr); {
-			switch c := expr[j]; {
-			case c == '"' || c == '\'' || c == '`':
+			switch expr[j] {
+			case '"', '\'', '`':
 				k, err := skipString(j)
 				if err != nil {
 					return 0, "", err
 				}
 				j = k
 				continue
-			case c == open:
+			case open:
 				depth++
-			case c == closer:
+			case closer:
 				depth--
 				if depth == 0 {
 					return j + 1, expr[i+1 : j], nil

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -510,8 +511,8 @@ func checkWindows(t *testing.T, sc *scenario, m map[string]float64) {
 			for _, q := range []string{"0.5", "0.9", "0.99"} {
 				ql := labels(w.name, c)
 				ql["quantile"] = q
-				var qf float64
-				fmt.Sscan(q, &qf)
+				qf, err := strconv.ParseFloat(q, 64)
+				require.NoError(t, err)
 				for _, d := range []struct {
 					metric  string
 					samples []float64

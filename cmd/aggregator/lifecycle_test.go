@@ -49,7 +49,10 @@ func goRun(t *testing.T, cfg Config) *process {
 		cancel()
 		if !p.ended {
 			select {
-			case <-p.done:
+			case err := <-p.done:
+				if err != nil {
+					t.Logf("run, stopped at the end of the test: %v", err)
+				}
 			case <-time.After(time.Minute):
 				t.Error("run did not return within a minute of the end of the test")
 			}

@@ -74,7 +74,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	checkCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := js.StreamNameBySubject(checkCtx, simulate.SubjectPrefix+"ticket.opened"); err != nil {
-		return fmt.Errorf("no JetStream stream takes %s* at %s (%v): start the aggregator first, which creates it, or create the stream", simulate.SubjectPrefix, redactURLs(nc.ConnectedUrl()), err)
+		return fmt.Errorf("no JetStream stream takes %s* at %s: start the aggregator first, which creates it, or create the stream: %w", simulate.SubjectPrefix, redactURLs(nc.ConnectedUrl()), err)
 	}
 	defer func() {
 		if n := failed.Load(); n > 0 {

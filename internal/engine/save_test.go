@@ -28,7 +28,7 @@ type memStore struct {
 	blocked chan struct{} // when not nil, Put waits for it to close
 }
 
-func (m *memStore) Put(ctx context.Context, name string, data []byte) error {
+func (m *memStore) Put(_ context.Context, name string, data []byte) error {
 	m.mu.Lock()
 	m.puts++
 	fail, blocked := m.fail, m.blocked
@@ -45,13 +45,13 @@ func (m *memStore) Put(ctx context.Context, name string, data []byte) error {
 	return nil
 }
 
-func (m *memStore) Get(ctx context.Context, name string) ([]byte, error) {
+func (m *memStore) Get(_ context.Context, name string) ([]byte, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.data[name], nil
 }
 
-func (m *memStore) List(ctx context.Context) ([]string, error) {
+func (m *memStore) List(_ context.Context) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var names []string
@@ -61,7 +61,7 @@ func (m *memStore) List(ctx context.Context) ([]string, error) {
 	return names, nil
 }
 
-func (m *memStore) Delete(ctx context.Context, name string) error {
+func (m *memStore) Delete(_ context.Context, name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.data, name)

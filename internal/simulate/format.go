@@ -17,7 +17,8 @@ const msPerDay = 24 * 60 * 60 * 1000
 // begin starts the JSON of an event with the fields every event has, and
 // ticket_id unless ticket is 0. It assigns the next event id.
 func (g *Generator) begin(t events.Type, at int64, ticket uint64) []byte {
-	b := append(g.buf[:0], g.idPrefix...)
+	g.buf = append(g.buf[:0], g.idPrefix...)
+	b := g.buf
 	g.lastEvent++
 	b = strconv.AppendUint(b, g.lastEvent, 10)
 	g.idEnd = len(b)

@@ -38,8 +38,8 @@ func TestBusinessHours(t *testing.T) {
 	berlin := mustLoad(t, "Europe/Berlin")
 	ny := mustLoad(t, "America/New_York")
 	officeHours := weekdays(Interval{hm(9, 0), hm(18, 0)})
-	at := func(loc *time.Location, y int, m time.Month, d, h, min int) time.Time {
-		return time.Date(y, m, d, h, min, 0, 0, loc)
+	at := func(loc *time.Location, y int, m time.Month, d, h, minute int) time.Time {
+		return time.Date(y, m, d, h, minute, 0, 0, loc)
 	}
 	cases := []struct {
 		name  string

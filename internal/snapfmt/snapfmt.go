@@ -16,11 +16,17 @@ import (
 // errTruncated is recorded when the input ends inside a value.
 var errTruncated = errors.New("snapshot data truncated or corrupt")
 
-// AppendUvarint, AppendVarint, AppendU32 and AppendU64 append one value.
+// AppendUvarint appends v as an unsigned varint.
 func AppendUvarint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
-func AppendVarint(b []byte, v int64) []byte   { return binary.AppendVarint(b, v) }
-func AppendU32(b []byte, v uint32) []byte     { return binary.LittleEndian.AppendUint32(b, v) }
-func AppendU64(b []byte, v uint64) []byte     { return binary.LittleEndian.AppendUint64(b, v) }
+
+// AppendVarint appends v as a signed (zig-zag) varint.
+func AppendVarint(b []byte, v int64) []byte { return binary.AppendVarint(b, v) }
+
+// AppendU32 appends v in 4 bytes, little-endian.
+func AppendU32(b []byte, v uint32) []byte { return binary.LittleEndian.AppendUint32(b, v) }
+
+// AppendU64 appends v in 8 bytes, little-endian.
+func AppendU64(b []byte, v uint64) []byte { return binary.LittleEndian.AppendUint64(b, v) }
 
 // AppendString appends a length-prefixed string.
 func AppendString(b []byte, s string) []byte { return append(AppendUvarint(b, uint64(len(s))), s...) }

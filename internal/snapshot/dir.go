@@ -36,19 +36,36 @@ type File interface {
 // OS is the operating system's file system.
 type OS struct{}
 
+// CreateTemp is os.CreateTemp.
 func (OS) CreateTemp(dir, pattern string) (File, error) { return os.CreateTemp(dir, pattern) }
-func (OS) Rename(oldpath, newpath string) error         { return os.Rename(oldpath, newpath) }
-func (OS) Remove(name string) error                     { return os.Remove(name) }
-func (OS) ReadFile(name string) ([]byte, error)         { return os.ReadFile(name) }
-func (OS) ReadDir(name string) ([]fs.DirEntry, error)   { return os.ReadDir(name) }
+
+// Rename is os.Rename.
+func (OS) Rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+
+// Remove is os.Remove.
+func (OS) Remove(name string) error { return os.Remove(name) }
+
+// ReadFile is os.ReadFile.
+func (OS) ReadFile(name string) ([]byte, error) { return os.ReadFile(name) }
+
+// ReadDir is os.ReadDir.
+func (OS) ReadDir(name string) ([]fs.DirEntry, error) { return os.ReadDir(name) }
+
+// MkdirAll is os.MkdirAll.
 func (OS) MkdirAll(path string, perm fs.FileMode) error { return os.MkdirAll(path, perm) }
+
+// SyncDir fsyncs the directory at path, so that names created, renamed or
+// removed in it are durable.
 func (OS) SyncDir(path string) error {
 	d, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	return d.Sync()
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Dir stores snapshots as files in a directory.

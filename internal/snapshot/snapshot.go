@@ -237,9 +237,9 @@ func (a entry) compare(b entry) int {
 	return cmp.Or(cmp.Compare(a.gen, b.gen), cmp.Compare(a.seq, b.seq))
 }
 
-// describes reports whether h is the header of the snapshot named e.
-func (e entry) describes(h Header) bool {
-	return e.seq == h.Seq && e.gen == h.Generation && e.v1 == (h.Version == 1)
+// describes reports whether h is the header of the snapshot named a.
+func (a entry) describes(h Header) bool {
+	return a.seq == h.Seq && a.gen == h.Generation && a.v1 == (h.Version == 1)
 }
 
 // Manager saves and loads snapshots in one store. It numbers the
@@ -332,7 +332,7 @@ func (m *Manager) SaveSealed(ctx context.Context, seq uint64, data []byte, encod
 	start := time.Now()
 	h, _, err := parseHeader(data[:max(len(data), 4)-4])
 	if err != nil || h.Seq != seq || h.Version != Version {
-		return fmt.Errorf("BUG: SaveSealed at stream sequence %d of data not sealed there by Seal (%v)", seq, err)
+		return fmt.Errorf("BUG: SaveSealed at stream sequence %d of data not sealed there by Seal (version %d): %w", seq, h.Version, errors.Join(err, errors.New("header mismatch")))
 	}
 	written := entry{name: name(h.Generation, h.Seq), gen: h.Generation, seq: h.Seq}
 	if err := m.store.Put(ctx, written.name, data); err != nil {

@@ -34,7 +34,7 @@ func snap(seq uint64, state string) Snapshot {
 	return Snapshot{Header: Header{Seq: seq, TakenAt: time.Unix(1_700_000_000+int64(seq), 0)}, State: []byte(state)}
 }
 
-func newManager(t *testing.T, store Store) (*Manager, *bytes.Buffer, *prometheus.Registry) {
+func newManager(_ *testing.T, store Store) (*Manager, *bytes.Buffer, *prometheus.Registry) {
 	var logs bytes.Buffer
 	reg := prometheus.NewRegistry()
 	return NewManager(store, zerolog.New(&logs), reg), &logs, reg

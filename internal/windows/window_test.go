@@ -184,7 +184,7 @@ func TestQuantileAccuracy(t *testing.T) {
 
 func BenchmarkWindowAdd(b *testing.B) {
 	bins, _ := NewBins()
-	fourCells := func(g uint32, dst []int) []int { return append(dst, 0, 1, 2, 3) }
+	fourCells := func(_ uint32, dst []int) []int { return append(dst, 0, 1, 2, 3) }
 	w, _ := New(Spec{Width: time.Hour}, Layout{Counters: 64, Hists: 4, Expand: fourCells}, bins, 0)
 	idx := []int{0, 5, 9, 33}
 	b.ReportAllocs()
