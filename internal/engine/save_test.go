@@ -227,3 +227,34 @@ func TestSnapshotStoreStuck(t *testing.T) {
 		<-done
 	})
 }
+
+// TestPublishEvery: the engine publishes a view for readers every
+// PublishEvery without being asked, on the fake clock; a view includes the
+// batches applied before it.
+func TestPublishEvery(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		state, err := kpi.New(kpi.DefaultConfig(), start.UnixNano())
+		require.NoError(t, err)
+		e := New(state, time.Now, Config{PublishEvery: time.Second}, zerolog.Nop())
+		in := make(chan *events.Batch)
+		done := make(chan struct{})
+		go func() { e.Run(in); close(done) }()
+		require.Equal(t, start.UnixNano(), e.Latest().Time, "the view of New")
+		ev := events.Event{ID: []byte("a"), TicketID: []byte("a"), Type: events.TicketOpened, OccurredAt: start.UnixNano(), Replies: -1, HandleMillis: -1}
+		// More is pending (a catch-up), so nothing publishes the view but
+		// the tick (catching up does, at once).
+		in <- &events.Batch{Events: []events.Event{ev}, Stored: []int64{start.UnixNano()}, LastSeq: 1, Pending: 1}
+		require.Equal(t, int64(0), e.Latest().Applied[events.TicketOpened], "applied, not yet published: the reader waits for a tick")
+		time.Sleep(time.Second)
+		synctest.Wait()
+		v := e.Latest()
+		require.Equal(t, start.Add(time.Second).UnixNano(), v.Time)
+		require.Equal(t, int64(1), v.Applied[events.TicketOpened])
+		time.Sleep(3 * time.Second)
+		synctest.Wait()
+		require.Equal(t, start.Add(4*time.Second).UnixNano(), e.Latest().Time, "one view a second")
+		close(in)
+		<-done
+	})
+}
