@@ -63,7 +63,7 @@ func newReader(t *testing.T, srv *natstest.Server, edit func(*Config), now func(
 func (r *reader) run(t *testing.T, start Position) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	out := make(chan *Batch, 4)
+	out := make(chan *events.Batch, 4)
 	done := make(chan error, 1)
 	drained := make(chan struct{})
 	go func() { done <- r.c.Run(ctx, r.stream, start, out) }()

@@ -44,11 +44,14 @@ func NewReader(b []byte) *Reader { return &Reader{b: b} }
 // Err returns the first error met, or nil.
 func (r *Reader) Err() error { return r.err }
 
-// Fail records err unless an error is already recorded.
+// Fail records err unless an error is already recorded, and drops what is
+// unread: every read after it returns zero, so a decoder that goes on
+// reading a corrupt record cannot loop on garbage counts.
 func (r *Reader) Fail(format string, args ...any) {
 	if r.err == nil {
 		r.err = fmt.Errorf(format, args...)
 	}
+	r.b = nil
 }
 
 // Len returns the number of unread bytes.
@@ -61,26 +64,26 @@ func (r *Reader) truncated() {
 	r.b = nil
 }
 
-// Uvarint reads an unsigned varint.
+// Uvarint reads an unsigned varint, in the shortest form, as the
+// appenders write it: a longer one (80 00 for 0, say) is corrupt.
 func (r *Reader) Uvarint() uint64 {
 	v, n := binary.Uvarint(r.b)
 	if n <= 0 {
 		r.truncated()
 		return 0
 	}
-	r.b = r.b[n:]
-	return v
-}
-
-// Varint reads a signed varint.
-func (r *Reader) Varint() int64 {
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.truncated()
+	if n > 1 && r.b[n-1] == 0 {
+		r.Fail("varint in a longer form than written: corrupt")
 		return 0
 	}
 	r.b = r.b[n:]
 	return v
+}
+
+// Varint reads a signed varint, in the shortest form.
+func (r *Reader) Varint() int64 {
+	u := r.Uvarint()
+	return int64(u>>1) ^ -int64(u&1) // zig-zag, as binary.Varint
 }
 
 // Byte reads one byte.

@@ -178,6 +178,11 @@ func parseHeader(body []byte) (Header, int, error) {
 	if len(body) < size {
 		return Header{}, 0, fmt.Errorf("header of %d bytes, format %d needs %d: truncated or corrupt", len(body), v, size)
 	}
+	if f := binary.LittleEndian.Uint16(body[10:]); f != 0 {
+		// No flag is defined yet: an intact snapshot with one was written
+		// by a newer version that needs it understood.
+		return Header{}, 0, fmt.Errorf("%w (format %d with flags %#x this binary does not know): upgrade the aggregator, or move the snapshot away to rebuild from the stream", ErrNewerVersion, v, f)
+	}
 	if n := binary.LittleEndian.Uint64(body[28:]); n != uint64(len(body)-size) && (v < 3 || n != unknownLength) {
 		return Header{}, 0, fmt.Errorf("length %d does not match the file (%d bytes): truncated or corrupt", n, len(body)+4)
 	}

@@ -58,12 +58,20 @@ func (w *Window) Restore(r *snapfmt.Reader) {
 		p.index = idx
 		j := 0
 		for k := range r.Count(2) {
-			j += int(r.Uvarint())
-			if j >= len(p.counters) || (k > 0 && j == 0) {
+			step := r.Uvarint()
+			j += int(min(step, uint64(len(p.counters))))
+			switch {
+			case j >= len(p.counters):
 				r.Fail("window %v: counter %d out of range", w.Width(), j)
 				return
+			case k > 0 && step == 0:
+				r.Fail("window %v: counter %d written twice", w.Width(), j)
+				return
 			}
-			p.counters[j] = r.Varint()
+			if p.counters[j] = r.Varint(); p.counters[j] == 0 && r.Err() == nil {
+				r.Fail("window %v: counter %d written as 0, which is never written", w.Width(), j)
+				return
+			}
 		}
 		n := r.Count(4)
 		for range n {
@@ -71,6 +79,13 @@ func (w *Window) Restore(r *snapfmt.Reader) {
 			if s.bin() >= w.bins.Len() {
 				r.Fail("window %v: histogram bin %d out of range", w.Width(), s.bin())
 				return
+			}
+			w.scratch = w.expand(s.group(), w.scratch[:0])
+			for _, h := range w.scratch {
+				if h < 0 || h >= len(w.histN) {
+					r.Fail("window %v: sample of group %d out of range", w.Width(), s.group())
+					return
+				}
 			}
 			p.samples = append(p.samples, s)
 		}
