@@ -1,9 +1,9 @@
 package events
 
 // Decode, the package's entry point, and the decoder it runs: a first pass
-// (scan.go) checks the JSON syntax and records where the known fields lie, a
-// second (fields.go) applies the contract's rules to them, with the number
-// and timestamp parsers of numbers.go.
+// (decode_scan.go) checks the JSON syntax and records where the known fields
+// lie, a second (fields.go) applies the contract's rules to them, with the
+// number and timestamp parsers of numbers.go.
 
 import "strconv"
 

@@ -79,6 +79,16 @@ func reject(reason Reason, field, detail string) *Error {
 	return &Error{Reason: reason, Field: field, Detail: detail}
 }
 
+// wrongKind returns the error for the field name, whose value is of kind k
+// where the contract wants another: ReasonMissingField if it is absent (or
+// null), else ReasonInvalidValue, both with detail.
+func wrongKind(k kind, name, detail string) *Error {
+	if k == kindAbsent {
+		return reject(ReasonMissingField, name, detail)
+	}
+	return reject(ReasonInvalidValue, name, detail)
+}
+
 // Details of the errors of fill, saying what is allowed.
 const (
 	detailID       = "must be a string of 1 to 128 characters"
@@ -100,12 +110,8 @@ func (d *decoder) fill(ev *Event) error {
 	var err *Error
 
 	// id
-	switch f[fID].kind {
-	case kindAbsent:
-		return reject(ReasonMissingField, "id", detailID)
-	case kindString:
-	default:
-		return reject(ReasonInvalidValue, "id", detailID)
+	if sp := f[fID]; sp.kind != kindString {
+		return wrongKind(sp.kind, "id", detailID)
 	}
 	if ev.ID, err = d.str(ev, f[fID], "id"); err != nil {
 		return err
@@ -115,12 +121,8 @@ func (d *decoder) fill(ev *Event) error {
 	}
 
 	// type
-	switch f[fType].kind {
-	case kindAbsent:
-		return reject(ReasonMissingField, "type", detailType)
-	case kindString:
-	default:
-		return reject(ReasonInvalidValue, "type", detailType)
+	if sp := f[fType]; sp.kind != kindString {
+		return wrongKind(sp.kind, "type", detailType)
 	}
 	typ, err := d.str(ev, f[fType], "type")
 	if err != nil {
@@ -142,29 +144,23 @@ func (d *decoder) fill(ev *Event) error {
 	}
 
 	// ticket_id
-	switch f[fTicketID].kind {
-	case kindAbsent:
-		if ev.Type != SurveyAnswered {
-			return reject(ReasonMissingField, "ticket_id", "required on "+ev.Type.String()+"; "+detailID)
+	if sp := f[fTicketID]; sp.kind != kindAbsent {
+		if sp.kind != kindString {
+			return wrongKind(sp.kind, "ticket_id", detailID)
 		}
-	case kindString:
-		if ev.TicketID, err = d.str(ev, f[fTicketID], "ticket_id"); err != nil {
+		if ev.TicketID, err = d.str(ev, sp, "ticket_id"); err != nil {
 			return err
 		}
 		if len(ev.TicketID) == 0 || !fitsID(ev.TicketID) {
 			return reject(ReasonOutOfRange, "ticket_id", detailID)
 		}
-	default:
-		return reject(ReasonInvalidValue, "ticket_id", detailID)
+	} else if ev.Type != SurveyAnswered {
+		return reject(ReasonMissingField, "ticket_id", "required on "+ev.Type.String()+"; "+detailID)
 	}
 
 	// occurred_at
-	switch f[fOccurredAt].kind {
-	case kindAbsent:
-		return reject(ReasonMissingField, "occurred_at", detailTime)
-	case kindString:
-	default:
-		return reject(ReasonInvalidValue, "occurred_at", detailTime)
+	if sp := f[fOccurredAt]; sp.kind != kindString {
+		return wrongKind(sp.kind, "occurred_at", detailTime)
 	}
 	ts, err := d.str(ev, f[fOccurredAt], "occurred_at")
 	if err != nil {
@@ -188,9 +184,10 @@ func (d *decoder) fill(ev *Event) error {
 	}
 
 	// priority
-	switch f[fPriority].kind {
-	case kindAbsent:
-	case kindString:
+	if sp := f[fPriority]; sp.kind != kindAbsent {
+		if sp.kind != kindString {
+			return wrongKind(sp.kind, "priority", detailPriority)
+		}
 		p, err := d.str(ev, f[fPriority], "priority")
 		if err != nil {
 			return err
@@ -207,14 +204,13 @@ func (d *decoder) fill(ev *Event) error {
 		default:
 			return reject(ReasonInvalidValue, "priority", detailPriority)
 		}
-	default:
-		return reject(ReasonInvalidValue, "priority", detailPriority)
 	}
 
 	// replies
-	switch sp := f[fReplies]; sp.kind {
-	case kindAbsent:
-	case kindNumber:
+	if sp := f[fReplies]; sp.kind != kindAbsent {
+		if sp.kind != kindNumber {
+			return wrongKind(sp.kind, "replies", detailReplies)
+		}
 		v, integer, inRange := parseInteger(d.data[sp.start:sp.end], MaxReplies)
 		if !integer {
 			return reject(ReasonInvalidValue, "replies", detailReplies)
@@ -225,14 +221,13 @@ func (d *decoder) fill(ev *Event) error {
 		if ev.Type == TicketResolved {
 			ev.Replies = int32(v)
 		}
-	default:
-		return reject(ReasonInvalidValue, "replies", detailReplies)
 	}
 
 	// handle_seconds
-	switch sp := f[fHandleSeconds]; sp.kind {
-	case kindAbsent:
-	case kindNumber:
+	if sp := f[fHandleSeconds]; sp.kind != kindAbsent {
+		if sp.kind != kindNumber {
+			return wrongKind(sp.kind, "handle_seconds", detailHandle)
+		}
 		// The conversion does not allocate for numbers of up to 32 bytes:
 		// ParseFloat does not retain its argument.
 		v, err := strconv.ParseFloat(string(d.data[sp.start:sp.end]), 64)
@@ -242,8 +237,6 @@ func (d *decoder) fill(ev *Event) error {
 		if ev.Type == TicketResolved {
 			ev.HandleMillis = int64(math.Round(v * 1000))
 		}
-	default:
-		return reject(ReasonInvalidValue, "handle_seconds", detailHandle)
 	}
 
 	if ev.Type == SurveyAnswered {
@@ -255,20 +248,14 @@ func (d *decoder) fill(ev *Event) error {
 // fillSurvey checks and stores the survey of a survey.answered.
 func (d *decoder) fillSurvey(ev *Event) error {
 	f := &d.fields
-	switch f[fSurvey].kind {
-	case kindAbsent:
+	if sp := f[fSurvey]; sp.kind == kindAbsent {
 		return reject(ReasonMissingField, "survey", "required on survey.answered; "+detailSurvey)
-	case kindObject:
-	default:
-		return reject(ReasonInvalidValue, "survey", detailSurvey)
+	} else if sp.kind != kindObject {
+		return wrongKind(sp.kind, "survey", detailSurvey)
 	}
 
-	switch f[fSurveyKind].kind {
-	case kindAbsent:
-		return reject(ReasonMissingField, "survey.kind", detailKind)
-	case kindString:
-	default:
-		return reject(ReasonInvalidValue, "survey.kind", detailKind)
+	if sp := f[fSurveyKind]; sp.kind != kindString {
+		return wrongKind(sp.kind, "survey.kind", detailKind)
 	}
 	kind, err := d.str(ev, f[fSurveyKind], "survey.kind")
 	if err != nil {
@@ -296,45 +283,42 @@ func (d *decoder) fillSurvey(ev *Event) error {
 	case SurveyCES:
 		detail = "must be an integer from 1 to 7 for ces"
 	}
-	switch sp := f[fSurveyScore]; sp.kind {
-	case kindAbsent:
-		return reject(ReasonMissingField, "survey.score", detail)
-	case kindNumber:
-		v, integer, inRange := parseInteger(d.data[sp.start:sp.end], hi)
-		if !integer {
-			return reject(ReasonInvalidValue, "survey.score", detail)
-		}
-		if !inRange || v < int64(lo) || v > int64(hi) {
-			return reject(ReasonOutOfRange, "survey.score", detail)
-		}
-		ev.Survey, ev.Score = k, int8(v)
-	default:
+	sp := f[fSurveyScore]
+	if sp.kind != kindNumber {
+		return wrongKind(sp.kind, "survey.score", detail)
+	}
+	v, integer, inRange := parseInteger(d.data[sp.start:sp.end], hi)
+	if !integer {
 		return reject(ReasonInvalidValue, "survey.score", detail)
 	}
+	if !inRange || v < int64(lo) || v > int64(hi) {
+		return reject(ReasonOutOfRange, "survey.score", detail)
+	}
+	ev.Survey, ev.Score = k, int8(v)
 	return nil
 }
 
 // optionalString checks and returns the optional string f, named name: empty
 // when absent.
 func (d *decoder) optionalString(ev *Event, f field, name string) ([]byte, *Error) {
-	switch sp := d.fields[f]; sp.kind {
-	case kindAbsent:
+	sp := d.fields[f]
+	if sp.kind == kindAbsent {
 		return nil, nil
-	case kindString:
-		s, err := d.str(ev, sp, name)
-		if err != nil {
-			return nil, err
-		}
-		if !fitsID(s) {
-			return nil, reject(ReasonOutOfRange, name, detailOptional)
-		}
-		if len(s) == 0 {
-			return nil, nil
-		}
-		return s, nil
-	default:
-		return nil, reject(ReasonInvalidValue, name, detailOptional)
 	}
+	if sp.kind != kindString {
+		return nil, wrongKind(sp.kind, name, detailOptional)
+	}
+	s, err := d.str(ev, sp, name)
+	if err != nil {
+		return nil, err
+	}
+	if !fitsID(s) {
+		return nil, reject(ReasonOutOfRange, name, detailOptional)
+	}
+	if len(s) == 0 {
+		return nil, nil
+	}
+	return s, nil
 }
 
 // str returns the string recorded in sp, the value of the field name: a

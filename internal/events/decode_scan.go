@@ -2,6 +2,11 @@ package events
 
 // The JSON syntax scanner of Decode's first pass: it validates the whole
 // message without allocating and records the spans of the known fields.
+//
+// The name keeps this file next to decode.go: the linker lays functions out
+// in file order, so the scanner's code follows Decode as it did before the
+// split, wherever the field rules grow. Its hot loops are sensitive to that
+// placement (up to 20% in BenchmarkDecode, from 32-byte shifts alone).
 
 import (
 	"bytes"
