@@ -202,7 +202,6 @@ func applyYAML(cfg *Config, data []byte) error {
 		}
 		*d.dst = v
 	}
-	cfg.Ingest.MaxClockSkew = cfg.KPI.MaxClockSkew
 	if err := f.SLA.apply(&cfg.KPI.SLA); err != nil {
 		return err
 	}

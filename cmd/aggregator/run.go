@@ -99,7 +99,7 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 	ncClosed := make(chan struct{})
 	nc.SetClosedHandler(func(*nats.Conn) { close(ncClosed) })
 
-	consumer, err := ingest.New(cfg.Ingest, nc, log, reg, cfg.now)
+	consumer, err := ingest.New(cfg.Ingest, cfg.KPI.MaxClockSkew, nc, log, reg, cfg.now)
 	if err != nil {
 		return err
 	}

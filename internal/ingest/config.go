@@ -32,8 +32,6 @@ type Config struct {
 	DeadLetterTimeout time.Duration
 	// BatchSize is the most messages handed over at once.
 	BatchSize int
-	// MaxClockSkew is how far in the future an event may lie.
-	MaxClockSkew time.Duration
 	// RegressionCheck is how often the stream is checked for having been
 	// recreated, or gone behind what was applied, while nothing arrives.
 	RegressionCheck time.Duration
@@ -49,7 +47,6 @@ func DefaultConfig() Config {
 		DeadLetterStream:  "HELPDESK_DEADLETTER",
 		DeadLetterTimeout: 5 * time.Second,
 		BatchSize:         512,
-		MaxClockSkew:      5 * time.Minute,
 		RegressionCheck:   10 * time.Second,
 	}
 }
@@ -76,9 +73,6 @@ func (c *Config) Validate() error {
 	}
 	if c.BatchSize < 1 {
 		bad("batch_size", "%d: must be at least 1", c.BatchSize)
-	}
-	if c.MaxClockSkew < 0 {
-		bad("max_clock_skew", "%v: must not be negative", c.MaxClockSkew)
 	}
 	if c.RegressionCheck <= 0 {
 		bad("regression_check", "%v: must be positive", c.RegressionCheck)

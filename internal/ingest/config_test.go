@@ -25,7 +25,7 @@ func TestNewValidates(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
 			tc.edit(&cfg)
-			_, err := New(cfg, nil, zerolog.Nop(), prometheus.NewRegistry(), time.Now)
+			_, err := New(cfg, 5*time.Minute, nil, zerolog.Nop(), prometheus.NewRegistry(), time.Now)
 			require.EqualError(t, err, tc.want)
 		})
 	}

@@ -50,6 +50,7 @@ type Consumer struct {
 	log     zerolog.Logger
 	now     func() time.Time
 	metrics *metrics
+	skew    time.Duration      // how far after its storing an event may lie
 	pool    chan *events.Batch // released batches, for reuse
 	readAt  int64              // Unix ns: the read loop's clock, read at each batch's first message
 
@@ -112,11 +113,17 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-// New returns a consumer of the stream named in cfg. now is the clock used
-// to reject events from the future.
-func New(cfg Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registerer, now func() time.Time) (*Consumer, error) {
+// New returns a consumer of the stream named in cfg. An event more than
+// maxClockSkew after the time the stream stored it (or after now, if that
+// is earlier) is rejected as from the future; the setting is the state's
+// (kpi.Config.MaxClockSkew, whose windows take events that far ahead), so
+// it lives in one place and the program passes it here.
+func New(cfg Config, maxClockSkew time.Duration, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registerer, now func() time.Time) (*Consumer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if maxClockSkew < 0 {
+		return nil, fmt.Errorf("max_clock_skew: %v: must not be negative", maxClockSkew)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -127,6 +134,7 @@ func New(cfg Config, nc *nats.Conn, log zerolog.Logger, reg prometheus.Registere
 	}
 	c := &Consumer{
 		cfg:  cfg,
+		skew: maxClockSkew,
 		js:   js,
 		nc:   nc,
 		log:  log.With().Str("component", "ingest").Logger(),

@@ -66,7 +66,7 @@ func startConsumerWith(t *testing.T, srv *natstest.Server, edit func(*Config), t
 		edit(&cfg)
 	}
 	r := &running{logs: &lockedBuffer{}}
-	c, err := New(cfg, nc, zerolog.New(r.logs), prometheus.NewRegistry(), time.Now)
+	c, err := New(cfg, 5*time.Minute, nc, zerolog.New(r.logs), prometheus.NewRegistry(), time.Now)
 	require.NoError(t, err)
 	r.c = c
 	if tune != nil {

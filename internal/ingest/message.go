@@ -90,7 +90,7 @@ func (c *Consumer) batch() *events.Batch {
 // decode adds msg, stream sequence seq stored at stored (Unix ns), to b: as
 // an event, or as a rejection after dead-lettering.
 //
-// An event is from the future when it lies more than MaxClockSkew past the
+// An event is from the future when it lies more than the clock skew past the
 // time the stream stored it (or past now, if that is earlier, as with
 // -as-of): so a replay after a restart judges every message as the first
 // reading did.
@@ -105,9 +105,9 @@ func (c *Consumer) decode(b *events.Batch, msg jetstream.Msg, seq uint64, stored
 	b.Events = b.Events[:len(b.Events)+1]
 	ev := &b.Events[len(b.Events)-1]
 	err := events.Decode(msg.Data(), ev)
-	if err == nil && ev.OccurredAt > min(c.readAt, stored)+int64(c.cfg.MaxClockSkew) {
+	if err == nil && ev.OccurredAt > min(c.readAt, stored)+int64(c.skew) {
 		err = &events.Error{Reason: events.ReasonFuture, Field: "occurred_at",
-			Detail: "more than " + c.cfg.MaxClockSkew.String() + " after the time the stream stored it"}
+			Detail: "more than " + c.skew.String() + " after the time the stream stored it"}
 	}
 	if err == nil {
 		b.Stored = append(b.Stored, stored)

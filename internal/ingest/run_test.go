@@ -50,7 +50,7 @@ func newReader(t *testing.T, srv *natstest.Server, edit func(*Config), now func(
 		edit(&cfg)
 	}
 	r := &reader{logs: &lockedBuffer{}}
-	c, err := New(cfg, nc, zerolog.New(r.logs), prometheus.NewRegistry(), now)
+	c, err := New(cfg, 5*time.Minute, nc, zerolog.New(r.logs), prometheus.NewRegistry(), now)
 	require.NoError(t, err)
 	r.c = c
 	r.stream, err = c.EnsureStream(context.Background())

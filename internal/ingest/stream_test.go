@@ -22,7 +22,7 @@ func TestStartSeq(t *testing.T) {
 	srv := natstest.Start(t)
 	nc, js := srv.Connect(t)
 	ctx := context.Background()
-	c, err := New(DefaultConfig(), nc, zerolog.Nop(), prometheus.NewRegistry(), time.Now)
+	c, err := New(DefaultConfig(), 5*time.Minute, nc, zerolog.Nop(), prometheus.NewRegistry(), time.Now)
 	require.NoError(t, err)
 	stream, err := c.EnsureStream(ctx)
 	require.NoError(t, err)
@@ -78,7 +78,7 @@ func TestStartSeqStreamWithFirstSeq(t *testing.T) {
 	ctx := context.Background()
 	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "HELPDESK_EVENTS", Subjects: []string{"helpdesk.events.>"}, FirstSeq: 100})
 	require.NoError(t, err)
-	c, err := New(DefaultConfig(), nc, zerolog.Nop(), prometheus.NewRegistry(), time.Now)
+	c, err := New(DefaultConfig(), 5*time.Minute, nc, zerolog.Nop(), prometheus.NewRegistry(), time.Now)
 	require.NoError(t, err)
 	for i := range 5 { // 100 to 104
 		publishRaw(t, js, "helpdesk.events.x", fmt.Sprint("m-", i), []byte("{}"))
