@@ -472,6 +472,23 @@ func (h *crashHarness) kill() {
 		"aggregator (start %d) ended with %v, not by the kill", h.starts, c.err)
 }
 
+// terminate stops the child with SIGTERM and requires it to exit 0 within
+// the shutdown timeout (30s, plus slack).
+func (h *crashHarness) terminate() {
+	t := h.t
+	t.Helper()
+	c := h.cur
+	h.cur = nil
+	h.serving.Store(nil)
+	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
+	select {
+	case <-c.done:
+	case <-time.After(40 * time.Second):
+		t.Fatal("no exit within the shutdown timeout")
+	}
+	require.NoError(t, c.err, "exit status 0")
+}
+
 // waitServing waits until the child answers HTTP and returns the status
 // of /readyz.
 func (h *crashHarness) waitServing() int {
@@ -589,15 +606,7 @@ func TestSIGTERM(t *testing.T) {
 		return m[key("helpdesk_events_total", map[string]string{"type": "ticket.opened"})] == 200
 	})
 	require.Empty(t, h.newestSnapshot(), "no periodic snapshot yet")
-	c := h.cur
-	h.cur = nil
-	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
-	select {
-	case <-c.done:
-	case <-time.After(40 * time.Second):
-		t.Fatal("no exit within the shutdown timeout")
-	}
-	require.NoError(t, c.err, "exit status 0")
+	h.terminate()
 	require.Equal(t, "snapshot-g00000000000000000001-s00000000000000000200.bin", h.newestSnapshot())
 }
 
@@ -629,12 +638,7 @@ func TestRestoredCountersNeverDip(t *testing.T) {
 		m, err := fetchMetrics(http.DefaultClient, h.cur.url)
 		return err == nil && m[opened] == 1000
 	})
-	c := h.cur
-	h.cur = nil
-	h.serving.Store(nil)
-	require.NoError(t, c.cmd.Process.Signal(syscall.SIGTERM))
-	<-c.done
-	require.NoError(t, c.err)
+	h.terminate()
 
 	h.start()
 	publishAsync(t, js, openings(1000, 61000))

@@ -50,8 +50,8 @@ type Engine struct {
 	now      func() time.Time
 	log      zerolog.Logger
 	snap     atomic.Pointer[kpi.View]
-	requests chan func() // run by the loop, between batches
-	ready    atomic.Bool
+	requests chan func()   // run by the loop, between batches
+	ready    bool          // caught up once; only the loop reads and writes it (Ready reads the view)
 	done     chan struct{} // closed when Run returns
 
 	// writing counts snapshots being stored (one at most); writeFailed
@@ -207,9 +207,9 @@ func (e *Engine) apply(b *events.Batch) {
 	e.pending = b.Pending
 	b.Release()
 	switch {
-	case e.ready.Load():
+	case e.ready:
 	case e.pending == 0:
-		e.ready.Store(true)
+		e.ready = true
 		e.publish() // readers see the counters from now on
 		e.log.Info().Uint64("stream_seq", e.appliedSeq).Msg("caught up with the stream")
 	case e.progressAt.IsZero():
@@ -224,14 +224,14 @@ func (e *Engine) apply(b *events.Batch) {
 
 func (e *Engine) publish() *kpi.View {
 	now := e.now().UnixNano()
-	if e.ready.Load() && e.pending == 0 {
+	if e.ready && e.pending == 0 {
 		// Nothing is waiting in the stream: its time is the wall clock's.
 		// During a catch-up the messages' own times move the counters'
 		// clock (kpi.State.Arrive), as they did when first read.
 		e.state.Tick(now)
 	}
 	s := e.state.View(now)
-	s.AppliedSeq, s.PendingMessages, s.CaughtUp = e.appliedSeq, e.pending, e.ready.Load()
+	s.AppliedSeq, s.PendingMessages, s.CaughtUp = e.appliedSeq, e.pending, e.ready
 	e.snap.Store(s)
 	if s.Evicted != e.evictedLogged && time.Since(e.evictionLogAt) >= evictionLogEvery {
 		e.log.Warn().Int64("tickets_forgotten", s.Evicted[kpi.EvictedTracked]-e.evictedLogged[kpi.EvictedTracked]).

@@ -137,7 +137,7 @@ func FuzzRestore(f *testing.F) {
 			t.Fatalf("Restore accepted %d bytes that the encoder did not write: they re-encode to %d bytes, first differing at offset %d: % x… against % x…",
 				len(data), len(again), i, data[i:min(len(data), i+8)], again[i:min(len(again), i+8)])
 		}
-		s.View(s.Now())
+		s.View(s.sla.now)
 	})
 }
 

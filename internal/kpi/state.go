@@ -179,9 +179,6 @@ func (s *State) Advance(now int64) {
 	s.led.settle()
 }
 
-// Now returns the time the state was last advanced to (Unix ns).
-func (s *State) Now() int64 { return s.sla.now }
-
 // Reject counts a message rejected before it reached Apply.
 func (s *State) Reject(r events.Reason) { s.rejected[r]++ }
 

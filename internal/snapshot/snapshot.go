@@ -336,22 +336,34 @@ func (m *Manager) Save(ctx context.Context, s Snapshot, encodeTime time.Duration
 func (m *Manager) SaveSealed(ctx context.Context, seq uint64, data []byte, encodeTime time.Duration) error {
 	start := time.Now()
 	h, _, err := parseHeader(data[:max(len(data), 4)-4])
-	if err != nil || h.Seq != seq || h.Version != Version {
-		return fmt.Errorf("BUG: SaveSealed at stream sequence %d of data not sealed there by Seal (version %d): %w", seq, h.Version, errors.Join(err, errors.New("header mismatch")))
+	if err == nil && (h.Seq != seq || h.Version != Version) {
+		err = fmt.Errorf("its header says stream sequence %d, format %d", h.Seq, h.Version)
 	}
-	written := entry{name: name(h.Generation, h.Seq), gen: h.Generation, seq: h.Seq}
-	if err := m.store.Put(ctx, written.name, data); err != nil {
-		m.metrics.failures.Inc()
-		return fmt.Errorf("write snapshot at stream sequence %d to %s: %w", seq, m.store, err)
+	if err != nil {
+		return fmt.Errorf("BUG: SaveSealed at stream sequence %d of data not sealed there by Seal: %w", seq, err)
 	}
-	took := encodeTime + time.Since(start)
+	if err := m.store.Put(ctx, name(h.Generation, h.Seq), data); err != nil {
+		return m.failed(h, err)
+	}
+	m.stored(ctx, h, int64(len(data)), encodeTime+time.Since(start))
+	return nil
+}
+
+// failed counts and wraps the failure to store the snapshot with header h.
+func (m *Manager) failed(h Header, err error) error {
+	m.metrics.failures.Inc()
+	return fmt.Errorf("write snapshot at stream sequence %d to %s: %w", h.Seq, m.store, err)
+}
+
+// stored records that the snapshot with header h, of size bytes, is stored
+// and took took to encode and store, then prunes the older ones.
+func (m *Manager) stored(ctx context.Context, h Header, size int64, took time.Duration) {
 	m.metrics.lastSuccess.Set(float64(time.Now().UnixNano()) / 1e9)
 	m.metrics.duration.Set(took.Seconds())
-	m.metrics.size.Set(float64(len(data)))
-	m.log.Info().Uint64("stream_seq", seq).Uint64("generation", h.Generation).Int("bytes", len(data)).Dur("took", took).
+	m.metrics.size.Set(float64(size))
+	m.log.Info().Uint64("stream_seq", h.Seq).Uint64("generation", h.Generation).Int64("bytes", size).Dur("took", took).
 		Msg("snapshot written")
-	m.prune(ctx, written)
-	return nil
+	m.prune(ctx, entry{name: name(h.Generation, h.Seq), gen: h.Generation, seq: h.Seq})
 }
 
 // Confirm records that the newest snapshot (or, before the first, the
@@ -378,7 +390,7 @@ const streamStall = 10 * time.Second
 func (m *Manager) SaveStream(ctx context.Context, h Header, encode func(io.Writer) error) <-chan error {
 	start := time.Now()
 	h.Generation = m.generation.Add(1)
-	written := entry{name: name(h.Generation, h.Seq), gen: h.Generation, seq: h.Seq}
+	n := name(h.Generation, h.Seq)
 	pr, pw := io.Pipe()
 	stall := time.AfterFunc(streamStall, func() {
 		pw.CloseWithError(fmt.Errorf("the store took nothing for %v: stuck or too slow", streamStall))
@@ -388,27 +400,20 @@ func (m *Manager) SaveStream(ctx context.Context, h Header, encode func(io.Write
 	go func() {
 		var err error
 		if ss, ok := m.store.(StreamStore); ok {
-			err = ss.PutFrom(ctx, written.name, in)
+			err = ss.PutFrom(ctx, n, in)
 		} else {
 			var data []byte
 			if data, err = io.ReadAll(in); err == nil {
-				err = m.store.Put(ctx, written.name, data)
+				err = m.store.Put(ctx, n, data)
 			}
 		}
 		stall.Stop()
 		if err != nil {
 			pr.CloseWithError(err) // the encoder stops writing
-			m.metrics.failures.Inc()
-			result <- fmt.Errorf("write snapshot at stream sequence %d to %s: %w", h.Seq, m.store, err)
+			result <- m.failed(h, err)
 			return
 		}
-		took := time.Since(start)
-		m.metrics.lastSuccess.Set(float64(time.Now().UnixNano()) / 1e9)
-		m.metrics.duration.Set(took.Seconds())
-		m.metrics.size.Set(float64(in.n))
-		m.log.Info().Uint64("stream_seq", h.Seq).Uint64("generation", h.Generation).Int64("bytes", in.n).Dur("took", took).
-			Msg("snapshot written")
-		m.prune(ctx, written)
+		m.stored(ctx, h, in.n, time.Since(start))
 		result <- nil
 	}()
 
