@@ -99,8 +99,10 @@ sla:
 `), 0o600))
 	cfg, err := parseFlags([]string{"-config", file}, noEnv, &strings.Builder{})
 	require.NoError(t, err)
-	p := cfg.KPI.SLA
-	require.Equal(t, 0.5, p.WarnFraction)
+	require.Equal(t, 0.5, cfg.KPI.SLA.WarnFraction)
+	require.Len(t, cfg.KPI.SLA.Policies, 1)
+	p := cfg.KPI.SLA.Policies[0]
+	require.Equal(t, "default", p.Name)
 	require.Equal(t, 10*time.Minute, p.Targets[sla.FirstReply][events.PriorityUrgent])
 	require.Equal(t, time.Hour, p.Targets[sla.FirstReply][events.PriorityHigh]) // default kept
 	require.NotNil(t, p.Hours)

@@ -13,7 +13,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/helpdesk-kpi/aggregator/internal/events"
 	"github.com/helpdesk-kpi/aggregator/internal/kpi"
 	"github.com/helpdesk-kpi/aggregator/internal/sla"
 )
@@ -40,82 +39,6 @@ type fileConfig struct {
 		MaxAge            string   `yaml:"max_age"`
 		DeadLetterSubject string   `yaml:"dead_letter_subject"`
 	} `yaml:"stream"`
-}
-
-// slaFile is the sla: section of the YAML file.
-type slaFile struct {
-	WarnFraction  *float64          `yaml:"warn_fraction"`
-	FirstReply    map[string]string `yaml:"first_reply"`
-	Resolution    map[string]string `yaml:"resolution"`
-	BusinessHours *struct {
-		Timezone  string   `yaml:"timezone"`
-		Monday    []string `yaml:"monday"`
-		Tuesday   []string `yaml:"tuesday"`
-		Wednesday []string `yaml:"wednesday"`
-		Thursday  []string `yaml:"thursday"`
-		Friday    []string `yaml:"friday"`
-		Saturday  []string `yaml:"saturday"`
-		Sunday    []string `yaml:"sunday"`
-		Holidays  []string `yaml:"holidays"`
-	} `yaml:"business_hours"`
-}
-
-// apply sets the SLA policy from the file, keeping defaults for what it
-// leaves out.
-func (f *slaFile) apply(p *sla.Policy) error {
-	if f.WarnFraction != nil {
-		p.WarnFraction = *f.WarnFraction
-	}
-	for kind, targets := range map[sla.Kind]map[string]string{sla.FirstReply: f.FirstReply, sla.Resolution: f.Resolution} {
-		for name, text := range targets {
-			pri, ok := events.ParsePriority(name)
-			if !ok {
-				return fmt.Errorf("sla.%s.%s: unknown priority; use low, normal, high or urgent", kind, name)
-			}
-			d, err := parseDuration(text)
-			if err != nil {
-				return fmt.Errorf("sla.%s.%s: %q: %w", kind, name, text, err)
-			}
-			p.Targets[kind][pri] = d
-		}
-	}
-	bh := f.BusinessHours
-	if bh == nil {
-		return nil
-	}
-	if bh.Timezone == "" {
-		return fmt.Errorf("sla.business_hours.timezone: required, an IANA zone like Europe/Berlin")
-	}
-	loc, err := time.LoadLocation(bh.Timezone)
-	if err != nil {
-		return fmt.Errorf("sla.business_hours.timezone: %q: not an IANA time zone like Europe/Berlin", bh.Timezone)
-	}
-	sched := sla.Schedule{Location: loc}
-	for day, ranges := range map[time.Weekday][]string{
-		time.Monday: bh.Monday, time.Tuesday: bh.Tuesday, time.Wednesday: bh.Wednesday,
-		time.Thursday: bh.Thursday, time.Friday: bh.Friday, time.Saturday: bh.Saturday, time.Sunday: bh.Sunday,
-	} {
-		for _, r := range ranges {
-			iv, err := parseInterval(r)
-			if err != nil {
-				return fmt.Errorf("sla.business_hours.%s: %q: %w", strings.ToLower(day.String()), r, err)
-			}
-			sched.Week[day] = append(sched.Week[day], iv)
-		}
-	}
-	for _, h := range bh.Holidays {
-		d, err := time.Parse(time.DateOnly, h)
-		if err != nil {
-			return fmt.Errorf("sla.business_hours.holidays: %q: want a date like 2026-12-25", h)
-		}
-		sched.Holidays = append(sched.Holidays, d)
-	}
-	cal, err := sla.NewCalendar(sched)
-	if err != nil {
-		return err
-	}
-	p.Hours = cal
-	return nil
 }
 
 // parseInterval reads "09:00-18:00" (24:00 may end a day).

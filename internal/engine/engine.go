@@ -291,17 +291,18 @@ func (e *Engine) Fresh(ctx context.Context) *kpi.View {
 	return e.Latest()
 }
 
-// AtRisk lists up to limit open tickets at risk of an SLA breach or in
-// breach, soonest deadline first, as of now (Unix ns, also returned).
-func (e *Engine) AtRisk(ctx context.Context, limit int) ([]kpi.AtRisk, int64, error) {
-	var list []kpi.AtRisk
+// AtRisk lists up to limit SLA clocks of open tickets at risk of a
+// breach or in breach that f keeps, at risk first, soonest deadline first,
+// as of now (Unix ns, also returned).
+func (e *Engine) AtRisk(ctx context.Context, f kpi.AtRiskFilter, limit int) (kpi.AtRiskList, int64, error) {
+	var list kpi.AtRiskList
 	var now int64
 	if !e.do(ctx, func() {
 		now = e.now().UnixNano()
 		e.state.Advance(now)
-		list = e.state.AtRiskTickets(limit)
+		list = e.state.AtRiskTickets(f, limit)
 	}) {
-		return nil, 0, errors.New("the aggregator is stopping or busy; try again")
+		return list, 0, errors.New("the aggregator is stopping or busy; try again")
 	}
 	return list, now, nil
 }

@@ -49,15 +49,16 @@ func TestEngineLifecycle(t *testing.T) {
 	require.Equal(t, int64(1), snap.Rejected[events.ReasonInvalidJSON])
 	require.Equal(t, uint64(4), snap.AppliedSeq)
 	// Urgent first reply: 15 minutes, warned at 12; opened 20 minutes ago.
-	require.Equal(t, int64(3), snap.SLA.BreachedOpen[0][events.PriorityUrgent])
+	require.Equal(t, int64(3), snap.SLA.BreachedOpen[0][1+int(events.PriorityUrgent)])
 	require.True(t, snap.CaughtUp)
 	// The stream is live (stored as they happened) and caught up: the
 	// counters' clock follows the wall clock, and counts the breaches.
-	require.Equal(t, int64(3), snap.SLA.Outcomes[0][events.PriorityUrgent][1])
-	list, at, err := e.AtRisk(context.Background(), 2)
+	require.Equal(t, int64(3), snap.SLA.Outcomes[0][1+int(events.PriorityUrgent)][1])
+	list, at, err := e.AtRisk(context.Background(), kpi.AtRiskFilter{}, 2)
 	require.NoError(t, err)
 	require.Equal(t, now.UnixNano(), at)
-	require.Len(t, list, 2)
+	require.Len(t, list.Tickets, 2)
+	require.Equal(t, 3, list.Breached)
 
 	close(in)
 	<-done
@@ -71,6 +72,6 @@ func TestEngineLifecycle(t *testing.T) {
 	require.Equal(t, 3, restored.Tracked())
 	// After the loop stopped, readers get the last published snapshot.
 	require.Equal(t, int64(3), e.Fresh(context.Background()).Applied[events.TicketOpened])
-	_, _, err = e.AtRisk(context.Background(), 1)
+	_, _, err = e.AtRisk(context.Background(), kpi.AtRiskFilter{}, 1)
 	require.Error(t, err)
 }

@@ -35,10 +35,14 @@ const (
 	TicketResolved
 	TicketReopened
 	SurveyAnswered
+	TicketReplied
+	TicketCustomerMessage
+	TicketStatusChanged
+	TicketUpdated
 )
 
 // NumTypes is one more than the largest Type, for arrays indexed by Type.
-const NumTypes = int(SurveyAnswered) + 1
+const NumTypes = int(TicketUpdated) + 1
 
 // String returns the wire name of t, for example "ticket.opened".
 func (t Type) String() string {
@@ -53,6 +57,14 @@ func (t Type) String() string {
 		return "ticket.reopened"
 	case SurveyAnswered:
 		return "survey.answered"
+	case TicketReplied:
+		return "ticket.replied"
+	case TicketCustomerMessage:
+		return "ticket.customer_message"
+	case TicketStatusChanged:
+		return "ticket.status_changed"
+	case TicketUpdated:
+		return "ticket.updated"
 	}
 	return "invalid"
 }
@@ -159,6 +171,11 @@ type Event struct {
 	// Survey and Score are set on survey.answered only.
 	Survey SurveyKind
 	Score  int8
+	// Status is the new status of a ticket.status_changed.
+	Status Status
+	// Changes says which of Channel, Priority and Team a ticket.updated
+	// sets: ChangeChannel, ChangePriority, ChangeTeam.
+	Changes uint8
 
 	scratch []byte // unescaped strings live here; reused across Decode calls
 }
@@ -197,3 +214,44 @@ func (e *Error) Error() string {
 	}
 	return string(e.Reason) + ": " + e.Field + ": " + e.Detail
 }
+
+// Status is a ticket's status (contract v2).
+type Status uint8
+
+// The statuses of the contract.
+const (
+	StatusOpen    Status = iota // waiting on the agent
+	StatusPending               // waiting on the customer
+	StatusOnHold                // waiting on a third party
+)
+
+// NumStatuses is the number of statuses.
+const NumStatuses = 3
+
+// String returns the wire name of s, for example "on_hold".
+func (s Status) String() string {
+	switch s {
+	case StatusPending:
+		return "pending"
+	case StatusOnHold:
+		return "on_hold"
+	}
+	return "open"
+}
+
+// ParseStatus returns the Status named s.
+func ParseStatus(s string) (Status, bool) {
+	for st := range Status(NumStatuses) {
+		if st.String() == s {
+			return st, true
+		}
+	}
+	return StatusOpen, false
+}
+
+// Changes of a ticket.updated.
+const (
+	ChangeChannel  = 1
+	ChangePriority = 2
+	ChangeTeam     = 4
+)

@@ -4,10 +4,13 @@
 package httpapi
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"math"
 	"net/http"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,7 +18,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 
+	"github.com/helpdesk-kpi/aggregator/internal/events"
 	"github.com/helpdesk-kpi/aggregator/internal/kpi"
+	"github.com/helpdesk-kpi/aggregator/internal/sla"
 )
 
 // Source gives the handlers what they read.
@@ -27,9 +32,11 @@ type Source interface {
 	Fresh(ctx context.Context) *kpi.View
 	// Ready reports whether state is restored and the stream caught up.
 	Ready() bool
-	// AtRisk lists up to limit open tickets at risk or in breach of an
-	// SLA, soonest deadline first, and the time (Unix ns) it was taken.
-	AtRisk(ctx context.Context, limit int) ([]kpi.AtRisk, int64, error)
+	// AtRisk lists up to limit SLA clocks of open tickets at risk or in
+	// breach that the filter keeps, at risk first, soonest deadline
+	// first, with the totals per state and the time (Unix ns) it was
+	// taken.
+	AtRisk(ctx context.Context, f kpi.AtRiskFilter, limit int) (kpi.AtRiskList, int64, error)
 }
 
 // Options are the limits of the handlers; a zero field takes its default.
@@ -258,14 +265,40 @@ const (
 )
 
 type atRiskTicket struct {
-	TicketID    string    `json:"ticket_id"`
-	SLA         string    `json:"sla"`
-	Priority    string    `json:"priority"`
-	Channel     string    `json:"channel"`
-	Team        string    `json:"team"`
-	Status      string    `json:"status"` // at_risk or breached
-	Deadline    time.Time `json:"deadline"`
-	SecondsLeft float64   `json:"seconds_left"` // negative when overdue
+	TicketID string `json:"ticket_id"`
+	SLA      string `json:"sla"`
+	Policy   string `json:"policy"`
+	Priority string `json:"priority"`
+	Channel  string `json:"channel"`
+	Team     string `json:"team"`
+	State    string `json:"state"`  // at_risk or breached
+	Status   string `json:"status"` // the same as state, as API v1 named it
+	// TicketStatus is the ticket's status: open, pending or on_hold.
+	TicketStatus  string    `json:"ticket_status"`
+	Deadline      time.Time `json:"deadline"`
+	SecondsLeft   float64   `json:"seconds_left"`   // negative when overdue
+	PausedSeconds int64     `json:"paused_seconds"` // how long the clock stood still so far
+}
+
+// atRiskFilter reads the filters of /api/v1/sla/at-risk, or says which
+// one is wrong and what it takes.
+func atRiskFilter(q url.Values) (kpi.AtRiskFilter, string) {
+	f := kpi.AtRiskFilter{State: q.Get("state"), SLA: q.Get("sla"), Priority: q.Get("priority"), Team: q.Get("team")}
+	oneOf := func(name, v string, allowed ...string) string {
+		if v == "" || slices.Contains(allowed, v) {
+			return ""
+		}
+		return name + " must be one of " + strings.Join(allowed, ", ")
+	}
+	var kinds []string
+	for k := range sla.NumKinds {
+		kinds = append(kinds, k.String())
+	}
+	var pris []string
+	for p := range events.Priority(events.NumPriorities) {
+		pris = append(pris, p.String())
+	}
+	return f, cmp.Or(oneOf("state", f.State, "at_risk", "breached"), oneOf("sla", f.SLA, kinds...), oneOf("priority", f.Priority, pris...))
 }
 
 func serveAtRisk(w http.ResponseWriter, r *http.Request, src Source) {
@@ -278,18 +311,29 @@ func serveAtRisk(w http.ResponseWriter, r *http.Request, src Source) {
 		}
 		limit = n
 	}
-	list, now, err := src.AtRisk(r.Context(), limit)
+	f, bad := atRiskFilter(r.URL.Query())
+	if bad != "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": bad})
+		return
+	}
+	list, now, err := src.AtRisk(r.Context(), f, limit)
 	if err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
 		return
 	}
+	type totals struct {
+		AtRisk   int `json:"at_risk"`
+		Breached int `json:"breached"`
+	}
 	out := struct {
 		Time    time.Time      `json:"time"`
+		Totals  totals         `json:"totals"`
 		Tickets []atRiskTicket `json:"tickets"`
-	}{Time: time.Unix(0, now).UTC(), Tickets: make([]atRiskTicket, len(list))}
-	for i, t := range list {
-		out.Tickets[i] = atRiskTicket{TicketID: t.TicketID, SLA: t.SLA, Priority: t.Priority, Channel: t.Channel,
-			Team: t.Team, Status: t.Status, Deadline: time.Unix(0, t.Deadline).UTC(), SecondsLeft: float64(t.Deadline-now) / 1e9}
+	}{Time: time.Unix(0, now).UTC(), Totals: totals{list.AtRisk, list.Breached}, Tickets: make([]atRiskTicket, len(list.Tickets))}
+	for i, t := range list.Tickets {
+		out.Tickets[i] = atRiskTicket{TicketID: t.TicketID, SLA: t.SLA, Policy: t.Policy, Priority: t.Priority, Channel: t.Channel,
+			Team: t.Team, State: t.State, Status: t.State, TicketStatus: t.Status, Deadline: time.Unix(0, t.Deadline).UTC(),
+			SecondsLeft: float64(t.Deadline-now) / 1e9, PausedSeconds: t.PausedSeconds}
 	}
 	writeJSON(w, http.StatusOK, out)
 }

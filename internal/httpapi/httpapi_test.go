@@ -30,9 +30,10 @@ func (s *source) Fresh(context.Context) *kpi.View {
 	return s.snap.Load()
 }
 func (s *source) Ready() bool { return s.ready }
-func (s *source) AtRisk(_ context.Context, limit int) ([]kpi.AtRisk, int64, error) {
+func (s *source) AtRisk(_ context.Context, _ kpi.AtRiskFilter, limit int) (kpi.AtRiskList, int64, error) {
 	now := s.snap.Load().Time
-	return []kpi.AtRisk{{TicketID: "T1", SLA: "first_reply", Priority: "urgent", Status: "breached", Deadline: now - int64(90*time.Second)}}[:min(limit, 1)], now, nil
+	return kpi.AtRiskList{Breached: 1, Tickets: []kpi.AtRisk{{TicketID: "T1", SLA: "first_reply", Policy: "default", Priority: "urgent",
+		State: "breached", Status: "pending", Deadline: now - int64(90*time.Second), PausedSeconds: 60}}[:min(limit, 1)]}, now, nil
 }
 
 var testNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)

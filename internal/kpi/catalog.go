@@ -81,5 +81,10 @@ func Catalog() []Windowed {
 		count("helpdesk_ces_responses", "CES answers in the window.", func(v *Values) int64 { return v.CESResponses }),
 		ratioOf("helpdesk_ces_score_avg", "Mean customer effort score (1–7).", (*Values).CESAvg),
 		ratioOf("helpdesk_ces_easy_ratio", "Share of CES answers scoring 5 to 7.", (*Values).CESEasyRatio),
+		count("helpdesk_agent_replies", "Public agent replies (ticket.replied) in the window.", func(v *Values) int64 { return v.AgentReplies }),
+		count("helpdesk_customer_messages", "Customer messages on existing tickets in the window.", func(v *Values) int64 { return v.CustomerMessages }),
+		count("helpdesk_next_replies", "Replies that ended a customer's wait in the window (next reply time samples).", func(v *Values) int64 { return v.NextReplies }),
+		quantilesOf("helpdesk_next_reply_time_seconds", "Next reply time quantile (customer message to the reply that ends the wait) in the window (within 1% relative error).", func(v *Values) []float64 { return v.NextReplyQuantiles }),
+		ratioOf("helpdesk_next_reply_time_avg_seconds", "Mean next reply time in the window.", (*Values).NextReplyAvg),
 	}
 }

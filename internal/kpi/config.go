@@ -3,6 +3,7 @@ package kpi
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/helpdesk-kpi/aggregator/internal/sla"
@@ -35,8 +36,8 @@ type Config struct {
 	RetainIDs time.Duration
 	// MaxClockSkew is how far ahead of now an event may lie.
 	MaxClockSkew time.Duration
-	// SLA is the SLA policy.
-	SLA sla.Policy
+	// SLA is the SLA policies and warning fraction.
+	SLA sla.Config
 	// MaxTracked bounds the tickets in memory: past it, the oldest
 	// opened are forgotten (counted in View.Evicted).
 	MaxTracked int
@@ -64,7 +65,7 @@ func DefaultConfig() Config {
 		RetainResolved: 8 * 24 * time.Hour,
 		RetainIDs:      8 * 24 * time.Hour,
 		MaxClockSkew:   5 * time.Minute,
-		SLA:            sla.DefaultPolicy(),
+		SLA:            sla.DefaultConfig(),
 		MaxTracked:     2_000_000,
 		MaxHeld:        100_000,
 
@@ -153,6 +154,18 @@ func (c *Config) Validate() error {
 	}
 	if err := c.SLA.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	for i, p := range c.SLA.Policies {
+		for _, ch := range p.Match.Channels {
+			if !slices.Contains(c.Channels, ch) && ch != LabelUnknown && ch != LabelOther {
+				bad(fmt.Sprintf("sla.policies[%d].match.channel", i), "%q: not in channels, so no ticket could match it", ch)
+			}
+		}
+		for _, t := range p.Match.Teams {
+			if len(c.Teams) > 0 && !slices.Contains(c.Teams, t) && t != LabelUnknown && t != LabelOther {
+				bad(fmt.Sprintf("sla.policies[%d].match.team", i), "%q: not in teams, so no ticket could match it", t)
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
+	"time"
 
 	"github.com/helpdesk-kpi/aggregator/internal/events"
 	"github.com/helpdesk-kpi/aggregator/internal/sla"
@@ -62,16 +64,7 @@ func (s *State) encode(b []byte, flush func([]byte) []byte) []byte {
 		b = chunk(b)
 		b = snapfmt.AppendString(b, tk.id())
 		b = appendEntries(b, tk.log)
-		fs := &tk.fs
-		b = snapfmt.AppendVarint(b, fs.openedAt)
-		for _, v := range []byte{fs.bd.ch, fs.bd.pri, fs.bd.team, flags(fs.replied, fs.open)} {
-			b = snapfmt.AppendUvarint(b, uint64(v))
-		}
-		for _, c := range fs.clocks {
-			b = snapfmt.AppendVarint(b, c.deadline)
-			b = snapfmt.AppendUvarint(b, uint64(c.lead))
-			b = snapfmt.AppendUvarint(b, uint64(flags(c.active, c.met)))
-		}
+		b = appendFold(b, &tk.fs)
 	}
 	b = snapfmt.AppendUvarint(b, uint64(len(s.held)))
 	for _, id := range slices.Sorted(maps.Keys(s.held)) {
@@ -99,20 +92,20 @@ func (s *State) encode(b []byte, flush func([]byte) []byte) []byte {
 	}
 	b = snapfmt.AppendVarint(b, s.sla.now)
 	for k := range sla.NumKinds {
-		b = appendInts(b, s.sla.atRisk[k][:])
-		b = appendInts(b, s.sla.breachedOpen[k][:])
+		b = appendInts(b, s.sla.atRisk[k])
+		b = appendInts(b, s.sla.breachedOpen[k])
+		b = appendInts(b, s.sla.paused[k])
 	}
 	b = appendInts(b, s.dims.overflow[:])
 	return b
 }
 
 // stateFormat is written first: the version of the state encoding. 2 added
-// the ledger of cumulative series and the expired count; a snapshot of
-// format 1 (which starts with the number of windows, 1 to 16) is refused,
-// and the state is rebuilt from the stream. The label overflow counts
-// were appended at the end within format 2: a state without them restores
-// with them at zero.
-const stateFormat = 0xF2
+// the ledger of cumulative series and the expired count; 3 the v2 events,
+// SLA policies, pauses and next reply clocks. A snapshot of an earlier
+// format (format 1 starts with the number of windows, 1 to 16) is
+// refused, and the state is rebuilt from the stream.
+const stateFormat = 0xF3
 
 // appendConfig writes what the encoding depends on, so that a state is
 // never restored into a differently configured one.
@@ -129,13 +122,81 @@ func (s *State) appendConfig(b []byte) []byte {
 	}
 	b = snapfmt.AppendUvarint(b, uint64(s.dims.maxTeams))
 	b = append(b, flags(s.dims.fixed, false))
-	for k := range sla.NumKinds {
-		for _, d := range s.cfg.SLA.Targets[k] {
-			b = snapfmt.AppendVarint(b, int64(d))
-		}
-	}
 	b = snapfmt.AppendU64(b, uint64(s.cfg.SLA.WarnFraction*1e9))
+	b = snapfmt.AppendUvarint(b, uint64(len(s.cfg.SLA.Policies)))
+	for _, p := range s.cfg.SLA.Policies {
+		b = snapfmt.AppendString(b, p.Name)
+		for k := range sla.NumKinds {
+			for _, d := range p.Targets[k] {
+				b = snapfmt.AppendVarint(b, int64(d))
+			}
+			b = append(b, byte(p.PauseOn[k]))
+		}
+		b = snapfmt.AppendUvarint(b, uint64(len(p.Match.Priorities)))
+		for _, pri := range p.Match.Priorities {
+			b = append(b, byte(pri))
+		}
+		for _, list := range [][]string{p.Match.Teams, p.Match.Channels} {
+			b = snapfmt.AppendUvarint(b, uint64(len(list)))
+			for _, v := range list {
+				b = snapfmt.AppendString(b, v)
+			}
+		}
+		b = append(b, flags(p.Hours != nil, false))
+	}
 	return b
+}
+
+// appendFold writes a ticket's fold state.
+func appendFold(b []byte, fs *foldState) []byte {
+	b = snapfmt.AppendVarint(b, fs.openedAt)
+	b = snapfmt.AppendVarint(b, fs.waitStart)
+	b = snapfmt.AppendUvarint(b, uint64(fs.replies))
+	b = append(b, fs.bd.ch, fs.bd.pri, fs.bd.team, fs.policy, byte(fs.status), flags(fs.replied, fs.open))
+	for _, c := range fs.clocks {
+		b = snapfmt.AppendVarint(b, c.deadline)
+		b = snapfmt.AppendVarint(b, c.since)
+		b = snapfmt.AppendVarint(b, int64(c.elapsed))
+		b = snapfmt.AppendUvarint(b, uint64(c.pausedSecs))
+		b = snapfmt.AppendUvarint(b, uint64(c.lead))
+		b = append(b, c.lab.policy, c.lab.pri, c.lab.ch, c.lab.team, byte(c.kind), byte(c.state), flags(c.overdue, false))
+	}
+	return b
+}
+
+// readFold reads what appendFold wrote; it reports whether every index
+// is in range.
+func (s *State) readFold(r *snapfmt.Reader, fs *foldState) bool {
+	d := s.dims
+	fs.openedAt = r.Varint()
+	fs.waitStart = r.Varint()
+	fs.replies = uint16(min(r.Uvarint(), math.MaxUint16))
+	var raw [6]byte
+	for i := range raw {
+		raw[i] = r.Byte()
+	}
+	fs.bd = breakdown{ch: raw[0], pri: raw[1], team: raw[2]}
+	fs.policy, fs.status = raw[3], events.Status(raw[4])
+	fs.replied, fs.open = raw[5]&1 != 0, raw[5]&2 != 0
+	policyOK := func(p uint8) bool { return p == noPolicy || int(p) < len(s.sla.cfg.Policies) }
+	ok := int(fs.bd.ch) < len(d.channels) && fs.bd.pri < events.NumPriorities && int(fs.bd.team) < len(d.teams) &&
+		policyOK(fs.policy) && fs.status < events.NumStatuses
+	for i := range fs.clocks {
+		c := &fs.clocks[i]
+		c.deadline, c.since, c.elapsed = r.Varint(), r.Varint(), time.Duration(r.Varint())
+		c.pausedSecs, c.lead = uint32(min(r.Uvarint(), math.MaxUint32)), uint32(min(r.Uvarint(), math.MaxUint32))
+		var cr [7]byte
+		for j := range cr {
+			cr[j] = r.Byte()
+		}
+		c.lab = slaLabels{policy: cr[0], pri: cr[1], ch: cr[2], team: cr[3]}
+		c.kind, c.state, c.overdue = sla.Kind(cr[4]), clockState(cr[5]), cr[6]&1 != 0
+		live := c.state == clockRunning || c.state == clockPaused
+		ok = ok && c.kind < sla.NumKinds && c.state <= clockMet && int(c.lab.ch) < len(d.channels) &&
+			c.lab.pri < events.NumPriorities && int(c.lab.team) < len(d.teams) && policyOK(c.lab.policy) &&
+			(!live || c.lab.policy != noPolicy)
+	}
+	return ok
 }
 
 func flags(a, b bool) byte {
@@ -217,24 +278,9 @@ func Restore(cfg Config, data []byte) (*State, error) {
 		tk := s.tickets.at(tix)
 		tk.setID(id)
 		tk.log = append(tk.inline[:0], log...)
-		fs := &tk.fs
-		fs.openedAt = r.Varint()
-		var raw [4]byte
-		for i := range raw {
-			raw[i] = byte(r.Uvarint())
-		}
-		fs.bd = breakdown{ch: raw[0], pri: raw[1], team: raw[2]}
-		fs.replied, fs.open = raw[3]&1 != 0, raw[3]&2 != 0
-		if int(fs.bd.ch) >= len(d.channels) || fs.bd.pri >= events.NumPriorities || int(fs.bd.team) >= len(d.teams) {
-			r.Fail("ticket %q: breakdown out of range", id)
+		if !s.readFold(r, &tk.fs) {
+			r.Fail("ticket %q: fold state out of range", id)
 			break
-		}
-		for k := range fs.clocks {
-			c := &fs.clocks[k]
-			c.deadline = r.Varint()
-			c.lead = uint32(r.Uvarint())
-			f := byte(r.Uvarint())
-			c.active, c.met = f&1 != 0, f&2 != 0
 		}
 		if _, dup := s.index.lookup(&s.tickets, id); dup {
 			r.Fail("ticket %q twice", id)
@@ -268,14 +314,11 @@ func Restore(cfg Config, data []byte) (*State, error) {
 	}
 	s.sla.now = r.Varint()
 	for k := range sla.NumKinds {
-		readInts(r, s.sla.atRisk[k][:])
-		readInts(r, s.sla.breachedOpen[k][:])
+		readInts(r, s.sla.atRisk[k])
+		readInts(r, s.sla.breachedOpen[k])
+		readInts(r, s.sla.paused[k])
 	}
-	if r.Len() != 0 {
-		// A state written before the label overflow counts ends
-		// before them: they start from zero.
-		readInts(r, d.overflow[:])
-	}
+	readInts(r, d.overflow[:])
 	if err := r.Err(); err != nil {
 		return nil, err
 	}
@@ -286,20 +329,12 @@ func Restore(cfg Config, data []byte) (*State, error) {
 	return s, nil
 }
 
-// rebuildSLA recreates the timers and deadline heaps from the tickets'
-// clocks.
+// rebuildSLA recreates the timers from the tickets' clocks.
 func (s *State) rebuildSLA() {
 	for i := range s.tickets.len() {
-		tk := s.tickets.at(i)
-		if tk.log == nil {
-			continue
+		if s.tickets.at(i).log != nil {
+			s.rearm(i, never)
 		}
-		for k := range sla.NumKinds {
-			if c := &tk.fs.clocks[k]; c.active && !c.met {
-				pushHeap(&s.sla.deadlines[k][tk.fs.bd.pri], deadline{c.deadline, i}, func(a, b deadline) bool { return a.at < b.at })
-			}
-		}
-		s.rearm(i, never)
 	}
 }
 

@@ -66,7 +66,7 @@ func TestRestoreRefusesOtherConfigAndCorruption(t *testing.T) {
 	require.ErrorContains(t, err, "other windows")
 
 	cfg = DefaultConfig()
-	cfg.SLA.Targets[0][events.PriorityUrgent] = time.Minute
+	cfg.SLA.Policies[0].Targets[0][events.PriorityUrgent] = time.Minute
 	_, err = Restore(cfg, data)
 	require.Error(t, err)
 

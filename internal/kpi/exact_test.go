@@ -1,20 +1,46 @@
 package kpi
 
+import (
+	"fmt"
+
+	"github.com/helpdesk-kpi/aggregator/internal/events"
+	"github.com/helpdesk-kpi/aggregator/internal/sla"
+)
+
 // Helpers that turn the cumulative record into exact values: counter
 // minus corrections, which every arrival order must agree on (ledger.go).
 
-// exactSLA returns st with Outcomes made exact and OutcomesCorrected
-// cleared.
-func exactSLA(st SLAStatus) SLAStatus {
-	for k := range st.Outcomes {
-		for p := range st.Outcomes[k] {
-			for o := range st.Outcomes[k][p] {
-				st.Outcomes[k][p][o] -= st.OutcomesCorrected[k][p][o]
+// exactSLA returns the SLA state of v keyed by labels (team cells come in
+// stream order, which differs between arrival orders), with the outcomes
+// made exact: counter minus corrections.
+func exactSLA(v *View) map[string]int64 {
+	m := map[string]int64{}
+	st := &v.SLA
+	for k := range sla.NumKinds {
+		for i, c := range v.SLACells {
+			key := fmt.Sprintf("%s %v", k, c)
+			m["at_risk "+key] = st.AtRisk[k][i]
+			m["breached_open "+key] = st.BreachedOpen[k][i]
+			m["paused "+key] = st.Paused[k][i]
+			if st.HasNextBreach[k][i] {
+				m["next_breach "+key] = st.NextBreach[k][i]
+			}
+		}
+		for i, c := range st.OutcomeCells {
+			for o, name := range []string{"achieved", "breached"} {
+				if n := st.Outcomes[k][i][o] - st.OutcomesCorrected[k][i][o]; n != 0 {
+					m[fmt.Sprintf("outcome %s %v %s", k, c, name)] = n
+				}
 			}
 		}
 	}
-	st.OutcomesCorrected = [len(st.Outcomes)][len(st.Outcomes[0])][2]int64{}
-	return st
+	return m
+}
+
+// exactOutcomes returns the exact outcomes of kind k at priority p.
+func exactOutcomes(v *View, k sla.Kind, p events.Priority) [2]int64 {
+	i := pc(p)
+	return [2]int64{v.SLA.Outcomes[k][i][0] - v.SLA.OutcomesCorrected[k][i][0], v.SLA.Outcomes[k][i][1] - v.SLA.OutcomesCorrected[k][i][1]}
 }
 
 // exactTickets returns the exact counts of every combination that has any.

@@ -4,6 +4,8 @@ package kpi
 // back from) the windows, the backlog and the cumulative counters.
 
 import (
+	"math"
+
 	"github.com/helpdesk-kpi/aggregator/internal/events"
 	"github.com/helpdesk-kpi/aggregator/internal/sla"
 )
@@ -17,7 +19,7 @@ func (s *State) addToTicket(tix int32, e entry) {
 	if e.typ() != events.TicketOpened && last.less(e) {
 		tk.log = append(tk.log, e)
 		s.final(&tk.fs, s.sla.now, s.sla.ledgerAt, -1)
-		s.step(&tk.fs, tix, e, 1)
+		s.step(&tk.fs, e, 1)
 		s.final(&tk.fs, s.sla.now, s.sla.ledgerAt, 1)
 		return
 	}
@@ -39,66 +41,122 @@ func (s *State) fold(tix int32, sign int64) {
 	tk := s.tickets.at(tix)
 	var fs foldState
 	def := tk.defining()
-	s.step(&fs, tix, tk.log[def], sign)
+	s.step(&fs, tk.log[def], sign)
 	for i, e := range tk.log {
 		if i != def && e.typ() != events.TicketOpened {
-			s.step(&fs, tix, e, sign)
+			s.step(&fs, e, sign)
 		}
 	}
 	s.final(&fs, s.sla.now, s.sla.ledgerAt, sign)
 	tk.fs = fs
 }
 
-// step folds one event of ticket tix into fs and the aggregates.
-func (s *State) step(fs *foldState, tix int32, e entry, sign int64) {
+// step folds one event of ticket tix into fs and the aggregates. Every
+// sample counts under the labels fs holds at the event's time.
+func (s *State) step(fs *foldState, e entry, sign int64) {
 	switch e.typ() {
 	case events.TicketOpened:
 		fs.openedAt, fs.bd, fs.open = e.at, e.breakdown(), true
-		s.setOpen(fs.bd, sign)
-		s.startClock(fs, tix, sla.FirstReply, e.at, sign)
-		s.startClock(fs, tix, sla.Resolution, e.at, sign)
+		fs.status, fs.waitStart = events.StatusOpen, minTime
+		s.selectPolicy(fs)
+		s.setOpen(fs, sign)
+		s.startClock(fs, replySlot, sla.FirstReply, e.at)
+		s.startClock(fs, resolutionSlot, sla.Resolution, e.at)
 	case events.TicketFirstReply:
 		if fs.replied {
 			return
 		}
-		fs.replied = true
-		s.meet(fs, sla.FirstReply, e.at, sign)
-	case events.TicketResolved:
-		// A resolution answers the customer too: it fulfils a first
-		// reply clock still running.
-		s.meet(fs, sla.FirstReply, e.at, sign)
-		s.meet(fs, sla.Resolution, e.at, sign)
+		s.firstReply(fs, e.at, sign)
+	case events.TicketReplied:
+		fs.replies = min(fs.replies+1, math.MaxUint16)
+		switch {
+		case !fs.replied:
+			s.firstReply(fs, e.at, sign)
+		case fs.waitStart != minTime:
+			s.duration(hNextReply, fs.bd, e.at, e.at-fs.waitStart, sign)
+			s.meet(fs, replySlot, e.at, sign)
+			fs.waitStart = minTime
+		}
+	case events.TicketCustomerMessage:
+		// Messages before the first reply belong to its clock.
+		if fs.replied && fs.open && fs.waitStart == minTime {
+			fs.waitStart = e.at
+			s.startClock(fs, replySlot, sla.NextReply, e.at)
+		}
+	case events.TicketStatusChanged:
 		if fs.open {
+			s.setOpen(fs, -sign)
+		}
+		fs.status = e.status()
+		if fs.open {
+			s.setOpen(fs, sign)
+		}
+		s.pauses(fs, e.at)
+	case events.TicketUpdated:
+		if fs.open {
+			s.setOpen(fs, -sign)
+		}
+		fs.bd = changed(fs.bd, e)
+		if fs.open {
+			s.setOpen(fs, sign)
+		}
+		s.selectPolicy(fs)
+		s.retarget(fs, e.at)
+	case events.TicketResolved:
+		// A resolution answers the customer too: it fulfils a first or
+		// next reply clock still running, and ends the wait.
+		s.meet(fs, replySlot, e.at, sign)
+		s.meet(fs, resolutionSlot, e.at, sign)
+		fs.waitStart = minTime
+		if fs.open {
+			s.setOpen(fs, -sign)
 			fs.open = false
-			s.setOpen(fs.bd, -sign)
 		}
 	case events.TicketReopened:
 		if !fs.open {
-			fs.open = true
-			s.setOpen(fs.bd, sign)
+			fs.open, fs.status = true, events.StatusOpen
+			s.setOpen(fs, sign)
 			// A reopening starts a new resolution clock with the full
 			// target, as a new SLA cycle does in Jira Service Management.
-			s.startClock(fs, tix, sla.Resolution, e.at, sign)
+			s.startClock(fs, resolutionSlot, sla.Resolution, e.at)
 		}
 	case events.SurveyAnswered:
 		if e.at < fs.openedAt {
 			// Answered before the ticket opened (in event time): the
 			// ticket was not known then.
-			s.contribute(unknown(), e, sign)
+			s.contribute(unknown(), e, -1, sign)
 			return
 		}
 	}
-	s.contribute(fs.bd, e, sign)
-	switch e.typ() {
-	case events.TicketFirstReply:
-		s.duration(hFirstReply, fs.bd, e.at, e.at-fs.openedAt, sign)
-	case events.TicketResolved:
+	s.contribute(fs.bd, e, s.replyCount(fs, e), sign)
+	if e.typ() == events.TicketResolved {
 		s.duration(hResolution, fs.bd, e.at, e.at-fs.openedAt, sign)
 	}
 }
 
-// contribute adds the counts of one event (durations aside) at breakdown bd.
-func (s *State) contribute(bd breakdown, e entry, sign int64) {
+// firstReply folds the ticket's first reply, from either event type.
+func (s *State) firstReply(fs *foldState, at int64, sign int64) {
+	fs.replied = true
+	s.meet(fs, replySlot, at, sign)
+	s.duration(hFirstReply, fs.bd, at, at-fs.openedAt, sign)
+}
+
+// replyCount returns the reply count of a resolution for FCR: its replies
+// field, or else the ticket.replied events before it; -1 when it has
+// neither.
+func (s *State) replyCount(fs *foldState, e entry) int64 {
+	if e.typ() != events.TicketResolved {
+		return -1
+	}
+	if r := e.replies(); r >= 0 || fs.replies == 0 {
+		return r
+	}
+	return int64(fs.replies)
+}
+
+// contribute adds the counts of one event (durations aside) at breakdown
+// bd; replies is a resolution's reply count for FCR, -1 when it has none.
+func (s *State) contribute(bd breakdown, e entry, replies int64, sign int64) {
 	switch e.typ() {
 	case events.TicketOpened:
 		s.count(e.at, bd, cOpened, sign)
@@ -106,9 +164,9 @@ func (s *State) contribute(bd breakdown, e entry, sign int64) {
 	case events.TicketResolved:
 		s.count(e.at, bd, cResolved, sign)
 		s.led.add(s.led.ticketSlot(totalResolved, s.combo(bd)), sign)
-		if r := e.replies(); r >= 0 {
+		if replies >= 0 {
 			s.count(e.at, bd, cFCRResolutions, sign)
-			if r == 1 {
+			if replies == 1 {
 				s.count(e.at, bd, cFCROneReply, sign)
 			}
 		}
@@ -119,6 +177,10 @@ func (s *State) contribute(bd breakdown, e entry, sign int64) {
 	case events.TicketReopened:
 		s.count(e.at, bd, cReopened, sign)
 		s.led.add(s.led.ticketSlot(totalReopened, s.combo(bd)), sign)
+	case events.TicketReplied:
+		s.count(e.at, bd, cAgentReplies, sign)
+	case events.TicketCustomerMessage:
+		s.count(e.at, bd, cCustomerMessages, sign)
 	case events.SurveyAnswered:
 		kind, score := e.survey()
 		s.led.add(s.led.surveySlot(kind, score), sign)
@@ -146,15 +208,13 @@ func (s *State) contribute(bd breakdown, e entry, sign int64) {
 	}
 }
 
-// duration records a first reply or resolution time d (ns; negative, for a
-// reply stamped before its opening, counts as zero) observed at time at.
+// duration records a first reply, resolution or next reply time d (ns;
+// negative, for a reply stamped before its opening, counts as zero)
+// observed at time at.
 func (s *State) duration(h int, bd breakdown, at, d int64, sign int64) {
 	d = max(d, 0)
 	ms := (d + 500_000) / 1_000_000
-	k := cFirstReplies
-	if h == hResolution {
-		k = cResolutions
-	}
+	k := [numHists]int{hFirstReply: cFirstReplies, hResolution: cResolutions, hNextReply: cNextReplies}[h]
 	s.count(at, bd, k, sign)
 	s.count(at, bd, k+1, sign*ms)
 	secs := float64(d) / 1e9
@@ -178,9 +238,11 @@ func (s *State) count(at int64, bd breakdown, k int, delta int64) {
 	}
 }
 
-func (s *State) setOpen(bd breakdown, delta int64) {
-	for _, c := range s.dims.cells(bd) {
-		s.open[c] += delta
+// setOpen adds delta to the backlog at the labels and status of fs.
+func (s *State) setOpen(fs *foldState, delta int64) {
+	base := int(fs.status) * s.dims.numCells()
+	for _, c := range s.dims.cells(fs.bd) {
+		s.open[base+c] += delta
 	}
 }
 

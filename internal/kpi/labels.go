@@ -36,6 +36,7 @@ type dims struct {
 	teamIx    map[string]uint8
 	maxTeams  int  // teams beyond unknown and other
 	fixed     bool // teams come from configuration; no admission
+	policies  int  // SLA policies
 	// overflow counts the values replaced by other, by OverflowChannel
 	// and OverflowTeam; a value that is "other" itself is not counted.
 	overflow [numOverflows]int64
@@ -49,7 +50,7 @@ const (
 	numPri     = events.NumPriorities + 1
 )
 
-func newDims(channels, teams []string, maxTeams int) *dims {
+func newDims(channels, teams []string, maxTeams, policies int) *dims {
 	d := &dims{
 		channels:  []string{LabelUnknown, LabelOther},
 		channelIx: map[string]uint8{},
@@ -57,6 +58,7 @@ func newDims(channels, teams []string, maxTeams int) *dims {
 		teamIx:    map[string]uint8{},
 		maxTeams:  maxTeams,
 		fixed:     len(teams) > 0,
+		policies:  policies,
 	}
 	for _, c := range channels {
 		addLabel(&d.channels, d.channelIx, c)
@@ -120,6 +122,37 @@ func (d *dims) breakdown(ev *events.Event) breakdown {
 	return breakdown{ch: d.channel(ev.Channel), pri: uint8(ev.Priority), team: d.team(ev.Team)}
 }
 
+// update returns the values a ticket.updated sets, in the fields its
+// Changes name (the others are zero).
+func (d *dims) update(ev *events.Event) breakdown {
+	var bd breakdown
+	if ev.Changes&events.ChangeChannel != 0 {
+		bd.ch = d.channel(ev.Channel)
+	}
+	if ev.Changes&events.ChangePriority != 0 {
+		bd.pri = uint8(ev.Priority)
+	}
+	if ev.Changes&events.ChangeTeam != 0 {
+		bd.team = d.team(ev.Team)
+	}
+	return bd
+}
+
+// changed returns bd with the values of an update e applied.
+func changed(bd breakdown, e entry) breakdown {
+	nb, c := e.breakdown(), e.changes()
+	if c&events.ChangeChannel != 0 {
+		bd.ch = nb.ch
+	}
+	if c&events.ChangePriority != 0 {
+		bd.pri = nb.pri
+	}
+	if c&events.ChangeTeam != 0 {
+		bd.team = nb.team
+	}
+	return bd
+}
+
 // unknown is the breakdown of events whose ticket is not known.
 func unknown() breakdown { return breakdown{ch: idxUnknown, pri: priUnknown, team: idxUnknown} }
 
@@ -142,16 +175,38 @@ func priorityLabel(p int) string {
 // histGroup packs a breakdown and a histogram kind into one window
 // observation group; expandHists unpacks it into the histogram of each of
 // the breakdown's cells.
-// It takes 8 + 3 + 8 + 1 bits: within windows.MaxGroup.
+// It takes 7 (channel indices stay below 2+maxChannels) + 3 + 8 + 2 bits:
+// within windows.MaxGroup.
 func histGroup(bd breakdown, h int) uint32 {
-	return uint32(bd.ch) | uint32(bd.pri)<<8 | uint32(bd.team)<<11 | uint32(h)<<19
+	return uint32(bd.ch) | uint32(bd.pri)<<7 | uint32(bd.team)<<10 | uint32(h)<<18
 }
 
 func (d *dims) expandHists(group uint32, dst []int) []int {
-	bd := breakdown{ch: uint8(group), pri: uint8(group >> 8 & 7), team: uint8(group >> 11)}
-	h := int(group >> 19)
+	bd := breakdown{ch: uint8(group & 127), pri: uint8(group >> 7 & 7), team: uint8(group >> 10)}
+	h := int(group >> 18)
 	for _, c := range d.cells(bd) {
 		dst = append(dst, c*numHists+h)
 	}
 	return dst
+}
+
+// slaLabels are the labels an SLA clock counts under: its policy and the
+// ticket's priority, channel and team.
+type slaLabels struct {
+	policy, pri, ch, team uint8
+}
+
+// SLA cell layout, the breakdown rule with four dimensions: cell 0 is the
+// overall value, then one cell per priority (the four real ones: SLA
+// clocks run only on tracked tickets), per channel, per team slot and per
+// policy.
+func (d *dims) numSLACells() int {
+	return 1 + events.NumPriorities + len(d.channels) + 2 + d.maxTeams + d.policies
+}
+
+func (d *dims) slaCells(l slaLabels) [5]int {
+	ch := 1 + events.NumPriorities
+	team := ch + len(d.channels)
+	pol := team + 2 + d.maxTeams
+	return [5]int{0, 1 + int(l.pri), ch + int(l.ch), team + int(l.team), pol + int(l.policy)}
 }

@@ -41,6 +41,7 @@ type ledger struct {
 	// combos), then SLA outcomes (kinds × priorities × outcomes), then
 	// survey answers (kinds × 11 scores).
 	counts, corrections []int64
+	slaCells            int
 	// hists holds the samples ever added on balance, per histogram and
 	// channel × priority; histCorrections the samples taken back.
 	hists           [numHists][]durationHist
@@ -57,12 +58,12 @@ type ledgerDelta struct {
 	n   int64
 }
 
-// Keys of histogram samples: histBit, the histogram in bit 62, the
-// channel × priority index in bits 40–61, the sample in milliseconds in
+// Keys of histogram samples: histBit, the histogram in bits 61–62, the
+// channel × priority index in bits 40–60, the sample in milliseconds in
 // bits 0–39 (about 35 years).
 const (
 	histBit   = 1 << 63
-	histShift = 62
+	histShift = 61
 	cellShift = 40
 	maxHistMs = 1<<cellShift - 1
 )
@@ -75,9 +76,9 @@ const (
 	numTotals
 )
 
-func newLedger(channels, combos int) ledger {
-	l := ledger{combos: combos}
-	n := numTotals*combos + int(sla.NumKinds)*events.NumPriorities*numOutcomes + events.NumSurveyKinds*11
+func newLedger(channels, combos, slaCells int) ledger {
+	l := ledger{combos: combos, slaCells: slaCells}
+	n := numTotals*combos + int(sla.NumKinds)*slaCells*numOutcomes + events.NumSurveyKinds*11
 	l.counts, l.corrections = make([]int64, n), make([]int64, n)
 	for h := range l.hists {
 		l.hists[h] = make([]durationHist, channels*events.NumPriorities)
@@ -88,12 +89,14 @@ func newLedger(channels, combos int) ledger {
 
 func (l *ledger) ticketSlot(total, combo int) int { return total*l.combos + combo }
 
-func (l *ledger) outcomeSlot(k sla.Kind, pri uint8, o int) int {
-	return numTotals*l.combos + (int(k)*events.NumPriorities+int(pri))*numOutcomes + o
+// outcomeSlot is the slot of outcome o of kind k in SLA cell cell (the
+// layout of dims.slaCells; channel cells stay unused).
+func (l *ledger) outcomeSlot(k sla.Kind, cell int, o int) int {
+	return numTotals*l.combos + (int(k)*l.slaCells+cell)*numOutcomes + o
 }
 
 func (l *ledger) surveySlot(kind events.SurveyKind, score int) int {
-	return numTotals*l.combos + int(sla.NumKinds)*events.NumPriorities*numOutcomes + int(kind)*11 + score
+	return numTotals*l.combos + int(sla.NumKinds)*l.slaCells*numOutcomes + int(kind)*11 + score
 }
 
 // add records a change of n to counter slot i.
@@ -142,7 +145,7 @@ func (l *ledger) commit(d ledgerDelta) {
 	case d.key&histBit == 0:
 		l.corrections[d.key] -= d.n
 	default:
-		h, cell, ms := int(d.key>>histShift&1), int(d.key>>cellShift&(1<<(histShift-cellShift)-1)), int64(d.key&maxHistMs)
+		h, cell, ms := int(d.key>>histShift&3), int(d.key>>cellShift&(1<<(histShift-cellShift)-1)), int64(d.key&maxHistMs)
 		if d.n > 0 {
 			l.hists[h][cell].observe(ms, d.n)
 		} else {

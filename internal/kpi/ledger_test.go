@@ -70,10 +70,10 @@ func ledgerValues(t *testing.T, snap *View) map[string]int64 {
 		m[fmt.Sprintf("survey corrected %s %d", sc.Kind, sc.Score)] = sc.Corrected
 	}
 	for k := range snap.SLA.Outcomes {
-		for p := range snap.SLA.Outcomes[k] {
-			for o := range snap.SLA.Outcomes[k][p] {
-				m[fmt.Sprintf("outcome %d %d %d", k, p, o)] = snap.SLA.Outcomes[k][p][o]
-				m[fmt.Sprintf("outcome corrected %d %d %d", k, p, o)] = snap.SLA.OutcomesCorrected[k][p][o]
+		for p := range events.Priority(events.NumPriorities) {
+			for o := range snap.SLA.Outcomes[k][pc(p)] {
+				m[fmt.Sprintf("outcome %d %d %d", k, p, o)] = snap.SLA.Outcomes[k][pc(p)][o]
+				m[fmt.Sprintf("outcome corrected %d %d %d", k, p, o)] = snap.SLA.OutcomesCorrected[k][pc(p)][o]
 			}
 		}
 	}

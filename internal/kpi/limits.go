@@ -2,8 +2,6 @@ package kpi
 
 import (
 	"slices"
-
-	"github.com/helpdesk-kpi/aggregator/internal/sla"
 )
 
 // Memory bounds. Eviction works in batches of about 1% of the limit, so
@@ -123,18 +121,11 @@ func selectOldest(vs []victim, k int, less func(a, b *victim) bool) {
 // dropLive takes a ticket out of the backlog and the live SLA gauges.
 func (s *State) dropLive(fs *foldState) {
 	if fs.open {
-		s.setOpen(fs.bd, -1)
+		s.setOpen(fs, -1)
 	}
-	for k := range sla.NumKinds {
-		c := &fs.clocks[k]
-		if !c.active || c.met {
-			continue
-		}
-		switch {
-		case c.deadline <= s.sla.now:
-			s.sla.breachedOpen[k][fs.bd.pri]--
-		case c.warn() <= s.sla.now:
-			s.sla.atRisk[k][fs.bd.pri]--
+	for i := range fs.clocks {
+		if c := &fs.clocks[i]; c.live() {
+			s.gauge(c, s.sla.now, -1)
 		}
 	}
 }

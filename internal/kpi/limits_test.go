@@ -51,7 +51,7 @@ func TestTrackedLimit(t *testing.T) {
 	require.Equal(t, int64(n), overall(t, snap, "1h").Opened)
 	// The SLA gauges count only tracked tickets: every urgent first reply
 	// clock still running is at risk or breached, none is lost.
-	require.Equal(t, int64(snap.TrackedTickets), snap.SLA.AtRisk[0][urg]+snap.SLA.BreachedOpen[0][urg]+pendingClocks(s, 0))
+	require.Equal(t, int64(snap.TrackedTickets), snap.SLA.AtRisk[0][pc(urg)]+snap.SLA.BreachedOpen[0][pc(urg)]+pendingClocks(s, 0))
 }
 
 // pendingClocks counts running clocks of kind k not yet at risk.
@@ -59,7 +59,7 @@ func pendingClocks(s *State, k int) int64 {
 	var n int64
 	for i := range s.tickets.len() {
 		tk := s.tickets.at(i)
-		if c := &tk.fs.clocks[k]; tk.log != nil && c.active && !c.met && c.warn() > s.sla.now {
+		if c := &tk.fs.clocks[k]; tk.log != nil && c.state == clockRunning && c.warn() > s.sla.now {
 			n++
 		}
 	}

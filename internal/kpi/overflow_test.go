@@ -1,7 +1,6 @@
 package kpi
 
 import (
-	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -59,14 +58,6 @@ func TestLabelOverflow(t *testing.T) {
 	require.Equal(t, snap.LabelOverflow, restored.View(at(60)).LabelOverflow)
 	restored.Apply(opening("10", "fax", "f"))
 	require.Equal(t, [numOverflows]int64{OverflowChannel: 3, OverflowTeam: 5}, restored.View(at(60)).LabelOverflow)
-
-	// A state encoded before the counts were appended restores with them
-	// at zero.
-	trailer := appendInts(nil, snap.LabelOverflow[:])
-	require.True(t, bytes.HasSuffix(data, trailer))
-	old, err := Restore(cfg, data[:len(data)-len(trailer)])
-	require.NoError(t, err)
-	require.Equal(t, [numOverflows]int64{}, old.View(at(60)).LabelOverflow)
 }
 
 // TestLabelOverflowFixedTeams: with a team allow-list, every team outside

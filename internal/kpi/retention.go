@@ -62,6 +62,10 @@ func (s *State) orphanHeldBefore(horizon int64, limit int, counter *int64) {
 			case events.TicketReopened:
 				s.count(e.at, unknown(), cReopened, 1)
 				s.led.add(s.led.ticketSlot(totalReopened, s.combo(unknown())), 1)
+			case events.TicketReplied:
+				s.count(e.at, unknown(), cAgentReplies, 1)
+			case events.TicketCustomerMessage:
+				s.count(e.at, unknown(), cCustomerMessages, 1)
 			}
 		}
 		if len(kept) == 0 {

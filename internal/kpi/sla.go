@@ -10,35 +10,82 @@ import (
 	"github.com/helpdesk-kpi/aggregator/internal/sla"
 )
 
-// SLA bookkeeping. Each tracked ticket runs one clock per SLA kind: the
-// first reply clock from its opening, the resolution clock from its
-// opening and again from every reopening. A clock is met by the event
-// that fulfils it (the first reply, or a resolution, which also fulfils an
-// unmet first reply clock): achieved when met by the deadline, counted at
-// the meeting; breached otherwise, counted at the deadline. A clock still
-// unmet when the wall clock passes its deadline is breached then, at the
-// deadline, and is not counted again when met later.
+// SLA bookkeeping (contract section 2, SLA). Each tracked ticket has two
+// clock slots: the reply clock (the first reply clock from its opening;
+// after the first reply, a next reply clock for each wait) and the
+// resolution clock (from its opening and again from every reopening). The
+// first reply and a next reply clock never run at once: waits begin only
+// after the first reply.
+//
+// A clock runs under the ticket's policy (the first that matches its
+// labels) and counts that policy's time (calendar or business hours),
+// except while the ticket's status is in the policy's pause_on for the
+// clock's SLA. Its deadline is when the counted time reaches the target.
+// A clock is met by the event that fulfils it: achieved when met by the
+// deadline, counted at the meeting; breached otherwise, counted at the
+// deadline. A clock still unmet when the wall clock passes its deadline is
+// breached then, at the deadline, and is not counted again when met later.
+// An update of priority, team or channel chooses the policy again and
+// moves running clocks to the new target with the time they have counted;
+// one that has counted more than the new target breaches at the update.
 //
 // The part of a ticket's contribution that depends on the wall clock (the
-// breach of an unmet clock, and whether it is at risk or breached now) is
-// its "final" part, computed from the fold state and now. Timers wake a
-// ticket when its final part changes (its warning time or deadline comes),
-// so between timers the final part of every ticket is what was last
-// emitted, and can be taken back exactly like the rest of the fold.
+// breach of an unmet clock, and whether it is at risk, breached or paused
+// now) is its "final" part, computed from the fold state and now. Timers
+// wake a ticket when its final part changes (its warning time or deadline
+// comes), so between timers the final part of every ticket is what was
+// last emitted, and can be taken back exactly like the rest of the fold.
 
-// clock is one running SLA target of a ticket, in 16 bytes.
+// Clock slots of a ticket.
+const (
+	replySlot = iota // first reply, then each next reply
+	resolutionSlot
+	numSlots
+)
+
+// clockState is where a clock stands.
+type clockState uint8
+
+const (
+	clockOff     clockState = iota // not started, or its SLA not measured
+	clockRunning                   // counting time; deadline holds
+	clockPaused                    // standing still in a paused status
+	clockMet                       // fulfilled (in time or late)
+)
+
+// clock is one SLA target of a ticket.
 type clock struct {
-	deadline int64 // Unix ns
-	// lead is how long before the deadline the clock is at risk, in
-	// whole seconds (rounded down), which is precise enough for a
-	// warning and keeps the clock small.
-	lead   uint32
-	active bool // the ticket has this clock
-	met    bool // the fulfilling event came (in time or late)
+	// deadline is when the clock breaches; it holds while the clock
+	// runs, and while it is paused if it breached before (overdue).
+	deadline int64
+	// since is when the clock last started or resumed (running) or
+	// paused (paused).
+	since int64
+	// elapsed is the policy time counted before since.
+	elapsed time.Duration
+	// pausedSecs is the calendar time spent paused, in whole seconds.
+	pausedSecs uint32
+	// lead is how long before the deadline the running clock is at
+	// risk, in whole seconds (rounded down), which is precise enough
+	// for a warning and keeps the clock small.
+	lead    uint32
+	lab     slaLabels // what its outcomes count under
+	kind    sla.Kind
+	state   clockState
+	overdue bool // paused after its deadline passed: breached all the same
 }
 
-// warn returns when the clock becomes at risk.
+// warn returns when a running clock becomes at risk.
 func (c *clock) warn() int64 { return c.deadline - int64(c.lead)*int64(time.Second) }
+
+// live reports whether the clock is running or paused.
+func (c *clock) live() bool { return c.state == clockRunning || c.state == clockPaused }
+
+// hasDeadline reports whether the clock's deadline holds: it runs, or it
+// is paused after breaching.
+func (c *clock) hasDeadline() bool {
+	return c.state == clockRunning || (c.state == clockPaused && c.overdue)
+}
 
 // outcome indices.
 const (
@@ -47,6 +94,9 @@ const (
 	numOutcomes
 )
 
+// noPolicy is the policy index of a ticket that no policy matches.
+const noPolicy = 255
+
 // timer wakes ticket tix at time at, if its generation is still gen.
 type timer struct {
 	at  int64
@@ -54,15 +104,9 @@ type timer struct {
 	gen uint32
 }
 
-// deadline is a clock's deadline, for finding the next breach.
-type deadline struct {
-	at  int64
-	tix int32
-}
-
 // slaBook holds the SLA state beyond the tickets.
 type slaBook struct {
-	policy sla.Policy
+	cfg    sla.Config
 	now    int64   // the wall clock time of the last Advance
 	timers []timer // min-heap by at
 	// ledgerAt is the ledger clock (ledgerclock.go); ledgerTimers wake a
@@ -70,77 +114,216 @@ type slaBook struct {
 	// the ticket's lgen.
 	ledgerAt     int64
 	ledgerTimers []timer
-	// deadlines per kind and priority, min-heaps by at, checked lazily.
-	deadlines    [sla.NumKinds][events.NumPriorities][]deadline
-	atRisk       [sla.NumKinds][events.NumPriorities]int64
-	breachedOpen [sla.NumKinds][events.NumPriorities]int64
+	// Live gauges by kind and SLA cell.
+	atRisk, breachedOpen, paused [sla.NumKinds][]int64
 }
 
-// startClock starts the clock of kind k at time at for a ticket of fs's
-// priority.
-func (s *State) startClock(fs *foldState, tix int32, k sla.Kind, at int64, sign int64) {
-	c := &fs.clocks[k]
-	pri := events.Priority(fs.bd.pri)
-	warn, dl := s.sla.policy.Clock(k, pri, at)
-	c.deadline, c.lead = dl, uint32(min((dl-warn)/int64(time.Second), math.MaxUint32))
-	c.active, c.met = true, false
-	if sign > 0 {
-		pushHeap(&s.sla.deadlines[k][pri], deadline{c.deadline, tix}, func(a, b deadline) bool { return a.at < b.at })
+func newSLABook(cfg sla.Config, d *dims, now int64) slaBook {
+	b := slaBook{cfg: cfg, now: now, ledgerAt: minTime}
+	for k := range sla.NumKinds {
+		b.atRisk[k] = make([]int64, d.numSLACells())
+		b.breachedOpen[k] = make([]int64, d.numSLACells())
+		b.paused[k] = make([]int64, d.numSLACells())
+	}
+	return b
+}
+
+// selectPolicy sets the policy of fs from its labels.
+func (s *State) selectPolicy(fs *foldState) {
+	i := s.sla.cfg.Select(events.Priority(fs.bd.pri), s.dims.teams[fs.bd.team], s.dims.channels[fs.bd.ch])
+	fs.policy = noPolicy
+	if i >= 0 {
+		fs.policy = uint8(i)
 	}
 }
 
-// meet fulfils the clock of kind k at time at, if it is running.
-func (s *State) meet(fs *foldState, k sla.Kind, at int64, sign int64) {
-	c := &fs.clocks[k]
-	if !c.active || c.met {
+func (fs *foldState) labels() slaLabels {
+	return slaLabels{policy: fs.policy, pri: fs.bd.pri, ch: fs.bd.ch, team: fs.bd.team}
+}
+
+// target returns the target of an SLA of kind k for labels l, 0 when it
+// is not measured.
+func (s *State) target(k sla.Kind, l slaLabels) time.Duration {
+	if l.policy == noPolicy || l.pri >= events.NumPriorities {
+		return 0
+	}
+	return s.sla.cfg.Policies[l.policy].Targets[k][l.pri]
+}
+
+func (s *State) pausesOn(c *clock, st events.Status) bool {
+	return s.sla.cfg.Policies[c.lab.policy].PauseOn[c.kind].Has(st)
+}
+
+// startClock starts the clock in slot of kind k at time at, unless the
+// ticket's policy does not measure k.
+func (s *State) startClock(fs *foldState, slot int, k sla.Kind, at int64) {
+	c := &fs.clocks[slot]
+	*c = clock{kind: k, lab: fs.labels(), since: at}
+	if s.target(k, c.lab) == 0 {
 		return
 	}
-	c.met = true
-	if at <= c.deadline {
-		s.slaOutcome(fs.bd, k, achieved, at, sign)
-	} else {
-		s.slaOutcome(fs.bd, k, breached, c.deadline, sign)
+	if s.pausesOn(c, fs.status) {
+		c.state = clockPaused
+		return
 	}
+	s.run(c, at)
+}
+
+// run sets c running from t on with the time it has counted so far.
+func (s *State) run(c *clock, t int64) {
+	p := &s.sla.cfg.Policies[c.lab.policy]
+	d := s.target(c.kind, c.lab)
+	w := time.Duration(float64(d) * s.sla.cfg.WarnFraction)
+	c.state, c.since = clockRunning, t
+	if c.elapsed >= d {
+		c.deadline, c.lead = t, 0
+		return
+	}
+	c.deadline = p.Deadline(t, d-c.elapsed)
+	warn := t
+	if c.elapsed < w {
+		warn = p.Deadline(t, w-c.elapsed)
+	}
+	c.lead = uint32(min((c.deadline-warn)/int64(time.Second), math.MaxUint32))
+}
+
+// elapsedAt returns the policy time c has counted by t.
+func (s *State) elapsedAt(c *clock, t int64) time.Duration {
+	if c.state != clockRunning {
+		return c.elapsed
+	}
+	return c.elapsed + s.sla.cfg.Policies[c.lab.policy].Elapsed(c.since, t)
+}
+
+// pauses sets every live clock of fs paused or running, as the ticket's
+// status at t asks.
+func (s *State) pauses(fs *foldState, t int64) {
+	for i := range fs.clocks {
+		c := &fs.clocks[i]
+		want := c.live() && s.pausesOn(c, fs.status)
+		switch {
+		case want && c.state == clockRunning:
+			c.elapsed = s.elapsedAt(c, t)
+			c.overdue = c.deadline <= t
+			c.state, c.since = clockPaused, t
+		case !want && c.state == clockPaused:
+			c.pausedSecs += uint32(min(max(t-c.since, 0)/int64(time.Second), math.MaxUint32-int64(c.pausedSecs)))
+			if c.overdue {
+				c.state, c.since, c.overdue = clockRunning, t, false
+			} else {
+				s.run(c, t)
+			}
+		}
+	}
+}
+
+// retarget moves the live clocks of fs that have not breached by t to the
+// policy and target its labels now select, keeping the time they counted.
+// One whose counted time reaches the new target breaches at t; one whose
+// SLA the new policy does not measure stops without an outcome.
+func (s *State) retarget(fs *foldState, t int64) {
+	for i := range fs.clocks {
+		c := &fs.clocks[i]
+		if !c.live() || (c.hasDeadline() && c.deadline <= t) {
+			continue // breached already: it stays as it was counted
+		}
+		elapsed := s.elapsedAt(c, t)
+		c.lab = fs.labels()
+		d := s.target(c.kind, c.lab)
+		switch {
+		case d == 0:
+			c.state = clockOff
+		case c.state == clockRunning:
+			c.elapsed = elapsed
+			s.run(c, t)
+		case elapsed >= d:
+			c.overdue, c.deadline = true, t
+		}
+	}
+	s.pauses(fs, t)
+}
+
+// meet fulfils the clock in slot at time at, if it is live.
+func (s *State) meet(fs *foldState, slot int, at int64, sign int64) {
+	c := &fs.clocks[slot]
+	if !c.live() {
+		return
+	}
+	if c.hasDeadline() && c.deadline < at {
+		s.slaOutcome(c.lab, c.kind, breached, c.deadline, sign)
+	} else {
+		s.slaOutcome(fs.labels(), c.kind, achieved, at, sign)
+	}
+	c.state = clockMet
 }
 
 // slaOutcome counts an outcome decided by an event in the windows and in
 // the cumulative counters.
-func (s *State) slaOutcome(bd breakdown, k sla.Kind, o int, at int64, sign int64) {
-	s.slaWindowOutcome(bd, k, o, at, sign)
-	s.led.add(s.led.outcomeSlot(k, bd.pri, o), sign)
+func (s *State) slaOutcome(l slaLabels, k sla.Kind, o int, at int64, sign int64) {
+	s.slaWindowOutcome(l, k, o, at, sign)
+	s.ledgerOutcome(l, k, o, sign)
 }
 
-// slaWindowOutcome counts an outcome in the windows, in the overall and
-// the priority cell only: SLA series are broken down by priority alone.
-func (s *State) slaWindowOutcome(bd breakdown, k sla.Kind, o int, at int64, sign int64) {
-	cells := s.dims.cells(bd)
-	idx := [2]int{cells[0]*numCounters + cSLA + int(k)*numOutcomes + o, cells[2]*numCounters + cSLA + int(k)*numOutcomes + o}
+// slaWindowOutcome counts an outcome in the windows, in each SLA cell of l.
+func (s *State) slaWindowOutcome(l slaLabels, k sla.Kind, o int, at int64, sign int64) {
+	var idx [5]int
+	for i, c := range s.dims.slaCells(l) {
+		idx[i] = s.slaBase() + c*slaPerCell + int(k)*numOutcomes + o
+	}
 	for _, w := range s.wins {
 		w.Add(at, idx[:], sign)
 	}
 }
 
+// slaBase is the index of the first SLA counter in a window pane.
+func (s *State) slaBase() int { return s.dims.numCells() * numCounters }
+
+// ledgerOutcome counts an outcome in the cumulative counters, whose
+// breakdown has no channel.
+func (s *State) ledgerOutcome(l slaLabels, k sla.Kind, o int, sign int64) {
+	cells := s.dims.slaCells(l)
+	for _, c := range [...]int{cells[0], cells[1], cells[3], cells[4]} {
+		s.led.add(s.led.outcomeSlot(k, c, o), sign)
+	}
+}
+
 // final adds (sign 1) or takes back (sign -1) the clock dependent part of
-// a ticket's contribution: the breach of an unmet clock whose deadline has
-// passed, in the windows and gauges as of the wall clock now, in the
-// cumulative counters as of the ledger clock ledgerAt; and whether a clock
-// is at risk or breached now.
+// a ticket's contribution: the breach of a clock whose deadline has
+// passed unmet, in the windows and gauges as of the wall clock now, in
+// the cumulative counters as of the ledger clock ledgerAt; and whether a
+// clock is paused, breached or at risk now.
 func (s *State) final(fs *foldState, now, ledgerAt int64, sign int64) {
-	for k := range sla.NumKinds {
-		c := &fs.clocks[k]
-		if !c.active || c.met {
+	for i := range fs.clocks {
+		c := &fs.clocks[i]
+		if !c.live() {
 			continue
 		}
-		switch {
-		case c.deadline <= now:
-			s.slaWindowOutcome(fs.bd, k, breached, c.deadline, sign)
-			s.sla.breachedOpen[k][fs.bd.pri] += sign
-		case c.warn() <= now:
-			s.sla.atRisk[k][fs.bd.pri] += sign
+		if c.hasDeadline() && c.deadline <= now {
+			s.slaWindowOutcome(c.lab, c.kind, breached, c.deadline, sign)
 		}
-		if c.deadline <= ledgerAt {
-			s.led.add(s.led.outcomeSlot(k, fs.bd.pri, breached), sign)
+		s.gauge(c, now, sign)
+		if c.hasDeadline() && c.deadline <= ledgerAt {
+			s.ledgerOutcome(c.lab, c.kind, breached, sign)
 		}
+	}
+}
+
+// gauge adds sign to the live gauge that live clock c counts in at now:
+// paused, breached (and open) or at risk, if any.
+func (s *State) gauge(c *clock, now int64, sign int64) {
+	var g []int64
+	switch {
+	case c.state == clockPaused:
+		g = s.sla.paused[c.kind]
+	case c.deadline <= now:
+		g = s.sla.breachedOpen[c.kind]
+	case c.warn() <= now:
+		g = s.sla.atRisk[c.kind]
+	default:
+		return
+	}
+	for _, cell := range s.dims.slaCells(c.lab) {
+		g[cell] += sign
 	}
 }
 
@@ -148,8 +331,8 @@ func (s *State) final(fs *foldState, now, ledgerAt int64, sign int64) {
 // unmet clocks of fs, or maxTime.
 func nextLedgerChange(fs *foldState, ledgerAt int64) int64 {
 	next := int64(maxTime)
-	for k := range sla.NumKinds {
-		if c := &fs.clocks[k]; c.active && !c.met && c.deadline > ledgerAt {
+	for i := range fs.clocks {
+		if c := &fs.clocks[i]; c.hasDeadline() && c.deadline > ledgerAt {
 			next = min(next, c.deadline)
 		}
 	}
@@ -160,13 +343,11 @@ func nextLedgerChange(fs *foldState, ledgerAt int64) int64 {
 // maxTime.
 func nextChange(fs *foldState, now int64) int64 {
 	next := int64(maxTime)
-	for k := range sla.NumKinds {
-		c := &fs.clocks[k]
-		if !c.active || c.met {
-			continue
-		}
+	for i := range fs.clocks {
+		c := &fs.clocks[i]
 		switch {
-		case c.warn() > now:
+		case !c.hasDeadline():
+		case c.state == clockRunning && c.warn() > now:
 			next = min(next, c.warn())
 		case c.deadline > now:
 			next = min(next, c.deadline)
@@ -250,63 +431,107 @@ func (s *State) advanceLedger(at int64) {
 	s.sla.ledgerAt = at
 }
 
-// nextBreach returns the earliest deadline after now among unmet clocks
-// of kind k and priority pri, dropping stale heap entries on the way.
-func (s *State) nextBreach(k sla.Kind, pri events.Priority, now int64) (int64, bool) {
-	h := &s.sla.deadlines[k][pri]
-	less := func(a, b deadline) bool { return a.at < b.at }
-	for len(*h) > 0 {
-		d := (*h)[0]
-		tk := s.tickets.at(d.tix)
-		c := &tk.fs.clocks[k]
-		if d.at > now && tk.log != nil && tk.fs.bd.pri == uint8(pri) && c.active && !c.met && c.deadline == d.at {
-			return d.at, true
+// nextBreaches returns, per kind and SLA cell, the earliest deadline after
+// now among the running clocks, maxTime where there is none. It visits
+// every tracked ticket: a view is taken about once a second, and one pass
+// over the slab is cheaper than keeping a heap of deadlines per cell.
+func (s *State) nextBreaches(now int64) [sla.NumKinds][]int64 {
+	var next [sla.NumKinds][]int64
+	for k := range next {
+		next[k] = make([]int64, s.dims.numSLACells())
+		for i := range next[k] {
+			next[k][i] = maxTime
 		}
-		popHeap(h, less)
 	}
-	return 0, false
-}
-
-// AtRisk is an open ticket whose SLA clock is at risk or breached.
-type AtRisk struct {
-	TicketID string
-	SLA      string // first_reply or resolution
-	Priority string
-	Channel  string
-	Team     string
-	Status   string // at_risk or breached
-	Deadline int64  // Unix ns
-}
-
-// AtRiskTickets lists the open tickets at risk or in breach as of the last
-// Advance, soonest deadline first, at most limit of them.
-func (s *State) AtRiskTickets(limit int) []AtRisk {
-	now := s.sla.now
-	var out []AtRisk
 	for i := range s.tickets.len() {
 		tk := s.tickets.at(i)
 		if tk.log == nil {
 			continue
 		}
-		for k := range sla.NumKinds {
-			c := &tk.fs.clocks[k]
-			if !c.active || c.met || c.warn() > now {
+		for j := range tk.fs.clocks {
+			c := &tk.fs.clocks[j]
+			if c.state != clockRunning || c.deadline <= now {
 				continue
 			}
-			status := "at_risk"
-			if c.deadline <= now {
-				status = "breached"
+			for _, cell := range s.dims.slaCells(c.lab) {
+				next[c.kind][cell] = min(next[c.kind][cell], c.deadline)
 			}
-			bd := tk.fs.bd
-			out = append(out, AtRisk{TicketID: tk.id(), SLA: k.String(), Priority: priorityLabel(int(bd.pri)),
-				Channel: s.dims.channels[bd.ch], Team: s.dims.teams[bd.team], Status: status, Deadline: c.deadline})
 		}
 	}
-	slices.SortFunc(out, func(a, b AtRisk) int {
-		return cmp.Or(cmp.Compare(a.Deadline, b.Deadline), cmp.Compare(a.TicketID, b.TicketID), cmp.Compare(a.SLA, b.SLA))
+	return next
+}
+
+// AtRisk is an open ticket's SLA clock that is at risk or breached.
+type AtRisk struct {
+	TicketID string
+	SLA      string // first_reply, next_reply or resolution
+	Policy   string
+	Priority string
+	Channel  string
+	Team     string
+	State    string // at_risk or breached
+	Status   string // the ticket's status: open, pending or on_hold
+	Deadline int64  // Unix ns
+	// PausedSeconds is how long the clock has stood still so far.
+	PausedSeconds int64
+}
+
+// AtRiskFilter selects clocks for AtRiskTickets; an empty field selects
+// every value.
+type AtRiskFilter struct {
+	State, SLA, Priority, Team string
+}
+
+func (f *AtRiskFilter) keep(a *AtRisk) bool {
+	return (f.State == "" || f.State == a.State) && (f.SLA == "" || f.SLA == a.SLA) &&
+		(f.Priority == "" || f.Priority == a.Priority) && (f.Team == "" || f.Team == a.Team)
+}
+
+// AtRiskList is a page of AtRiskTickets and the totals it was cut from.
+type AtRiskList struct {
+	Tickets []AtRisk
+	// AtRisk and Breached count every clock the filter kept, by state.
+	AtRisk, Breached int
+}
+
+// AtRiskTickets lists the running clocks of open tickets at risk or in
+// breach as of the last Advance that the filter keeps: at risk before
+// breached, each soonest deadline first, at most limit of them.
+func (s *State) AtRiskTickets(f AtRiskFilter, limit int) AtRiskList {
+	now := s.sla.now
+	var out AtRiskList
+	for i := range s.tickets.len() {
+		tk := s.tickets.at(i)
+		if tk.log == nil {
+			continue
+		}
+		for j := range tk.fs.clocks {
+			c := &tk.fs.clocks[j]
+			if c.state != clockRunning || c.warn() > now {
+				continue
+			}
+			a := AtRisk{TicketID: tk.id(), SLA: c.kind.String(), Policy: s.sla.cfg.Policies[c.lab.policy].Name,
+				Priority: priorityLabel(int(c.lab.pri)), Channel: s.dims.channels[c.lab.ch], Team: s.dims.teams[c.lab.team],
+				State: "at_risk", Status: tk.fs.status.String(), Deadline: c.deadline, PausedSeconds: int64(c.pausedSecs)}
+			if c.deadline <= now {
+				a.State = "breached"
+			}
+			if !f.keep(&a) {
+				continue
+			}
+			if a.State == "breached" {
+				out.Breached++
+			} else {
+				out.AtRisk++
+			}
+			out.Tickets = append(out.Tickets, a)
+		}
+	}
+	slices.SortFunc(out.Tickets, func(a, b AtRisk) int {
+		return cmp.Or(cmp.Compare(a.State, b.State), cmp.Compare(a.Deadline, b.Deadline), cmp.Compare(a.TicketID, b.TicketID), cmp.Compare(a.SLA, b.SLA))
 	})
-	if len(out) > limit {
-		out = out[:limit]
+	if len(out.Tickets) > limit {
+		out.Tickets = out.Tickets[:limit]
 	}
 	return out
 }

@@ -47,24 +47,24 @@ func TestSLALifecycle(t *testing.T) {
 
 	// 08:13: the urgent clocks still running passed their warning (08:12).
 	snap := slaAt(s, 13)
-	require.Equal(t, int64(3), snap.SLA.AtRisk[fr][urg]) // U2, U3, U4
-	require.Equal(t, int64(0), snap.SLA.BreachedOpen[fr][urg])
-	require.True(t, snap.SLA.HasNextBreach[fr][urg])
-	require.Equal(t, at(15), snap.SLA.NextBreach[fr][urg])
-	require.Equal(t, at(60), snap.SLA.NextBreach[fr][hi])
-	require.Equal(t, at(240), snap.SLA.NextBreach[res][urg])
+	require.Equal(t, int64(3), snap.SLA.AtRisk[fr][pc(urg)]) // U2, U3, U4
+	require.Equal(t, int64(0), snap.SLA.BreachedOpen[fr][pc(urg)])
+	require.True(t, snap.SLA.HasNextBreach[fr][pc(urg)])
+	require.Equal(t, at(15), snap.SLA.NextBreach[fr][pc(urg)])
+	require.Equal(t, at(60), snap.SLA.NextBreach[fr][pc(hi)])
+	require.Equal(t, at(240), snap.SLA.NextBreach[res][pc(urg)])
 
 	// 08:16: the wall clock passed 08:15 with no replies: three breaches,
 	// counted at 08:15, without any new event.
 	snap = slaAt(s, 16)
-	require.Equal(t, int64(0), snap.SLA.AtRisk[fr][urg])
-	require.Equal(t, int64(3), snap.SLA.BreachedOpen[fr][urg])
-	require.Equal(t, [2]int64{1, 3}, snap.SLA.Outcomes[fr][urg])
-	v := cell(t, snap, "1h", Cell{"all", "urgent", "all"})
-	require.Equal(t, int64(1), v.SLAAchieved[fr])
-	require.Equal(t, int64(3), v.SLABreached[fr])
-	require.InDelta(t, 0.25, must(t, func() (float64, bool) { return v.SLACompliance(fr) }), 1e-12)
-	require.Equal(t, at(60), snap.SLA.NextBreach[fr][hi])
+	require.Equal(t, int64(0), snap.SLA.AtRisk[fr][pc(urg)])
+	require.Equal(t, int64(3), snap.SLA.BreachedOpen[fr][pc(urg)])
+	require.Equal(t, [2]int64{1, 3}, snap.SLA.Outcomes[fr][pc(urg)])
+	v := slaCell(t, snap, "1h", SLACell{"all", "urgent", "all", "all"})
+	require.Equal(t, int64(1), v.Achieved[fr])
+	require.Equal(t, int64(3), v.Breached[fr])
+	require.InDelta(t, 0.25, must(t, func() (float64, bool) { return v.Compliance(fr) }), 1e-12)
+	require.Equal(t, at(60), snap.SLA.NextBreach[fr][pc(hi)])
 
 	// U2 replies late, at 08:20: still one breach, counted once, even
 	// when the reply is delivered twice. Its ticket is no longer an open
@@ -73,8 +73,8 @@ func TestSLALifecycle(t *testing.T) {
 	s.Apply(ev("u2r", events.TicketFirstReply, "U2", 20))
 	require.Equal(t, Duplicate, s.Apply(ev("u2r", events.TicketFirstReply, "U2", 20)))
 	snap = slaAt(s, 20)
-	require.Equal(t, [2]int64{1, 3}, snap.SLA.Outcomes[fr][urg])
-	require.Equal(t, int64(2), snap.SLA.BreachedOpen[fr][urg])
+	require.Equal(t, [2]int64{1, 3}, snap.SLA.Outcomes[fr][pc(urg)])
+	require.Equal(t, int64(2), snap.SLA.BreachedOpen[fr][pc(urg)])
 
 	// U4's reply was sent at 08:14 but reaches us only now: it met the
 	// target, so the breach counted at 08:15 is taken back. The windowed
@@ -83,41 +83,44 @@ func TestSLALifecycle(t *testing.T) {
 	// the breach taken back is counted as a correction (1).
 	s.Apply(ev("u4r", events.TicketFirstReply, "U4", 14))
 	snap = slaAt(s, 21)
-	require.Equal(t, [2]int64{2, 3}, snap.SLA.Outcomes[fr][urg])
-	require.Equal(t, [2]int64{0, 1}, snap.SLA.OutcomesCorrected[fr][urg])
-	require.Equal(t, int64(1), snap.SLA.BreachedOpen[fr][urg]) // U3
-	v = cell(t, snap, "1h", Cell{"all", "urgent", "all"})
-	require.Equal(t, int64(2), v.SLAAchieved[fr])
-	require.Equal(t, int64(2), v.SLABreached[fr])
+	require.Equal(t, [2]int64{2, 3}, snap.SLA.Outcomes[fr][pc(urg)])
+	require.Equal(t, [2]int64{0, 1}, snap.SLA.OutcomesCorrected[fr][pc(urg)])
+	require.Equal(t, int64(1), snap.SLA.BreachedOpen[fr][pc(urg)]) // U3
+	v = slaCell(t, snap, "1h", SLACell{"all", "urgent", "all", "all"})
+	require.Equal(t, int64(2), v.Achieved[fr])
+	require.Equal(t, int64(2), v.Breached[fr])
 
 	// N1 is resolved without a reply: the resolution fulfils both clocks.
 	s.Apply(ev("n1x", events.TicketResolved, "N1", 21))
 	snap = slaAt(s, 21)
-	require.Equal(t, [2]int64{1, 0}, snap.SLA.Outcomes[fr][nrm])
-	require.Equal(t, [2]int64{1, 0}, snap.SLA.Outcomes[res][nrm])
+	require.Equal(t, [2]int64{1, 0}, snap.SLA.Outcomes[fr][pc(nrm)])
+	require.Equal(t, [2]int64{1, 0}, snap.SLA.Outcomes[res][pc(nrm)])
 
 	// H1 (first reply 1h, warning at 48 min) is at risk at 08:50 and in
 	// breach at 09:01.
 	snap = slaAt(s, 50)
-	require.Equal(t, int64(1), snap.SLA.AtRisk[fr][hi])
+	require.Equal(t, int64(1), snap.SLA.AtRisk[fr][pc(hi)])
 	snap = slaAt(s, 61)
-	require.Equal(t, int64(0), snap.SLA.AtRisk[fr][hi])
-	require.Equal(t, int64(1), snap.SLA.BreachedOpen[fr][hi])
-	require.Equal(t, [2]int64{0, 1}, snap.SLA.Outcomes[fr][hi])
+	require.Equal(t, int64(0), snap.SLA.AtRisk[fr][pc(hi)])
+	require.Equal(t, int64(1), snap.SLA.BreachedOpen[fr][pc(hi)])
+	require.Equal(t, [2]int64{0, 1}, snap.SLA.Outcomes[fr][pc(hi)])
 	// Next urgent resolution breach: 12:00, for U1–U4 opened at 08:00.
-	require.Equal(t, at(240), snap.SLA.NextBreach[res][urg])
+	require.Equal(t, at(240), snap.SLA.NextBreach[res][pc(urg)])
 	// L1's first reply deadline is 16:00; nothing else low is pending.
-	require.Equal(t, at(480), snap.SLA.NextBreach[fr][low])
-	require.False(t, snap.SLA.HasNextBreach[fr][nrm])
+	require.Equal(t, at(480), snap.SLA.NextBreach[fr][pc(low)])
+	require.False(t, snap.SLA.HasNextBreach[fr][pc(nrm)])
 
 	// The at-risk list: open tickets at risk or in breach, soonest
 	// deadline first.
-	list := s.AtRiskTickets(10)
-	require.Equal(t, []AtRisk{
-		{TicketID: "U3", SLA: "first_reply", Priority: "urgent", Channel: "unknown", Team: "unknown", Status: "breached", Deadline: at(15)},
-		{TicketID: "H1", SLA: "first_reply", Priority: "high", Channel: "unknown", Team: "unknown", Status: "breached", Deadline: at(60)},
-	}, list)
-	require.Len(t, s.AtRiskTickets(1), 1)
+	list := s.AtRiskTickets(AtRiskFilter{}, 10)
+	require.Equal(t, AtRiskList{Breached: 2, Tickets: []AtRisk{
+		{TicketID: "U3", SLA: "first_reply", Policy: "default", Priority: "urgent", Channel: "unknown", Team: "unknown", State: "breached", Status: "open", Deadline: at(15)},
+		{TicketID: "H1", SLA: "first_reply", Policy: "default", Priority: "high", Channel: "unknown", Team: "unknown", State: "breached", Status: "open", Deadline: at(60)},
+	}}, list)
+	require.Len(t, s.AtRiskTickets(AtRiskFilter{}, 1).Tickets, 1)
+	require.Equal(t, 2, s.AtRiskTickets(AtRiskFilter{}, 1).Breached)
+	require.Empty(t, s.AtRiskTickets(AtRiskFilter{State: "at_risk"}, 10).Tickets)
+	require.Equal(t, "H1", s.AtRiskTickets(AtRiskFilter{Priority: "high"}, 10).Tickets[0].TicketID)
 }
 
 func TestSLAReopenStartsANewResolutionClock(t *testing.T) {
@@ -128,17 +131,17 @@ func TestSLAReopenStartsANewResolutionClock(t *testing.T) {
 	s.Advance(at(60))
 	s.Apply(ev("re", events.TicketReopened, "R", 60)) // new clock: due 13:00
 	snap := slaAt(s, 61)
-	require.Equal(t, at(300), snap.SLA.NextBreach[res][urg])
+	require.Equal(t, at(300), snap.SLA.NextBreach[res][pc(urg)])
 	snap = slaAt(s, 301)
-	require.Equal(t, [2]int64{1, 1}, snap.SLA.Outcomes[res][urg])
-	require.Equal(t, int64(1), snap.SLA.BreachedOpen[res][urg])
+	require.Equal(t, [2]int64{1, 1}, snap.SLA.Outcomes[res][pc(urg)])
+	require.Equal(t, int64(1), snap.SLA.BreachedOpen[res][pc(urg)])
 	s.Apply(ev("x2", events.TicketResolved, "R", 310)) // late: no second breach
 	snap = slaAt(s, 311)
-	require.Equal(t, [2]int64{1, 1}, snap.SLA.Outcomes[res][urg])
-	require.Equal(t, int64(0), snap.SLA.BreachedOpen[res][urg])
-	v := overall(t, snap, "24h")
-	require.Equal(t, int64(1), v.SLAAchieved[res])
-	require.Equal(t, int64(1), v.SLABreached[res])
+	require.Equal(t, [2]int64{1, 1}, snap.SLA.Outcomes[res][pc(urg)])
+	require.Equal(t, int64(0), snap.SLA.BreachedOpen[res][pc(urg)])
+	v := slaCell(t, snap, "24h", SLACell{"all", "all", "all", "all"})
+	require.Equal(t, int64(1), v.Achieved[res])
+	require.Equal(t, int64(1), v.Breached[res])
 }
 
 // TestSLAOrderDoesNotMatter delivers the same events in many orders, with
@@ -174,16 +177,15 @@ func TestSLAOrderDoesNotMatter(t *testing.T) {
 			want = snap
 			// A breached (reply at 20 after 15), B achieved, C achieved
 			// by its resolution.
-			ex := exactSLA(snap.SLA)
-			require.Equal(t, [2]int64{1, 1}, ex.Outcomes[fr][urg])
-			require.Equal(t, [2]int64{1, 0}, ex.Outcomes[fr][hi])
+			require.Equal(t, [2]int64{1, 1}, exactOutcomes(snap, fr, urg))
+			require.Equal(t, [2]int64{1, 0}, exactOutcomes(snap, fr, hi))
 			// Resolution: B achieved at 100, then its reopened clock
 			// (110 + 4h = 350) breached; A open since 0: breached at 240;
 			// C achieved.
-			require.Equal(t, [2]int64{1, 2}, ex.Outcomes[res][urg])
-			require.Equal(t, int64(2), snap.SLA.BreachedOpen[res][urg])
+			require.Equal(t, [2]int64{1, 2}, exactOutcomes(snap, res, urg))
+			require.Equal(t, int64(2), snap.SLA.BreachedOpen[res][pc(urg)])
 		}
-		require.Equal(t, exactSLA(want.SLA), exactSLA(snap.SLA), "round %d", round)
+		require.Equal(t, exactSLA(want), exactSLA(snap), "round %d", round)
 		require.Equal(t, byCell(want), byCell(snap), "round %d", round)
 	}
 }
@@ -242,9 +244,9 @@ func TestSLAWorkedExample(t *testing.T) {
 	cal, err := sla.NewCalendar(sla.Schedule{Location: berlin, Week: week})
 	require.NoError(t, err)
 	cfg := DefaultConfig()
-	cfg.SLA.Targets[fr][urg] = time.Hour
-	cfg.SLA.Targets[res][urg] = 8 * time.Hour
-	cfg.SLA.Hours = cal
+	cfg.SLA.Policies[0].Targets[fr][urg] = time.Hour
+	cfg.SLA.Policies[0].Targets[res][urg] = 8 * time.Hour
+	cfg.SLA.Policies[0].Hours = cal
 	local := func(day, h, m int) int64 { return time.Date(2026, 11, day, h, m, 0, 0, berlin).UnixNano() }
 	e := func(id string, typ events.Type, when int64) *events.Event {
 		return &events.Event{ID: []byte(id), Type: typ, TicketID: []byte("T"), OccurredAt: when, Priority: urg, Replies: -1, HandleMillis: -1}
@@ -255,28 +257,32 @@ func TestSLAWorkedExample(t *testing.T) {
 	step := func(when int64) *View { s.Advance(when); return s.View(when) }
 
 	snap := step(local(30, 9, 42)) // Monday
-	require.Equal(t, local(30, 9, 55), snap.SLA.NextBreach[fr][urg])
-	require.Equal(t, local(30, 16, 55), snap.SLA.NextBreach[res][urg])
-	require.Equal(t, int64(0), snap.SLA.AtRisk[fr][urg])
-	require.Equal(t, int64(1), step(local(30, 9, 43)).SLA.AtRisk[fr][urg])
+	require.Equal(t, local(30, 9, 55), snap.SLA.NextBreach[fr][pc(urg)])
+	require.Equal(t, local(30, 16, 55), snap.SLA.NextBreach[res][pc(urg)])
+	require.Equal(t, int64(0), snap.SLA.AtRisk[fr][pc(urg)])
+	require.Equal(t, int64(1), step(local(30, 9, 43)).SLA.AtRisk[fr][pc(urg)])
 	snap = step(local(30, 9, 55))
-	require.Equal(t, int64(1), snap.SLA.BreachedOpen[fr][urg])
+	require.Equal(t, int64(1), snap.SLA.BreachedOpen[fr][pc(urg)])
 	// The cumulative counter waits ledgerGrace (2s) for messages still
 	// on their way before it counts the breach.
-	require.Equal(t, [2]int64{0, 0}, snap.SLA.Outcomes[fr][urg])
+	require.Equal(t, [2]int64{0, 0}, snap.SLA.Outcomes[fr][pc(urg)])
 	snap = step(local(30, 9, 55) + int64(2*time.Second))
-	require.Equal(t, [2]int64{0, 1}, snap.SLA.Outcomes[fr][urg])
+	require.Equal(t, [2]int64{0, 1}, snap.SLA.Outcomes[fr][pc(urg)])
 	s.Apply(e("r", events.TicketFirstReply, local(30, 10, 10)))
-	require.Equal(t, int64(0), step(local(30, 10, 10)).SLA.BreachedOpen[fr][urg])
-	require.Equal(t, int64(0), step(local(30, 15, 18)).SLA.AtRisk[res][urg])
-	require.Equal(t, int64(1), step(local(30, 15, 19)).SLA.AtRisk[res][urg])
+	require.Equal(t, int64(0), step(local(30, 10, 10)).SLA.BreachedOpen[fr][pc(urg)])
+	require.Equal(t, int64(0), step(local(30, 15, 18)).SLA.AtRisk[res][pc(urg)])
+	require.Equal(t, int64(1), step(local(30, 15, 19)).SLA.AtRisk[res][pc(urg)])
 	s.Apply(e("x", events.TicketResolved, local(30, 15, 0)))
 	s.Apply(e("re", events.TicketReopened, local(31, 10, 0))) // Tuesday
 	snap = step(local(31, 10, 0))
-	require.Equal(t, local(31, 18, 0), snap.SLA.NextBreach[res][urg])
+	require.Equal(t, local(31, 18, 0), snap.SLA.NextBreach[res][pc(urg)])
 	s.Apply(e("x2", events.TicketResolved, local(32, 9, 30))) // Wednesday (2 Dec)
 	snap = step(local(32, 9, 30))
-	require.Equal(t, [2]int64{0, 1}, snap.SLA.Outcomes[fr][urg])
-	require.Equal(t, [2]int64{1, 1}, snap.SLA.Outcomes[res][urg])
-	require.Equal(t, int64(0), snap.SLA.BreachedOpen[res][urg])
+	require.Equal(t, [2]int64{0, 1}, snap.SLA.Outcomes[fr][pc(urg)])
+	require.Equal(t, [2]int64{1, 1}, snap.SLA.Outcomes[res][pc(urg)])
+	require.Equal(t, int64(0), snap.SLA.BreachedOpen[res][pc(urg)])
 }
+
+// pc is the index of priority p in View.SLACells and SLAStatus.OutcomeCells:
+// after the overall value, the priorities in order.
+func pc(p events.Priority) int { return 1 + int(p) }

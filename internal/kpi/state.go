@@ -53,16 +53,22 @@ const (
 	cCES
 	cCESScore
 	cCESEasy
-	// cSLA is the first of sla.NumKinds × numOutcomes counters:
-	// first reply achieved, breached, resolution achieved, breached.
-	cSLA
-	numCounters = cSLA + int(sla.NumKinds)*numOutcomes
+	cAgentReplies
+	cCustomerMessages
+	cNextReplies
+	cNextReplyMs
+	numCounters
 )
+
+// SLA outcome counters are kept per SLA cell (labels.go) after the
+// counters of the breakdown cells: sla.NumKinds × numOutcomes per cell.
+const slaPerCell = int(sla.NumKinds) * numOutcomes
 
 // Histograms kept per cell.
 const (
 	hFirstReply = iota
 	hResolution
+	hNextReply
 	numHists
 )
 
@@ -104,7 +110,7 @@ type State struct {
 	lastLive   bool
 	nextSweep  int64 // watermark at which resolved tickets are evicted next
 
-	open []int64 // open tickets per cell
+	open []int64 // open tickets per status and cell: open[status*numCells+cell]
 	led  ledger  // the cumulative series
 
 	applied    [events.NumTypes]int64
@@ -129,7 +135,15 @@ func New(cfg Config, now int64) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := newDims(cfg.Channels, cfg.Teams, cfg.MaxTeams)
+	d := newDims(cfg.Channels, cfg.Teams, cfg.MaxTeams, len(cfg.SLA.Policies))
+	for _, p := range cfg.SLA.Policies {
+		// Teams a policy names are admitted first, so that it can match.
+		for _, t := range p.Match.Teams {
+			if !d.fixed && len(d.teams)-2 < d.maxTeams {
+				addLabel(&d.teams, d.teamIx, t)
+			}
+		}
+	}
 	s := &State{
 		cfg:        cfg,
 		dims:       d,
@@ -138,12 +152,12 @@ func New(cfg Config, now int64) (*State, error) {
 		ticketless: map[uint64]int64{},
 		watermark:  minTime,
 		lastStored: minTime,
-		open:       make([]int64, d.numCells()),
+		open:       make([]int64, events.NumStatuses*d.numCells()),
 		rejected:   map[events.Reason]int64{},
 		lastEvent:  minTime,
-		sla:        slaBook{policy: cfg.SLA, now: now, ledgerAt: minTime},
+		sla:        newSLABook(cfg.SLA, d, now),
 	}
-	layout := windows.Layout{Counters: d.numCells() * numCounters, Hists: d.numCells() * numHists, Expand: d.expandHists}
+	layout := windows.Layout{Counters: d.numCells()*numCounters + d.numSLACells()*slaPerCell, Hists: d.numCells() * numHists, Expand: d.expandHists}
 	for _, wc := range cfg.Windows {
 		w, err := windows.New(windows.Spec{Width: wc.Width, Ahead: cfg.MaxClockSkew}, layout, bins, now)
 		if err != nil {
@@ -154,7 +168,7 @@ func New(cfg Config, now int64) (*State, error) {
 			s.longest = w
 		}
 	}
-	s.led = newLedger(len(d.channels), len(d.channels)*numPri*(2+d.maxTeams))
+	s.led = newLedger(len(d.channels), len(d.channels)*numPri*(2+d.maxTeams), d.numSLACells())
 	return s, nil
 }
 
@@ -208,8 +222,11 @@ func (s *State) apply(ev *events.Event) Result {
 		return Expired
 	}
 	s.applied[ev.Type]++
-	if ev.Type == events.TicketOpened {
+	switch ev.Type {
+	case events.TicketOpened:
 		e = newEntry(ev, s.dims.breakdown(ev))
+	case events.TicketUpdated:
+		e = newEntry(ev, s.dims.update(ev))
 	}
 	s.lastEvent = max(s.lastEvent, e.at)
 	if !s.longest.Covers(e.at) {
@@ -230,14 +247,14 @@ func (s *State) apply(ev *events.Event) Result {
 		s.addToTicket(tix, e)
 	case len(ev.TicketID) == 0:
 		s.rememberTicketless(e)
-		s.contribute(unknown(), e, 1)
+		s.contribute(unknown(), e, -1, 1)
 	case ev.Type == events.TicketOpened:
 		s.track(ev.TicketID, e)
 	default:
 		if ev.Type == events.SurveyAnswered {
 			// Surveys are never held: counted now as unknown, moved
 			// to their ticket should its opening turn up.
-			s.contribute(unknown(), e, 1)
+			s.contribute(unknown(), e, -1, 1)
 		}
 		s.held[string(ev.TicketID)] = append(s.held[string(ev.TicketID)], e)
 		s.heldMin = min(s.heldMin, e.at)

@@ -5,7 +5,6 @@ package kpi
 
 import (
 	"github.com/helpdesk-kpi/aggregator/internal/events"
-	"github.com/helpdesk-kpi/aggregator/internal/sla"
 )
 
 // ticket is one tracked ticket: opened, and not yet evicted. It lives in
@@ -62,10 +61,16 @@ func (tk *ticket) idHash() uint64 {
 // foldState is what a ticket's fold has established so far.
 type foldState struct {
 	openedAt int64
-	clocks   [sla.NumKinds]clock
-	bd       breakdown
-	replied  bool
-	open     bool
+	// waitStart is when the running wait for a next reply began, or
+	// minTime while there is none.
+	waitStart int64
+	clocks    [numSlots]clock
+	replies   uint16 // ticket.replied events so far, up to its maximum
+	bd        breakdown
+	policy    uint8 // index of the SLA policy, or noPolicy
+	status    events.Status
+	replied   bool // the first reply came
+	open      bool
 }
 
 // lookup returns the slab index of the ticket with the given id.
@@ -96,7 +101,7 @@ func (s *State) track(id []byte, opened entry) {
 	if held, ok := s.held[string(id)]; ok {
 		for _, e := range held {
 			if e.typ() == events.SurveyAnswered {
-				s.contribute(unknown(), e, -1) // re-counted by the fold
+				s.contribute(unknown(), e, -1, -1) // re-counted by the fold
 			}
 			tk.log = insertSorted(tk.log, e)
 		}

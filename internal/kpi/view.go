@@ -34,14 +34,30 @@ type Values struct {
 	NPSResponses, NPSPromoters, NPSDetractors  int64
 	CESResponses, CESScoreSum, CESEasy         int64
 
-	// SLA outcomes by sla.Kind: achieved counted when met, breached at
-	// the deadline.
-	SLAAchieved, SLABreached [sla.NumKinds]int64
+	AgentReplies, CustomerMessages int64
+	NextReplies                    int64
+	NextReplyMs                    int64
+	NextReplyQuantiles             []float64
 }
 
-// SLACompliance returns achieved ÷ (achieved + breached) for kind k.
-func (v *Values) SLACompliance(k sla.Kind) (float64, bool) {
-	return ratio(v.SLAAchieved[k], v.SLAAchieved[k]+v.SLABreached[k])
+// NextReplyAvg returns the mean next reply time in seconds.
+func (v *Values) NextReplyAvg() (float64, bool) { return ratio(v.NextReplyMs, v.NextReplies*1000) }
+
+// SLACell names one SLA breakdown series: all four labels "all" for the
+// overall value, or exactly one of them set to a real value.
+type SLACell struct {
+	Policy, Priority, Channel, Team string
+}
+
+// SLAValues are the windowed SLA outcomes of one SLA cell by sla.Kind:
+// achieved counted when met, breached at the deadline.
+type SLAValues struct {
+	Achieved, Breached [sla.NumKinds]int64
+}
+
+// Compliance returns achieved ÷ (achieved + breached) for kind k.
+func (v *SLAValues) Compliance(k sla.Kind) (float64, bool) {
+	return ratio(v.Achieved[k], v.Achieved[k]+v.Breached[k])
 }
 
 func ratio(num, den int64) (float64, bool) {
@@ -84,10 +100,12 @@ func (v *Values) CESAvg() (float64, bool) { return ratio(v.CESScoreSum, v.CESRes
 // CESEasyRatio returns the share of CES answers scoring 5 to 7.
 func (v *Values) CESEasyRatio() (float64, bool) { return ratio(v.CESEasy, v.CESResponses) }
 
-// WindowValues holds one window's values, one per View.Cells entry.
+// WindowValues holds one window's values, one per View.Cells entry, and
+// its SLA outcomes, one per View.SLACells entry.
 type WindowValues struct {
 	Name  string
 	Cells []Values
+	SLA   []SLAValues
 }
 
 // TicketTotals are the cumulative ticket counts of one channel × priority ×
@@ -133,10 +151,14 @@ type View struct {
 	Cells     []Cell
 	Windows   []WindowValues
 	Open      []int64 // open tickets, one per Cells entry
+	// OpenByStatus is the backlog by events.Status, one per Cells entry.
+	OpenByStatus [events.NumStatuses][]int64
+	SLACells     []SLACell
 
 	Tickets             []TicketTotals // non-zero combinations only
 	FirstReplyDurations []DurationHistogram
 	ResolutionDurations []DurationHistogram
+	NextReplyDurations  []DurationHistogram
 	Surveys             []SurveyCount // non-zero only
 
 	Applied    [events.NumTypes]int64 // by events.Type
@@ -174,20 +196,28 @@ type View struct {
 }
 
 // SLAStatus is the live SLA state of open tickets, by sla.Kind and
-// events.Priority.
+// View.SLACells entry.
 type SLAStatus struct {
-	AtRisk       [sla.NumKinds][events.NumPriorities]int64
-	BreachedOpen [sla.NumKinds][events.NumPriorities]int64
-	// NextBreach is the earliest upcoming deadline of an unmet clock
+	AtRisk, BreachedOpen, Paused [sla.NumKinds][]int64
+	// NextBreach is the earliest upcoming deadline of a running clock
 	// (Unix ns); HasNextBreach says whether there is one.
-	NextBreach    [sla.NumKinds][events.NumPriorities]int64
-	HasNextBreach [sla.NumKinds][events.NumPriorities]bool
-	// Outcomes are cumulative, from the ledger, and never decrease:
-	// [kind][priority][0 achieved, 1 breached]. OutcomesCorrected counts
-	// the outcomes that later events took back (a breach undone by a reply
-	// that arrived late, say); the exact count is the difference.
-	Outcomes          [sla.NumKinds][events.NumPriorities][2]int64
-	OutcomesCorrected [sla.NumKinds][events.NumPriorities][2]int64
+	NextBreach    [sla.NumKinds][]int64
+	HasNextBreach [sla.NumKinds][]bool
+	// Outcomes are cumulative, from the ledger, and never decrease: by
+	// OutcomeCells entry, [kind][i][0 achieved, 1 breached].
+	// OutcomesCorrected counts the outcomes that later events took back
+	// (a breach undone by a reply that arrived late, say); the exact
+	// count is the difference.
+	OutcomeCells      []OutcomeCell
+	Outcomes          [sla.NumKinds][][2]int64
+	OutcomesCorrected [sla.NumKinds][][2]int64
+}
+
+// OutcomeCell names one series of helpdesk_sla_outcomes_total: the
+// breakdown rule over policy, priority and team (the counters have no
+// channel).
+type OutcomeCell struct {
+	Policy, Priority, Team string
 }
 
 // Tracked returns the number of tickets tracked.
@@ -229,9 +259,17 @@ func (s *State) View(now int64) *View {
 	for i, t := range d.teams {
 		add(1+len(d.channels)+numPri+i, Cell{LabelAll, LabelAll, t})
 	}
+	nc := d.numCells()
 	for _, c := range cells {
-		snap.Open = append(snap.Open, s.open[c])
+		var total int64
+		for st := range events.NumStatuses {
+			n := s.open[st*nc+c]
+			snap.OpenByStatus[st] = append(snap.OpenByStatus[st], n)
+			total += n
+		}
+		snap.Open = append(snap.Open, total)
 	}
+	slaCells := s.viewSLACells(snap)
 	for wi, w := range s.wins {
 		wv := WindowValues{Name: s.cfg.Windows[wi].Name, Cells: make([]Values, len(cells))}
 		for i, c := range cells {
@@ -245,31 +283,26 @@ func (s *State) View(now int64) *View {
 				CSATResponses: ctr(cCSAT), CSATSatisfied: ctr(cCSATSatisfied), CSATScoreSum: ctr(cCSATScore),
 				NPSResponses: ctr(cNPS), NPSPromoters: ctr(cNPSPromoters), NPSDetractors: ctr(cNPSDetractors),
 				CESResponses: ctr(cCES), CESScoreSum: ctr(cCESScore), CESEasy: ctr(cCESEasy),
-			}
-			for k := range sla.NumKinds {
-				v.SLAAchieved[k] = ctr(cSLA + int(k)*numOutcomes + achieved)
-				v.SLABreached[k] = ctr(cSLA + int(k)*numOutcomes + breached)
+				AgentReplies: ctr(cAgentReplies), CustomerMessages: ctr(cCustomerMessages),
+				NextReplies: ctr(cNextReplies), NextReplyMs: ctr(cNextReplyMs),
 			}
 			v.FirstReplyQuantiles = quantiles(w.Quantiles, c*numHists+hFirstReply, s.cfg.Quantiles)
 			v.ResolutionQuantiles = quantiles(w.Quantiles, c*numHists+hResolution, s.cfg.Quantiles)
+			v.NextReplyQuantiles = quantiles(w.Quantiles, c*numHists+hNextReply, s.cfg.Quantiles)
 			wv.Cells[i] = v
+		}
+		wv.SLA = make([]SLAValues, len(slaCells))
+		for i, c := range slaCells {
+			v := &wv.SLA[i]
+			for k := range sla.NumKinds {
+				v.Achieved[k] = w.Counter(s.slaBase() + c*slaPerCell + int(k)*numOutcomes + achieved)
+				v.Breached[k] = w.Counter(s.slaBase() + c*slaPerCell + int(k)*numOutcomes + breached)
+			}
 		}
 		snap.Windows = append(snap.Windows, wv)
 	}
 	s.viewTotals(snap)
-	st := &snap.SLA
-	st.AtRisk, st.BreachedOpen = s.sla.atRisk, s.sla.breachedOpen
-	for k := range sla.NumKinds {
-		for p := range events.NumPriorities {
-			for o := range numOutcomes {
-				i := s.led.outcomeSlot(k, uint8(p), o)
-				st.Outcomes[k][p][o], st.OutcomesCorrected[k][p][o] = s.led.counts[i], s.led.corrections[i]
-			}
-		}
-		for p := range events.Priority(events.NumPriorities) {
-			st.NextBreach[k][p], st.HasNextBreach[k][p] = s.nextBreach(k, p, now)
-		}
-	}
+	s.viewSLA(snap, slaCells, now)
 	return snap
 }
 
@@ -298,7 +331,7 @@ func (s *State) viewTotals(snap *View) {
 			}
 		}
 		for pri := range events.NumPriorities {
-			for h, dst := range []*[]DurationHistogram{&snap.FirstReplyDurations, &snap.ResolutionDurations} {
+			for h, dst := range []*[]DurationHistogram{&snap.FirstReplyDurations, &snap.ResolutionDurations, &snap.NextReplyDurations} {
 				src := &s.led.hists[h][ch*events.NumPriorities+pri]
 				if src.count == 0 {
 					continue
@@ -321,6 +354,62 @@ func (s *State) viewTotals(snap *View) {
 			if n := s.led.counts[i]; n != 0 {
 				snap.Surveys = append(snap.Surveys, SurveyCount{events.SurveyKind(kind).String(), score, n, s.led.corrections[i]})
 			}
+		}
+	}
+}
+
+// viewSLACells lists the exported SLA cells in snap.SLACells and returns
+// their indices: the overall value, every priority, channel, admitted
+// team and policy.
+func (s *State) viewSLACells(snap *View) []int {
+	d := s.dims
+	var cells []int
+	add := func(l slaLabels, dim int, cell SLACell) {
+		cells = append(cells, d.slaCells(l)[dim])
+		snap.SLACells = append(snap.SLACells, cell)
+	}
+	add(slaLabels{}, 0, SLACell{LabelAll, LabelAll, LabelAll, LabelAll})
+	for p := range events.Priority(events.NumPriorities) {
+		add(slaLabels{pri: uint8(p)}, 1, SLACell{LabelAll, p.String(), LabelAll, LabelAll})
+	}
+	for i, ch := range d.channels {
+		add(slaLabels{ch: uint8(i)}, 2, SLACell{LabelAll, LabelAll, ch, LabelAll})
+	}
+	for i, t := range d.teams {
+		add(slaLabels{team: uint8(i)}, 3, SLACell{LabelAll, LabelAll, LabelAll, t})
+	}
+	for i, p := range s.sla.cfg.Policies {
+		add(slaLabels{policy: uint8(i)}, 4, SLACell{p.Name, LabelAll, LabelAll, LabelAll})
+	}
+	return cells
+}
+
+// viewSLA fills snap.SLA for the SLA cells.
+func (s *State) viewSLA(snap *View, cells []int, now int64) {
+	st := &snap.SLA
+	next := s.nextBreaches(now)
+	for k := range sla.NumKinds {
+		for _, c := range cells {
+			st.AtRisk[k] = append(st.AtRisk[k], s.sla.atRisk[k][c])
+			st.BreachedOpen[k] = append(st.BreachedOpen[k], s.sla.breachedOpen[k][c])
+			st.Paused[k] = append(st.Paused[k], s.sla.paused[k][c])
+			st.NextBreach[k] = append(st.NextBreach[k], next[k][c])
+			st.HasNextBreach[k] = append(st.HasNextBreach[k], next[k][c] != maxTime)
+		}
+	}
+	for i, cell := range snap.SLACells {
+		if cell.Channel != LabelAll {
+			continue
+		}
+		st.OutcomeCells = append(st.OutcomeCells, OutcomeCell{cell.Policy, cell.Priority, cell.Team})
+		for k := range sla.NumKinds {
+			var n, c [2]int64
+			for o := range numOutcomes {
+				slot := s.led.outcomeSlot(k, cells[i], o)
+				n[o], c[o] = s.led.counts[slot], s.led.corrections[slot]
+			}
+			st.Outcomes[k] = append(st.Outcomes[k], n)
+			st.OutcomesCorrected[k] = append(st.OutcomesCorrected[k], c)
 		}
 	}
 }

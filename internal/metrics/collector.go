@@ -31,6 +31,8 @@ type Collector struct {
 	slaCompliance, slaAtRisk       *prometheus.Desc
 	slaBreachedOpen, slaNextBreach *prometheus.Desc
 	slaOutcomes, slaCorrected      *prometheus.Desc
+	slaPaused, openByStatus        *prometheus.Desc
+	nrHist                         *prometheus.Desc
 	expired, corrected             *prometheus.Desc
 	labelOverflow                  *prometheus.Desc
 }
@@ -77,14 +79,18 @@ func NewCollector(view func() *kpi.View) *Collector {
 		resHist:    desc("helpdesk_resolution_duration_seconds", "Resolution times since the stream began.", "channel", "priority"),
 		surveys:    desc("helpdesk_survey_responses_total", "Survey answers since the stream began, by kind and score.", "kind", "score"),
 
-		slaAchieved:     desc("helpdesk_sla_achieved", "SLA targets met by their deadline, counted when met, in the window.", "window", "sla", "priority"),
-		slaBreached:     desc("helpdesk_sla_breached", "SLA targets missed, counted at their deadline, in the window.", "window", "sla", "priority"),
-		slaCompliance:   desc("helpdesk_sla_compliance_ratio", "SLA achieved over achieved plus breached in the window.", "window", "sla", "priority"),
-		slaAtRisk:       desc("helpdesk_sla_at_risk_tickets", "Open tickets whose SLA target is unmet, not yet breached, with at least the warning share of its time gone.", "sla", "priority"),
-		slaBreachedOpen: desc("helpdesk_sla_breached_open_tickets", "Open tickets whose SLA target is breached and still unmet.", "sla", "priority"),
-		slaNextBreach:   desc("helpdesk_sla_next_breach_seconds", "Time until the earliest upcoming SLA breach among open tickets.", "sla", "priority"),
-		slaOutcomes:     desc("helpdesk_sla_outcomes_total", "SLA outcomes since the stream began: achieved when met, breached at the deadline; never decreases (an outcome a later event takes back is counted in helpdesk_sla_outcome_corrections_total).", "sla", "priority", "outcome"),
-		slaCorrected:    desc("helpdesk_sla_outcome_corrections_total", "SLA outcomes counted in helpdesk_sla_outcomes_total and later taken back by an out-of-order event; the exact count is the difference.", "sla", "priority", "outcome"),
+		nrHist:       desc("helpdesk_next_reply_duration_seconds", "Next reply times (customer message to the reply that ends the wait) since the stream began.", "channel", "priority"),
+		openByStatus: desc("helpdesk_open_tickets_by_status", "Open tickets by their current status: open (waiting on the agent), pending (on the customer), on_hold (on a third party).", "status", "channel", "priority", "team"),
+
+		slaAchieved:     desc("helpdesk_sla_achieved", "SLA targets met by their deadline, counted when met, in the window.", "window", "sla", "policy", "priority", "channel", "team"),
+		slaBreached:     desc("helpdesk_sla_breached", "SLA targets missed, counted at their deadline, in the window.", "window", "sla", "policy", "priority", "channel", "team"),
+		slaCompliance:   desc("helpdesk_sla_compliance_ratio", "SLA achieved over achieved plus breached in the window.", "window", "sla", "policy", "priority", "channel", "team"),
+		slaAtRisk:       desc("helpdesk_sla_at_risk_tickets", "Open tickets whose running SLA clock is unmet, not yet breached, with at least the warning share of its time gone.", "sla", "policy", "priority", "channel", "team"),
+		slaBreachedOpen: desc("helpdesk_sla_breached_open_tickets", "Open tickets whose running SLA clock is breached and still unmet.", "sla", "policy", "priority", "channel", "team"),
+		slaNextBreach:   desc("helpdesk_sla_next_breach_seconds", "Time until the earliest upcoming SLA breach among running clocks of open tickets.", "sla", "policy", "priority", "channel", "team"),
+		slaPaused:       desc("helpdesk_sla_paused_tickets", "Open tickets whose SLA clock stands still in a paused status (never at risk or breached while paused).", "sla", "policy", "priority", "channel", "team"),
+		slaOutcomes:     desc("helpdesk_sla_outcomes_total", "SLA outcomes since the stream began: achieved when met, breached at the deadline; never decreases (an outcome a later event takes back is counted in helpdesk_sla_outcome_corrections_total).", "sla", "policy", "priority", "team", "outcome"),
+		slaCorrected:    desc("helpdesk_sla_outcome_corrections_total", "SLA outcomes counted in helpdesk_sla_outcomes_total and later taken back by an out-of-order event; the exact count is the difference.", "sla", "policy", "priority", "team", "outcome"),
 		expired:         desc("helpdesk_events_expired_total", "Events for a ticket not tracked that lie further behind the newest event time than ids are remembered: applied to nothing."),
 		labelOverflow:   desc("helpdesk_label_overflow_total", "Ticket openings whose channel or team was counted as other: a channel outside the channels list, a team outside the teams list or beyond max_teams.", "label"),
 		corrected:       desc("helpdesk_corrections_total", "What later events took back from a cumulative series (which never decreases); the exact value is the series minus this.", "metric"),
@@ -101,7 +107,7 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.pending, c.lastEvent, c.tracked, c.held, c.evicted, c.opened, c.resolved, c.reopened,
 		c.frHist, c.resHist, c.surveys, c.slaAchieved, c.slaBreached, c.slaCompliance,
 		c.slaAtRisk, c.slaBreachedOpen, c.slaNextBreach, c.slaOutcomes, c.slaCorrected, c.expired, c.corrected,
-		c.labelOverflow,
+		c.labelOverflow, c.slaPaused, c.openByStatus, c.nrHist,
 	} {
 		ch <- d
 	}
@@ -138,6 +144,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for i, cell := range s.Cells {
 		gauge(c.open, float64(s.Open[i]), cell.Channel, cell.Priority, cell.Team)
+		for st := range events.Status(events.NumStatuses) {
+			gauge(c.openByStatus, float64(s.OpenByStatus[st][i]), st.String(), cell.Channel, cell.Priority, cell.Team)
+		}
 	}
 	gauge(c.pending, float64(s.PendingMessages))
 	if s.HasEvents {
@@ -195,6 +204,7 @@ func (c *Collector) collectCumulative(ch chan<- prometheus.Metric, s *kpi.View) 
 	}{
 		{"helpdesk_first_reply_duration_seconds", c.frHist, s.FirstReplyDurations},
 		{"helpdesk_resolution_duration_seconds", c.resHist, s.ResolutionDurations},
+		{"helpdesk_next_reply_duration_seconds", c.nrHist, s.NextReplyDurations},
 	} {
 		var n uint64
 		for _, d := range h.data {
@@ -211,57 +221,44 @@ func (c *Collector) collectCumulative(ch chan<- prometheus.Metric, s *kpi.View) 
 	counter(c.corrected, float64(surveysCorrected), "helpdesk_survey_responses_total")
 	st := &s.SLA
 	for k := range sla.NumKinds {
-		for p := range events.Priority(events.NumPriorities) {
+		for i, cell := range st.OutcomeCells {
 			for o, outcome := range [2]string{"achieved", "breached"} {
-				counter(c.slaOutcomes, float64(st.Outcomes[k][p][o]), k.String(), p.String(), outcome)
-				counter(c.slaCorrected, float64(st.OutcomesCorrected[k][p][o]), k.String(), p.String(), outcome)
+				counter(c.slaOutcomes, float64(st.Outcomes[k][i][o]), k.String(), cell.Policy, cell.Priority, cell.Team, outcome)
+				counter(c.slaCorrected, float64(st.OutcomesCorrected[k][i][o]), k.String(), cell.Policy, cell.Priority, cell.Team, outcome)
 			}
 		}
 	}
 }
 
-// collectSLA renders the SLA series: windowed outcomes for the overall
-// and every priority, and the live state of open tickets.
+// collectSLA renders the SLA series: windowed outcomes and the live state
+// of open tickets, for every SLA cell (the breakdown rule over policy,
+// priority, channel and team).
 func (c *Collector) collectSLA(ch chan<- prometheus.Metric, s *kpi.View) {
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	for _, w := range s.Windows {
-		for i, cell := range s.Cells {
-			if cell.Channel != kpi.LabelAll || cell.Team != kpi.LabelAll || cell.Priority == kpi.LabelUnknown {
-				continue
-			}
-			v := &w.Cells[i]
+		for i, cell := range s.SLACells {
+			v := &w.SLA[i]
 			for k := range sla.NumKinds {
-				gauge(c.slaAchieved, float64(v.SLAAchieved[k]), w.Name, k.String(), cell.Priority)
-				gauge(c.slaBreached, float64(v.SLABreached[k]), w.Name, k.String(), cell.Priority)
-				if r, ok := v.SLACompliance(k); ok {
-					gauge(c.slaCompliance, r, w.Name, k.String(), cell.Priority)
+				gauge(c.slaAchieved, float64(v.Achieved[k]), w.Name, k.String(), cell.Policy, cell.Priority, cell.Channel, cell.Team)
+				gauge(c.slaBreached, float64(v.Breached[k]), w.Name, k.String(), cell.Policy, cell.Priority, cell.Channel, cell.Team)
+				if r, ok := v.Compliance(k); ok {
+					gauge(c.slaCompliance, r, w.Name, k.String(), cell.Policy, cell.Priority, cell.Channel, cell.Team)
 				}
 			}
 		}
 	}
 	st := &s.SLA
 	for k := range sla.NumKinds {
-		var atRisk, breachedOpen int64
-		var next int64
-		hasNext := false
-		for p := range events.Priority(events.NumPriorities) {
-			gauge(c.slaAtRisk, float64(st.AtRisk[k][p]), k.String(), p.String())
-			gauge(c.slaBreachedOpen, float64(st.BreachedOpen[k][p]), k.String(), p.String())
-			atRisk += st.AtRisk[k][p]
-			breachedOpen += st.BreachedOpen[k][p]
-			if st.HasNextBreach[k][p] {
-				gauge(c.slaNextBreach, float64(st.NextBreach[k][p]-s.Time)/1e9, k.String(), p.String())
-				if !hasNext || st.NextBreach[k][p] < next {
-					next, hasNext = st.NextBreach[k][p], true
-				}
+		for i, cell := range s.SLACells {
+			labels := []string{k.String(), cell.Policy, cell.Priority, cell.Channel, cell.Team}
+			gauge(c.slaAtRisk, float64(st.AtRisk[k][i]), labels...)
+			gauge(c.slaBreachedOpen, float64(st.BreachedOpen[k][i]), labels...)
+			gauge(c.slaPaused, float64(st.Paused[k][i]), labels...)
+			if st.HasNextBreach[k][i] {
+				gauge(c.slaNextBreach, float64(st.NextBreach[k][i]-s.Time)/1e9, labels...)
 			}
-		}
-		gauge(c.slaAtRisk, float64(atRisk), k.String(), kpi.LabelAll)
-		gauge(c.slaBreachedOpen, float64(breachedOpen), k.String(), kpi.LabelAll)
-		if hasNext {
-			gauge(c.slaNextBreach, float64(next-s.Time)/1e9, k.String(), kpi.LabelAll)
 		}
 	}
 }

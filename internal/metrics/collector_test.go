@@ -103,10 +103,14 @@ helpdesk_survey_responses_total{kind="csat",score="4"} 1
 # HELP helpdesk_events_total Events applied, by type.
 # TYPE helpdesk_events_total counter
 helpdesk_events_total{type="survey.answered"} 1
+helpdesk_events_total{type="ticket.customer_message"} 0
 helpdesk_events_total{type="ticket.first_reply"} 1
 helpdesk_events_total{type="ticket.opened"} 1
 helpdesk_events_total{type="ticket.reopened"} 0
+helpdesk_events_total{type="ticket.replied"} 0
 helpdesk_events_total{type="ticket.resolved"} 1
+helpdesk_events_total{type="ticket.status_changed"} 0
+helpdesk_events_total{type="ticket.updated"} 0
 # HELP helpdesk_last_event_timestamp_seconds occurred_at of the newest applied event.
 # TYPE helpdesk_last_event_timestamp_seconds gauge
 helpdesk_last_event_timestamp_seconds ` + fmt.Sprint(t0.Add(50*time.Minute).Unix()) + `
@@ -178,11 +182,13 @@ func TestCumulativeSeriesWaitForCatchUp(t *testing.T) {
 	require.Equal(t, 1, testutil.CollectAndCount(c, "helpdesk_tracked_tickets"))
 
 	snap.CaughtUp = true
-	// Once caught up: 5 types + 7 reasons + duplicate, late, orphaned,
+	// Once caught up: 9 types + 7 reasons + duplicate, late, orphaned,
 	// expired + 3 eviction reasons + one ticket combination + one
-	// first reply histogram + 2 SLAs × 4 priorities × 2 outcomes, twice
-	// (outcomes and their corrections) + 6 corrected series.
-	require.Equal(t, 5+len(events.Reasons())+4+3+1+1+2*2*4*2+6, testutil.CollectAndCount(c, cumulative...))
+	// first reply histogram + 3 SLAs × 8 outcome cells (overall, 4
+	// priorities, teams unknown and other, the default policy) × 2
+	// outcomes, twice (outcomes and their corrections) + 7 corrected
+	// series.
+	require.Equal(t, 9+len(events.Reasons())+4+3+1+1+3*8*2*2+7, testutil.CollectAndCount(c, cumulative...))
 }
 
 // BenchmarkRender renders /metrics for the default windows and quantiles

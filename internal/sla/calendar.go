@@ -113,3 +113,39 @@ func (c *Calendar) Add(start time.Time, d time.Duration) time.Time {
 	// that needs more than ten years of business hours never comes due.
 	return t.AddDate(10, 0, 0)
 }
+
+// Between returns the business time from a to b (a ≤ b): the part of
+// [a, b) that falls in business hours. It is the inverse of Add:
+// Between(a, Add(a, d)) == d.
+func (c *Calendar) Between(a, b time.Time) time.Duration {
+	if !b.After(a) {
+		return 0
+	}
+	t := a.In(c.loc)
+	y, m, day := t.Date()
+	var sum time.Duration
+	for i := range maxDays {
+		date := time.Date(y, m, day+i, 12, 0, 0, 0, c.loc)
+		dy, dm, dd := date.Date()
+		if !time.Date(dy, dm, dd, 0, 0, 0, 0, c.loc).Before(b) {
+			break
+		}
+		if c.holidays[civilDate{dy, dm, dd}] {
+			continue
+		}
+		for _, iv := range c.week[date.Weekday()] {
+			open := time.Date(dy, dm, dd, iv.Start/60, iv.Start%60, 0, 0, c.loc)
+			closeAt := time.Date(dy, dm, dd, iv.End/60, iv.End%60, 0, 0, c.loc)
+			if open.Before(t) {
+				open = t
+			}
+			if closeAt.After(b) {
+				closeAt = b
+			}
+			if closeAt.After(open) {
+				sum += closeAt.Sub(open)
+			}
+		}
+	}
+	return sum
+}

@@ -118,22 +118,52 @@ func TestScheduleValidation(t *testing.T) {
 	}
 }
 
-func TestPolicyClock(t *testing.T) {
-	p := DefaultPolicy()
-	require.NoError(t, p.Validate())
+func TestPolicyDeadlineAndElapsed(t *testing.T) {
+	c := DefaultConfig()
+	require.NoError(t, c.Validate())
+	p := &c.Policies[0]
 	start := time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC).UnixNano()
-	warn, deadline := p.Clock(FirstReply, events.PriorityUrgent, start)
-	require.Equal(t, start+int64(12*time.Minute), warn) // 80% of 15m
-	require.Equal(t, start+int64(15*time.Minute), deadline)
-	warn, deadline = p.Clock(Resolution, events.PriorityLow, start)
-	require.Equal(t, start+int64(57*time.Hour+36*time.Minute), warn) // 80% of 72h
-	require.Equal(t, start+int64(72*time.Hour), deadline)
+	require.Equal(t, start+int64(15*time.Minute), p.Deadline(start, p.Targets[FirstReply][events.PriorityUrgent]))
+	require.Equal(t, 72*time.Hour, p.Targets[Resolution][events.PriorityLow])
+	require.Equal(t, time.Hour, p.Targets[NextReply][events.PriorityUrgent])
+	require.Equal(t, 90*time.Minute, p.Elapsed(start, start+int64(90*time.Minute)))
+	require.True(t, p.PauseOn[Resolution].Has(events.StatusPending))
+	require.True(t, p.PauseOn[Resolution].Has(events.StatusOnHold))
+	require.False(t, p.PauseOn[Resolution].Has(events.StatusOpen))
+	require.Zero(t, p.PauseOn[FirstReply])
 
-	p.WarnFraction = 1
-	require.ErrorContains(t, p.Validate(), "warn_fraction")
-	p = DefaultPolicy()
-	p.Targets[Resolution][events.PriorityHigh] = 0
-	require.ErrorContains(t, p.Validate(), "sla.resolution.high")
+	// Business hours: Friday 17:00 to Monday 10:00 in Berlin is one
+	// hour of Friday (17–18) and one of Monday (9–10).
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	p.Hours, err = NewCalendar(Schedule{Location: berlin, Week: weekdays(Interval{hm(9, 0), hm(18, 0)})})
+	require.NoError(t, err)
+	fri := time.Date(2026, 11, 27, 17, 0, 0, 0, berlin).UnixNano()
+	mon := time.Date(2026, 11, 30, 10, 0, 0, 0, berlin).UnixNano()
+	require.Equal(t, 2*time.Hour, p.Elapsed(fri, mon))
+	require.Equal(t, mon, p.Deadline(fri, 2*time.Hour))
+
+	c.WarnFraction = 1
+	require.ErrorContains(t, c.Validate(), "warn_fraction")
+	c = DefaultConfig()
+	c.Policies = append(c.Policies, DefaultPolicy())
+	require.ErrorContains(t, c.Validate(), `sla.policies[1].name: "default" appears twice`)
+}
+
+func TestBetweenInvertsAdd(t *testing.T) {
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	require.NoError(t, err)
+	c, err := NewCalendar(Schedule{Location: berlin, Week: weekdays(Interval{hm(9, 0), hm(12, 0)}, Interval{hm(13, 0), hm(17, 30)}),
+		Holidays: []time.Time{time.Date(2026, 12, 25, 0, 0, 0, 0, time.UTC)}})
+	require.NoError(t, err)
+	start := time.Date(2026, 12, 23, 16, 0, 0, 0, berlin)
+	for _, d := range []time.Duration{0, time.Minute, 90 * time.Minute, 5 * time.Hour, 40 * time.Hour} {
+		end := c.Add(start, d)
+		require.Equal(t, d, c.Between(start, end), "d=%v end=%v", d, end)
+	}
+	// 23 Dec 16:00 → 28 Dec 10:00: 1h30 on the 23rd, 7h30 on the 24th,
+	// the 25th a holiday, a weekend, 1h on Monday the 28th.
+	require.Equal(t, 10*time.Hour, c.Between(start, time.Date(2026, 12, 28, 10, 0, 0, 0, berlin)))
 }
 
 func BenchmarkBusinessHoursAdd(b *testing.B) {

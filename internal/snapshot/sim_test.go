@@ -527,8 +527,8 @@ func simulate(t *testing.T, seed uint64, cov *simCoverage) {
 }
 
 func breached(s *kpi.View) bool {
-	for _, byPri := range s.SLA.Outcomes {
-		for _, o := range byPri {
+	for _, byCell := range s.SLA.Outcomes {
+		for _, o := range byCell {
 			if o[1] > 0 {
 				return true
 			}
@@ -809,11 +809,26 @@ func parseState(b []byte) (*encodedState, error) {
 		r.Bytes() // channels
 	}
 	r.Uvarint() // team limit
-	r.Uvarint() // flags: one byte below 0x80, so a one-byte uvarint
-	for range int(sla.NumKinds) * events.NumPriorities {
-		r.Varint()
+	r.Byte() // flags
+	r.U64()  // warning fraction
+	for range r.Count(1) { // SLA policies
+		r.Bytes()
+		for range sla.NumKinds {
+			for range events.NumPriorities {
+				r.Varint()
+			}
+			r.Byte() // pause_on
+		}
+		for range r.Count(1) {
+			r.Byte() // match priorities
+		}
+		for range 2 {
+			for range r.Count(1) {
+				r.Bytes() // match teams, channels
+			}
+		}
+		r.Byte() // business hours or not
 	}
-	r.U64() // warning fraction
 	for range r.Count(1) {
 		r.Bytes() // teams
 	}
@@ -851,10 +866,12 @@ func readTicket(r *snapfmt.Reader, out func(format string, args ...any)) {
 	for range r.Count(10) {
 		out("[%+.0fs id=%x data=%x] ", float64(r.Varint()-simT0)/1e9, r.U64(), r.Uvarint())
 	}
-	out("opened %+.0fs ", float64(r.Varint()-simT0)/1e9)
-	out("ch=%d pri=%d team=%d flags=%d ", r.Uvarint(), r.Uvarint(), r.Uvarint(), r.Uvarint())
-	for range sla.NumKinds {
-		out("{deadline %+.0fs lead %ds flags %d} ", float64(r.Varint()-simT0)/1e9, r.Uvarint(), r.Uvarint())
+	out("opened %+.0fs wait %d replies %d ", float64(r.Varint()-simT0)/1e9, r.Varint(), r.Uvarint())
+	out("ch=%d pri=%d team=%d policy=%d status=%d flags=%d ", r.Byte(), r.Byte(), r.Byte(), r.Byte(), r.Byte(), r.Byte())
+	for range 2 { // the reply and resolution clocks
+		out("{deadline %+.0fs since %+.0fs elapsed %d paused %ds lead %ds ", float64(r.Varint()-simT0)/1e9, float64(r.Varint()-simT0)/1e9,
+			r.Varint(), r.Uvarint(), r.Uvarint())
+		out("labels %d/%d/%d/%d kind %d state %d flags %d} ", r.Byte(), r.Byte(), r.Byte(), r.Byte(), r.Byte(), r.Byte(), r.Byte())
 	}
 }
 
