@@ -48,6 +48,7 @@ func TestV1StreamUnchanged(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			tt.cfg.V1 = true
 			require.Equal(t, tt.want, streamHash(tt.cfg, 200_000))
 		})
 	}
