@@ -17,10 +17,12 @@ import (
 )
 
 // runSimulate is `aggregator simulate`: it publishes a synthetic helpdesk
-// stream. By default it first publishes -backfill of history at once, then
-// follows the clock, publishing each event when its time comes, so a live
-// aggregator sees a realistic day. With -rate it publishes as fast as that
-// instead, for load.
+// stream, in contract v2 (every agent reply and customer message, pending
+// and on-hold periods, escalations and transfers) unless -v1 asks for the
+// v1 stream. By default it first publishes -backfill of history at once,
+// then follows the clock, publishing each event when its time comes, so a
+// live aggregator sees a realistic day. With -rate it publishes as fast as
+// that instead, for load.
 func runSimulate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("aggregator simulate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -38,6 +40,25 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed; the same seed gives the same stream")
 	dups := fs.Float64("duplicates", def.DuplicateShare, "share of messages re-sent with the same id (publish retries)")
 	disorder := fs.Float64("disorder", def.DisorderShare, "share of events sent after some of their successors")
+	v1 := fs.Bool("v1", false, "publish the contract v1 stream instead of v2 (for a seed, the same messages as before v2)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: aggregator simulate [flags]
+
+Publishes a synthetic helpdesk stream to the aggregator's JetStream stream.
+By default it speaks contract v2: each agent reply as ticket.replied (some
+first replies also as ticket.first_reply), customer messages, pending and
+on-hold periods (ticket.status_changed), escalations and team transfers
+(ticket.updated), and resolutions that mostly leave "replies" to the reply
+events. With -v1 it publishes the contract v1 stream: opened, first_reply,
+resolved with replies, reopened and survey.answered only.
+
+It publishes -backfill of history at once, then follows the clock; with
+-rate it publishes as fast as that instead, for load.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -53,6 +74,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		TicketsPerHour: *perHour,
 		DuplicateShare: *dups,
 		DisorderShare:  *disorder,
+		V1:             *v1,
 	}
 	if err := cfg.Validate(); err != nil {
 		return err
@@ -82,7 +104,11 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 		}
 	}()
 	gen := simulate.NewGenerator(cfg)
-	fmt.Fprintf(stdout, "simulate: seed %d, %.0f tickets/hour, publishing to %s\n", *seed, *perHour, redactURLs(nc.ConnectedUrl()))
+	version := "v2"
+	if *v1 {
+		version = "v1"
+	}
+	fmt.Fprintf(stdout, "simulate: contract %s, seed %d, %.0f tickets/hour, publishing to %s\n", version, *seed, *perHour, redactURLs(nc.ConnectedUrl()))
 	if *rate > 0 {
 		n, err := simulate.Publish(ctx, js, gen, simulate.PublishConfig{Rate: *rate, Count: *count, Progress: stdout, Async: true})
 		fmt.Fprintf(stdout, "simulate: published %d messages\n", n)

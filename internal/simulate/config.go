@@ -42,8 +42,18 @@ type Config struct {
 
 	// TicketsPerHour is the mean arrival rate of new tickets in event time,
 	// from 0.01 to 1e9; arrivals form a Poisson process. Each ticket yields
-	// about 3.5 events (see RealTimeRate).
+	// about 7.3 events, 3.5 with V1 (see RealTimeRate).
 	TicketsPerHour float64
+
+	// V1 selects the stream of contract v1: only the types ticket.opened,
+	// ticket.first_reply, ticket.resolved (always with "replies"),
+	// ticket.reopened and survey.answered, and for the same Config exactly
+	// the messages that this package wrote before v2, so that recorded
+	// runs and benchmarks stay comparable. Without it the stream speaks
+	// contract v2: each agent reply as ticket.replied, customer messages,
+	// pending and on-hold periods, escalations and transfers (see the
+	// package documentation).
+	V1 bool
 
 	// DuplicateShare, from 0 to 0.5, is the share of all messages that
 	// repeat an earlier message with the same id and body, as a publish
@@ -132,7 +142,54 @@ func (c Config) RealTimeRate() float64 {
 		replyShare*reopenShare*2 + // ticket.reopened, ticket.resolved
 		csatShare + npsShare + cesShare + // survey.answered
 		ticketlessSurveyShare
+	if !c.V1 {
+		perTicket += c.v2ExtraEventsPerTicket()
+	}
 	return perHour * perTicket / (1 - c.DuplicateShare) / 3600
+}
+
+// v2ExtraEventsPerTicket returns the mean number of events per ticket that
+// the v2 stream has beyond those of v1 (its ticket.replied events stand in
+// for v1's ticket.first_reply).
+func (c Config) v2ExtraEventsPerTicket() float64 {
+	// mean returns the mean of the count that weights describes, from from
+	// up, and the probability that it is above from.
+	mean := func(weights []float64, from float64) (mean, above float64) {
+		var sum, n float64
+		for i, w := range weights {
+			sum += w
+			n += w * (from + float64(i))
+		}
+		return n / sum, 1 - weights[0]/sum
+	}
+	p, h := pendingShare, holdShare
+
+	// The conversation after the first reply: m customer messages, the
+	// last a closing thanks (no reply) with probability thanks. Each agent
+	// turn may set the ticket pending; a customer message ends that
+	// period with status open, the resolution does or sets it open first.
+	m, some := mean(messageWeights(), 0)
+	thanks := thanksShare * some
+	turns := 1 + m - thanks
+	first := turns + // ticket.replied, the first included
+		m + // ticket.customer_message
+		p*turns + p*m + p*(1-thanks)*pendingOpenShare + 2*h*(m-thanks) + // ticket.status_changed
+		twinShare // ticket.first_reply beside the first ticket.replied
+	prios := priorityProfiles()
+	escalate := escalateShare * (prios[events.PriorityNormal].share + prios[events.PriorityHigh].share)
+	transfer := 0.0
+	if len(c.Teams) != 1 {
+		transfer = transferShare
+	}
+	first += 1 - (1-escalate)*(1-transfer) // ticket.updated
+
+	// After a reopening, r messages (the first reopened the ticket), each
+	// answered.
+	r, _ := mean(reopenMessageWeights(), 1)
+	again := 2*r + // ticket.customer_message, ticket.replied
+		p*r + p*(r-1) + p*pendingOpenShare + 2*h*r // ticket.status_changed
+
+	return earlyMessageShare + replyShare*(first-1+reopenShare*again)
 }
 
 func validShare(s float64) bool {

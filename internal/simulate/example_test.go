@@ -1,6 +1,7 @@
 package simulate_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"github.com/helpdesk-kpi/aggregator/internal/simulate"
 )
 
+// The life of one ticket in the v2 stream: the first reply, a conversation
+// with pending periods, the resolution and a survey.
 func ExampleGenerator() {
 	gen := simulate.NewGenerator(simulate.Config{
 		Seed:           1,
@@ -19,6 +22,39 @@ func ExampleGenerator() {
 		TicketsPerHour: 120,
 		Channels:       []string{"email", "chat"},
 		Teams:          []string{"billing"},
+	})
+	for range 1100 {
+		m := gen.Next()
+		if bytes.Contains(m.Data, []byte(`"ticket_id":"T-6"`)) {
+			fmt.Println(string(m.Data))
+		}
+	}
+	// Output:
+	// {"id":"e-1-6","type":"ticket.opened","ticket_id":"T-6","occurred_at":"2026-11-23T08:01:16.150Z","channel":"chat","priority":"normal","team":"billing"}
+	// {"id":"e-1-10","type":"ticket.replied","ticket_id":"T-6","occurred_at":"2026-11-23T08:02:13.058Z","agent_id":"a-33"}
+	// {"id":"e-1-19","type":"ticket.status_changed","ticket_id":"T-6","occurred_at":"2026-11-23T08:03:20.812Z","status":"pending"}
+	// {"id":"e-1-22","type":"ticket.customer_message","ticket_id":"T-6","occurred_at":"2026-11-23T08:04:20.812Z"}
+	// {"id":"e-1-23","type":"ticket.status_changed","ticket_id":"T-6","occurred_at":"2026-11-23T08:04:22.132Z","status":"open"}
+	// {"id":"e-1-348","type":"ticket.replied","ticket_id":"T-6","occurred_at":"2026-11-23T09:18:29.403Z","agent_id":"a-33"}
+	// {"id":"e-1-351","type":"ticket.status_changed","ticket_id":"T-6","occurred_at":"2026-11-23T09:18:40.042Z","status":"pending"}
+	// {"id":"e-1-452","type":"ticket.customer_message","ticket_id":"T-6","occurred_at":"2026-11-23T09:36:04.225Z"}
+	// {"id":"e-1-453","type":"ticket.status_changed","ticket_id":"T-6","occurred_at":"2026-11-23T09:36:04.270Z","status":"open"}
+	// {"id":"e-1-566","type":"ticket.replied","ticket_id":"T-6","occurred_at":"2026-11-23T09:50:06.639Z","agent_id":"a-33"}
+	// {"id":"e-1-567","type":"ticket.status_changed","ticket_id":"T-6","occurred_at":"2026-11-23T09:50:17.194Z","status":"pending"}
+	// {"id":"e-1-634","type":"ticket.resolved","ticket_id":"T-6","occurred_at":"2026-11-23T10:01:03.419Z","agent_id":"a-33","handle_seconds":596.7}
+	// {"id":"e-1-1017","type":"survey.answered","ticket_id":"T-6","occurred_at":"2026-11-23T10:50:30.773Z","survey":{"kind":"csat","score":5}}
+}
+
+// The first messages of the v1 stream, which has only the event types of
+// contract v1.
+func ExampleGenerator_v1() {
+	gen := simulate.NewGenerator(simulate.Config{
+		Seed:           1,
+		Start:          time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC),
+		TicketsPerHour: 120,
+		Channels:       []string{"email", "chat"},
+		Teams:          []string{"billing"},
+		V1:             true,
 	})
 	for range 6 {
 		m := gen.Next()

@@ -3,8 +3,6 @@ package simulate
 import (
 	"strconv"
 	"time"
-
-	"github.com/helpdesk-kpi/aggregator/internal/events"
 )
 
 // The JSON of an event is appended by hand, field by field, into one reused
@@ -14,9 +12,52 @@ import (
 
 const msPerDay = 24 * 60 * 60 * 1000
 
+// eventType is the type of an event the Generator writes. It is the
+// package's own, not events.Type, so that the simulator can write types
+// before the aggregator decodes them.
+type eventType uint8
+
+const (
+	typeOpened eventType = iota
+	typeFirstReply
+	typeResolved
+	typeReopened
+	typeSurvey
+	typeReplied         // v2
+	typeCustomerMessage // v2
+	typeStatusChanged   // v2
+	typeUpdated         // v2
+	numEventTypes
+)
+
+// String returns the wire name of t, for example "ticket.opened".
+func (t eventType) String() string {
+	switch t {
+	case typeOpened:
+		return "ticket.opened"
+	case typeFirstReply:
+		return "ticket.first_reply"
+	case typeResolved:
+		return "ticket.resolved"
+	case typeReopened:
+		return "ticket.reopened"
+	case typeSurvey:
+		return "survey.answered"
+	case typeReplied:
+		return "ticket.replied"
+	case typeCustomerMessage:
+		return "ticket.customer_message"
+	case typeStatusChanged:
+		return "ticket.status_changed"
+	case typeUpdated:
+		return "ticket.updated"
+	}
+	panic("BUG: simulate: event type " + strconv.Itoa(int(t)))
+}
+
 // begin starts the JSON of an event with the fields every event has, and
 // ticket_id unless ticket is 0. It assigns the next event id.
-func (g *Generator) begin(t events.Type, at int64, ticket uint64) []byte {
+func (g *Generator) begin(t eventType, at int64, ticket uint64) []byte {
 	g.buf = append(g.buf[:0], g.idPrefix...)
 	b := g.buf
 	g.lastEvent++
@@ -34,7 +75,7 @@ func (g *Generator) begin(t events.Type, at int64, ticket uint64) []byte {
 }
 
 // end closes the JSON begun by begin and returns it as a Message.
-func (g *Generator) end(b []byte, t events.Type, at int64) Message {
+func (g *Generator) end(b []byte, t eventType, at int64) Message {
 	b = append(b, '}')
 	g.buf = b
 	data := make([]byte, len(b))

@@ -78,7 +78,11 @@ type Generator struct {
 	prioDist       categorical
 	csat, nps, ces categorical
 	ticketlessKind categorical
-	subjects       [events.NumTypes]string
+	messages       categorical // v2: customer messages after the first reply
+	reopenMessages categorical // v2: customer messages after a reopening
+	subjects       [numEventTypes]string
+	v2             bool   // write contract v2 (not Config.V1)
+	ticketLimit    uint64 // for tests: the number of tickets to open, 0 for no end
 
 	idPrefix  []byte // `{"id":"e-<seed>-`
 	buf       []byte // the message being written
@@ -115,6 +119,9 @@ func NewGenerator(cfg Config) *Generator {
 		nps:            newCategorical(npsWeights()),
 		ces:            newCategorical(cesWeights()),
 		ticketlessKind: newCategorical(ticketlessKindWeights()),
+		messages:       newCategorical(messageWeights()),
+		reopenMessages: newCategorical(reopenMessageWeights()),
+		v2:             !cfg.V1,
 		idPrefix:       strconv.AppendUint([]byte(`{"id":"e-`), cfg.Seed, 10),
 		day:            -1 << 62,
 	}
@@ -137,7 +144,7 @@ func NewGenerator(cfg Config) *Generator {
 		weights = append(weights, p.share)
 	}
 	g.prioDist = newCategorical(weights)
-	for t := range events.Type(events.NumTypes) {
+	for t := range eventType(numEventTypes) {
 		g.subjects[t] = SubjectPrefix + t.String()
 	}
 
@@ -200,6 +207,18 @@ func (g *Generator) produce() Message {
 		return g.reopen(e)
 	case kindSurvey:
 		return g.survey(e.at, e.ticket, e.survey)
+	case kindReply:
+		return g.reply(e)
+	case kindCustomerMessage:
+		return g.customerMessage(e)
+	case kindStatus:
+		return g.statusChange(e)
+	case kindUpdate:
+		return g.update(e)
+	case kindFirstReplyTwin:
+		return g.firstReplyTwin(e)
+	case kindEarlyMessage:
+		return g.end(g.begin(typeCustomerMessage, e.at, e.ticket), typeCustomerMessage, e.at)
 	}
 	panic("BUG: simulate: unknown schedule entry kind " + strconv.Itoa(int(e.kind)))
 }
@@ -213,7 +232,9 @@ func (g *Generator) schedule(e entry) {
 // open opens a new ticket at event time at.
 func (g *Generator) open(at int64) Message {
 	g.ticketClock += g.rng.ExpFloat64() * g.ticketGap
-	g.schedule(entry{kind: kindArrival, at: g.startMs + int64(g.ticketClock)})
+	if g.ticketLimit == 0 || g.lastTicket+1 < g.ticketLimit {
+		g.schedule(entry{kind: kindArrival, at: g.startMs + int64(g.ticketClock)})
+	}
 
 	g.lastTicket++
 	t := entry{
@@ -231,25 +252,28 @@ func (g *Generator) open(at int64) Message {
 		t.at = at + lognormal(g.rng, closeUnansweredMedian, closeUnansweredSigma, closeUnansweredMin, closeUnansweredMax)
 		t.handle = lognormal(g.rng, triageMedian, handleSigma, 5*second, 10*minute)
 	}
+	if g.v2 {
+		g.openV2(&t, at)
+	}
 	g.schedule(t)
 
-	b := g.begin(events.TicketOpened, at, t.ticket)
+	b := g.begin(typeOpened, at, t.ticket)
 	b = append(b, `,"channel":`...)
 	b = append(b, ch.json...)
 	b = append(b, `,"priority":"`...)
 	b = append(b, t.prio.String()...)
 	b = append(b, `","team":`...)
 	b = append(b, g.teams[t.team]...)
-	return g.end(b, events.TicketOpened, at)
+	return g.end(b, typeOpened, at)
 }
 
 func (g *Generator) firstReply(t entry) Message {
 	at := t.at
 	t.answered = true
 	t.agent = g.drawAgent(t.team)
-	b := g.begin(events.TicketFirstReply, at, t.ticket)
+	b := g.begin(typeFirstReply, at, t.ticket)
 	b = g.appendAgent(b, t.agent)
-	msg := g.end(b, events.TicketFirstReply, at)
+	msg := g.end(b, typeFirstReply, at)
 
 	n := drawReplies(g.rng)
 	t.replies = n
@@ -265,15 +289,17 @@ func (g *Generator) resolve(t entry) Message {
 	if t.answered && g.rng.Float64() >= sameAgentShare {
 		t.agent = g.drawAgent(t.team)
 	}
-	b := g.begin(events.TicketResolved, at, t.ticket)
+	b := g.begin(typeResolved, at, t.ticket)
 	if t.agent != 0 {
 		b = g.appendAgent(b, t.agent)
 	}
-	b = append(b, `,"replies":`...)
-	b = strconv.AppendInt(b, int64(t.replies), 10)
+	if !g.v2 || g.rng.Float64() < keepRepliesShare {
+		b = append(b, `,"replies":`...)
+		b = strconv.AppendInt(b, int64(t.replies), 10)
+	}
 	b = append(b, `,"handle_seconds":`...)
 	b = appendDeciseconds(b, t.handle)
-	msg := g.end(b, events.TicketResolved, at)
+	msg := g.end(b, typeResolved, at)
 
 	if t.answered && !t.reopened && g.rng.Float64() < reopenShare {
 		t.kind = kindReopen
@@ -296,9 +322,13 @@ func (g *Generator) resolve(t entry) Message {
 
 func (g *Generator) reopen(t entry) Message {
 	at := t.at
-	msg := g.end(g.begin(events.TicketReopened, at, t.ticket), events.TicketReopened, at)
+	msg := g.end(g.begin(typeReopened, at, t.ticket), typeReopened, at)
 
 	t.reopened = true
+	if g.v2 {
+		g.reopenV2(t)
+		return msg
+	}
 	n := drawReplies(g.rng)
 	t.replies += n
 	t.handle += g.drawHandle(t.channel, n)
@@ -321,13 +351,13 @@ func (g *Generator) survey(at int64, ticket uint64, kind events.SurveyKind) Mess
 	default:
 		panic("BUG: simulate: survey of kind " + kind.String())
 	}
-	b := g.begin(events.SurveyAnswered, at, ticket)
+	b := g.begin(typeSurvey, at, ticket)
 	b = append(b, `,"survey":{"kind":"`...)
 	b = append(b, kind.String()...)
 	b = append(b, `","score":`...)
 	b = strconv.AppendInt(b, int64(score), 10)
 	b = append(b, '}')
-	return g.end(b, events.SurveyAnswered, at)
+	return g.end(b, typeSurvey, at)
 }
 
 // drawAgent draws an agent of the team; agent numbers start at 1.

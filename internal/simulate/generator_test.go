@@ -26,6 +26,7 @@ type wireEvent struct {
 	Priority      *string  `json:"priority"`
 	Team          *string  `json:"team"`
 	AgentID       *string  `json:"agent_id"`
+	Status        *string  `json:"status"`
 	Replies       *int     `json:"replies"`
 	HandleSeconds *float64 `json:"handle_seconds"`
 	Survey        *struct {
@@ -51,9 +52,10 @@ func isUTCMillis(s string) bool {
 
 // checkContract decodes m and returns an error unless it follows contract
 // section 1 and the promises of Message. channels and teams are the allowed
-// values. (It returns an error rather than taking a *testing.T so that
-// checking hundreds of thousands of messages stays cheap under -race.)
-func checkContract(m Message, channels, teams []string) (wireEvent, error) {
+// values; v2 admits the types and fields of contract v2. (It returns an
+// error rather than taking a *testing.T so that checking hundreds of
+// thousands of messages stays cheap under -race.)
+func checkContract(m Message, channels, teams []string, v2 bool) (wireEvent, error) {
 	var e wireEvent
 	fail := func(format string, args ...any) (wireEvent, error) {
 		return e, fmt.Errorf("%s: %s", fmt.Sprintf(format, args...), m.Data)
@@ -124,13 +126,38 @@ func checkContract(m Message, channels, teams []string) (wireEvent, error) {
 			return fail("agent_id missing")
 		}
 	case "ticket.resolved":
-		if e.Replies == nil || *e.Replies < 0 {
+		if !v2 && e.Replies == nil || e.Replies != nil && *e.Replies < 0 {
 			return fail("replies missing or negative")
 		}
 		if e.HandleSeconds == nil || *e.HandleSeconds < 0 {
 			return fail("handle_seconds missing or negative")
 		}
 	case "ticket.reopened":
+	case "ticket.replied":
+		if !v2 || e.AgentID == nil {
+			return fail("v2 type in v1, or agent_id missing")
+		}
+	case "ticket.customer_message":
+		if !v2 {
+			return fail("v2 type in v1")
+		}
+	case "ticket.status_changed":
+		if !v2 || e.Status == nil || !slices.Contains([]string{"open", "pending", "on_hold"}, *e.Status) {
+			return fail("v2 type in v1, or status missing or invalid")
+		}
+	case "ticket.updated":
+		switch {
+		case !v2:
+			return fail("v2 type in v1")
+		case e.Channel == nil && e.Priority == nil && e.Team == nil:
+			return fail("none of channel, priority, team")
+		case e.Channel != nil && !slices.Contains(channels, *e.Channel):
+			return fail("channel not configured")
+		case e.Priority != nil && !slices.Contains([]string{"low", "normal", "high", "urgent"}, *e.Priority):
+			return fail("priority invalid")
+		case e.Team != nil && !slices.Contains(teams, *e.Team):
+			return fail("team not configured")
+		}
 	case "survey.answered":
 		if e.Survey == nil || e.Survey.Kind == nil || e.Survey.Score == nil {
 			return fail("survey, its kind or its score missing")
@@ -152,7 +179,7 @@ func checkContract(m Message, channels, teams []string) (wireEvent, error) {
 	default:
 		return fail("unknown type")
 	}
-	if *e.Type != "ticket.opened" && (e.Channel != nil || e.Priority != nil || e.Team != nil) {
+	if *e.Type != "ticket.opened" && *e.Type != "ticket.updated" && (e.Channel != nil || e.Priority != nil || e.Team != nil) {
 		return fail("channel, priority or team on a later event")
 	}
 	if *e.Type != "ticket.resolved" && (e.Replies != nil || e.HandleSeconds != nil) {
@@ -160,6 +187,9 @@ func checkContract(m Message, channels, teams []string) (wireEvent, error) {
 	}
 	if *e.Type != "survey.answered" && e.Survey != nil {
 		return fail("survey on another type")
+	}
+	if *e.Type != "ticket.status_changed" && e.Status != nil {
+		return fail("status on another type")
 	}
 	return e, nil
 }
@@ -199,6 +229,7 @@ func TestGeneratorDeterminism(t *testing.T) {
 		{"same custom config", custom, custom, true},
 		{"different seeds", DefaultConfig(), func() Config { c := DefaultConfig(); c.Seed = 2; return c }(), false},
 		{"seed 0 and 1", Config{Seed: 0}, Config{Seed: 1}, false},
+		{"same v1 config", Config{Seed: 5, V1: true}, Config{Seed: 5, V1: true}, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -243,113 +274,128 @@ func TestGeneratorContract(t *testing.T) {
 		}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			channels, teams := tt.cfg.Channels, tt.cfg.Teams
-			if len(channels) == 0 {
-				channels = DefaultConfig().Channels
+		for _, v1 := range []bool{true, false} {
+			cfg := tt.cfg
+			cfg.V1 = v1
+			name := "v2/" + tt.name
+			if v1 {
+				name = "v1/" + tt.name
 			}
-			if len(teams) == 0 {
-				teams = DefaultConfig().Teams
-			}
-			start := tt.cfg.Start
-			if start.IsZero() {
-				start = DefaultConfig().Start
-			}
+			t.Run(name, func(t *testing.T) { testContract(t, cfg, n) })
+		}
+	}
+}
 
-			g := NewGenerator(tt.cfg)
-			first := g.Next()
-			require.True(t, first.OccurredAt.Equal(start.Truncate(time.Millisecond)), "first event at %s, want Start %s", first.OccurredAt, start)
-			require.Equal(t, "helpdesk.events.ticket.opened", first.Subject)
+// testContract checks the first n messages of cfg's stream (and as many
+// more as complete the tickets they refer to) against the contract and the
+// lives of tickets.
+func testContract(t *testing.T, cfg Config, n int) {
+	t.Parallel()
+	channels, teams := cfg.Channels, cfg.Teams
+	if len(channels) == 0 {
+		channels = DefaultConfig().Channels
+	}
+	if len(teams) == 0 {
+		teams = DefaultConfig().Teams
+	}
+	start := cfg.Start
+	if start.IsZero() {
+		start = DefaultConfig().Start
+	}
 
-			var (
-				seen        = map[string][]byte{} // id -> Data of its first message
-				duplicates  int
-				distinct    int
-				disordered  int
-				newestNum   int                        // largest event number so far
-				newest      time.Time                  // latest event time among events in order so far
-				opened      = map[string]time.Time{}   // ticket -> opened at
-				unopened    = map[string]int{}         // ticket -> index of the first message that came before its opening
-				lives       = map[string][]wireEvent{} // ticket -> events, for the lifecycle check
-				ticketsSeen int
-			)
-			for i := 0; i < n || len(unopened) > 0; i++ {
-				require.Less(t, i, n+100, "tickets referred to but never opened: %v", unopened)
-				m := first
-				if i > 0 {
-					m = g.Next()
-				}
-				e, err := checkContract(m, channels, teams)
-				require.NoError(t, err)
-				if orig, ok := seen[m.MsgID]; ok {
-					require.Equal(t, orig, m.Data, "a repeat must be byte-identical")
-					if i < n {
-						duplicates++
-					}
-					continue
-				}
-				seen[m.MsgID] = m.Data
-				// Event numbers count in production order, which is
-				// event-time order: an event is late when one produced
-				// after it came first.
-				num, err := eventNumber(m.MsgID)
-				require.NoError(t, err)
-				late := num < newestNum
-				if !late {
-					if m.OccurredAt.Before(newest) {
-						t.Fatalf("event time goes back without disorder at %s", m.Data)
-					}
-					newestNum, newest = num, m.OccurredAt
-				}
-				if i < n {
-					distinct++
-					if late {
-						disordered++
-					}
-				}
-				if e.TicketID == nil {
-					continue
-				}
-				ticket := *e.TicketID
-				lives[ticket] = append(lives[ticket], e)
-				if *e.Type == "ticket.opened" {
-					_, dup := opened[ticket]
-					require.False(t, dup, "ticket %s opened twice", ticket)
-					opened[ticket] = m.OccurredAt
-					ticketsSeen++
-					if j, ok := unopened[ticket]; ok {
-						require.True(t, late, "ticket %s: events before its opening, which was not delayed", ticket)
-						require.LessOrEqual(t, i-j, 2*maxDisorderDistance+maxRetryDistance, "ticket %s opened too late", ticket)
-						delete(unopened, ticket)
-					}
-					continue
-				}
-				if at, ok := opened[ticket]; ok {
-					require.False(t, m.OccurredAt.Before(at), "%s before its ticket's opening", m.Data)
-				} else if _, ok := unopened[ticket]; !ok {
-					unopened[ticket] = i
-				}
-			}
+	g := NewGenerator(cfg)
+	first := g.Next()
+	require.True(t, first.OccurredAt.Equal(start.Truncate(time.Millisecond)), "first event at %s, want Start %s", first.OccurredAt, start)
+	require.Equal(t, "helpdesk.events.ticket.opened", first.Subject)
 
-			wantShare := func(what string, got, total int, want float64) {
-				t.Helper()
-				share := float64(got) / float64(total)
-				if want == 0 {
-					require.Zero(t, got, "%s", what)
-					return
-				}
-				require.InEpsilon(t, want, share, 0.1, "%s: %d of %d", what, got, total)
+	var (
+		seen        = map[string][]byte{} // id -> Data of its first message
+		duplicates  int
+		distinct    int
+		disordered  int
+		newestNum   int                        // largest event number so far
+		newest      time.Time                  // latest event time among events in order so far
+		opened      = map[string]time.Time{}   // ticket -> opened at
+		unopened    = map[string]int{}         // ticket -> index of the first message that came before its opening
+		lives       = map[string][]wireEvent{} // ticket -> events, for the lifecycle check
+		ticketsSeen int
+	)
+	for i := 0; i < n || len(unopened) > 0; i++ {
+		require.Less(t, i, n+100, "tickets referred to but never opened: %v", unopened)
+		m := first
+		if i > 0 {
+			m = g.Next()
+		}
+		e, err := checkContract(m, channels, teams, !cfg.V1)
+		require.NoError(t, err)
+		if orig, ok := seen[m.MsgID]; ok {
+			require.Equal(t, orig, m.Data, "a repeat must be byte-identical")
+			if i < n {
+				duplicates++
 			}
-			t.Logf("%d messages: %.4f duplicates, %.4f late events", n, float64(duplicates)/n, float64(disordered)/float64(distinct))
-			wantShare("duplicates among messages", duplicates, n, tt.cfg.DuplicateShare)
-			wantShare("late events among distinct events", disordered, distinct, tt.cfg.DisorderShare)
-			require.Greater(t, ticketsSeen, n/10)
+			continue
+		}
+		seen[m.MsgID] = m.Data
+		// Event numbers count in production order, which is
+		// event-time order: an event is late when one produced
+		// after it came first.
+		num, err := eventNumber(m.MsgID)
+		require.NoError(t, err)
+		late := num < newestNum
+		if !late {
+			if m.OccurredAt.Before(newest) {
+				t.Fatalf("event time goes back without disorder at %s", m.Data)
+			}
+			newestNum, newest = num, m.OccurredAt
+		}
+		if i < n {
+			distinct++
+			if late {
+				disordered++
+			}
+		}
+		if e.TicketID == nil {
+			continue
+		}
+		ticket := *e.TicketID
+		lives[ticket] = append(lives[ticket], e)
+		if *e.Type == "ticket.opened" {
+			_, dup := opened[ticket]
+			require.False(t, dup, "ticket %s opened twice", ticket)
+			opened[ticket] = m.OccurredAt
+			ticketsSeen++
+			if j, ok := unopened[ticket]; ok {
+				require.True(t, late, "ticket %s: events before its opening, which was not delayed", ticket)
+				require.LessOrEqual(t, i-j, 2*maxDisorderDistance+maxRetryDistance, "ticket %s opened too late", ticket)
+				delete(unopened, ticket)
+			}
+			continue
+		}
+		if at, ok := opened[ticket]; ok {
+			require.False(t, m.OccurredAt.Before(at), "%s before its ticket's opening", m.Data)
+		} else if _, ok := unopened[ticket]; !ok {
+			unopened[ticket] = i
+		}
+	}
 
-			for ticket, life := range lives {
-				require.NoError(t, checkLifecycle(life), "ticket %s", ticket)
-			}
-		})
+	wantShare := func(what string, got, total int, want float64) {
+		t.Helper()
+		share := float64(got) / float64(total)
+		if want == 0 {
+			require.Zero(t, got, "%s", what)
+			return
+		}
+		require.InEpsilon(t, want, share, 0.1, "%s: %d of %d", what, got, total)
+	}
+	t.Logf("%d messages: %.4f duplicates, %.4f late events", n, float64(duplicates)/float64(n), float64(disordered)/float64(distinct))
+	wantShare("duplicates among messages", duplicates, n, cfg.DuplicateShare)
+	wantShare("late events among distinct events", disordered, distinct, cfg.DisorderShare)
+	require.Greater(t, ticketsSeen, n/10)
+
+	if cfg.V1 {
+		for ticket, life := range lives {
+			require.NoError(t, checkLifecycle(life), "ticket %s", ticket)
+		}
 	}
 }
 
@@ -422,10 +468,12 @@ func TestGeneratorRealism(t *testing.T) {
 	t.Parallel()
 	// 300,000 messages at 60 tickets an hour span two months, so that
 	// reopenings, which come up to a week after a resolution, are not cut
-	// short by the end of the stream.
+	// short by the end of the stream. (The v1 stream: its resolutions
+	// carry the replies; TestGeneratorV2Lives checks the shares of v2.)
 	const n = 300_000
 	cfg := DefaultConfig()
 	cfg.TicketsPerHour = 60
+	cfg.V1 = true
 	msgs := generate(cfg, n)
 
 	count := map[string]int{}
@@ -500,8 +548,16 @@ func TestGeneratorRealism(t *testing.T) {
 }
 
 func TestConfigRealTimeRate(t *testing.T) {
-	for _, cfg := range []Config{DefaultConfig(), {Seed: 3, TicketsPerHour: 300, DuplicateShare: 0.2}} {
-		t.Run(fmt.Sprint(cfg.TicketsPerHour, cfg.DuplicateShare), func(t *testing.T) {
+	v1 := DefaultConfig()
+	v1.V1 = true
+	for _, cfg := range []Config{
+		DefaultConfig(),
+		{Seed: 3, TicketsPerHour: 300, DuplicateShare: 0.2},
+		{Seed: 4, TicketsPerHour: 300, Teams: []string{"only"}}, // no transfers
+		v1,
+		{Seed: 3, TicketsPerHour: 300, DuplicateShare: 0.2, V1: true},
+	} {
+		t.Run(fmt.Sprint(cfg.TicketsPerHour, cfg.DuplicateShare, cfg.Teams, cfg.V1), func(t *testing.T) {
 			// Count the messages of days 3 to 5, after the warm-up.
 			g := NewGenerator(cfg)
 			start := g.Next().OccurredAt
@@ -564,9 +620,11 @@ func BenchmarkGeneratorNext(b *testing.B) {
 		cfg  Config
 	}{
 		{"default", DefaultConfig()},
+		{"default v1", func() Config { c := DefaultConfig(); c.V1 = true; return c }()},
 		// Every ticket opened in the run is still in progress: the
 		// schedule grows by one entry every few messages.
 		{"1M tickets per hour", Config{Seed: 1, TicketsPerHour: 1e6, DuplicateShare: 0.02, DisorderShare: 0.02}},
+		{"1M tickets per hour v1", Config{Seed: 1, TicketsPerHour: 1e6, DuplicateShare: 0.02, DisorderShare: 0.02, V1: true}},
 	} {
 		b.Run(bb.name, func(b *testing.B) {
 			g := NewGenerator(bb.cfg)

@@ -66,20 +66,77 @@ const (
 	surveyMax    = 5 * day
 )
 
+// The v2 model: what happens between a ticket's first reply and its
+// resolution, in the event types that contract v2 adds. The v1 stream uses
+// none of it.
+const (
+	twinShare         = 0.30  // first replies also sent as ticket.first_reply, same time, own id
+	earlyMessageShare = 0.10  // tickets whose customer writes again before the first reply
+	pendingShare      = 0.60  // agent replies after which the agent sets the ticket pending
+	holdShare         = 0.08  // customer messages after which the ticket waits on hold for a third party
+	thanksShare       = 0.15  // conversations whose last customer message is resolved without reply
+	pendingOpenShare  = 0.50  // resolutions of a pending ticket that set it open first
+	escalateShare     = 0.065 // normal and high tickets raised one priority after the first reply (5% of all)
+	transferShare     = 0.05  // answered tickets moved to another team after the first reply
+	keepRepliesShare  = 0.20  // resolutions that carry "replies"; the others leave the count to the reply events
+
+	customerSigma = 1.2 // customer answer times; the median is the channel's
+	customerMin   = 1 * minute
+	customerMax   = 4 * day
+
+	nextReplySigma = 0.8 // agent answer times; the median is the priority's
+	nextReplyMin   = 20 * second
+	nextReplyMax   = 5 * day
+
+	// An agent sets a status (pending after a reply, on hold after a
+	// message) a few seconds after the event that calls for it; a customer
+	// message on a pending ticket sets it open within echoDelay.
+	statusMedian = 20 * second
+	statusSigma  = 1.0
+	statusMin    = 1 * second
+	statusMax    = 10 * minute
+	echoDelay    = 3 * second
+
+	holdMedian = 4 * hour // on hold until the third party answers
+	holdSigma  = 1.0
+	holdMin    = 10 * minute
+	holdMax    = 3 * day
+
+	afterHoldMedian = 10 * minute // from the end of a hold to the reply
+	afterHoldSigma  = 0.8
+
+	updateMedian = 15 * minute // from the first reply to an escalation or transfer
+	updateSigma  = 1.0
+	updateMin    = 30 * second
+	updateMax    = 4 * hour
+
+	// The resolution follows the last agent reply after the priority's
+	// and channel's resolution median times this factor, or a closing
+	// thanks after about thanksMedian.
+	lastReplyResolveFactor = 0.5
+	thanksMedian           = 20 * minute
+
+	reopenMessageDelay = 5 * second // from a reopening to the customer message that caused it
+)
+
 // priorityProfile is how a priority shapes a ticket's life.
 type priorityProfile struct {
 	share            float64
 	firstReplyFactor float64 // multiplies the channel's first reply median
 	resolveMedian    float64 // ms from first reply to resolution, before the channel factor
+	nextReplyMedian  float64 // v2: ms from a customer message to the agent's reply
 }
 
 // priorityProfiles is indexed by events.Priority.
 func priorityProfiles() [events.NumPriorities]priorityProfile {
 	var p [events.NumPriorities]priorityProfile
-	p[events.PriorityNormal] = priorityProfile{0.60, 1, 12 * hour}
-	p[events.PriorityLow] = priorityProfile{0.15, 1.8, 30 * hour}
-	p[events.PriorityHigh] = priorityProfile{0.18, 0.4, 4 * hour}
-	p[events.PriorityUrgent] = priorityProfile{0.07, 0.15, 1.5 * hour}
+	// Next reply medians lie far enough below the default next_reply
+	// targets (urgent 1h, high 2h, normal 8h, low 24h) that about 2% of
+	// the replies that no hold delays come late.
+	p[events.PriorityNormal] = priorityProfile{0.60, 1, 12 * hour, 90 * minute}
+	p[events.PriorityLow] = priorityProfile{0.15, 1.8, 30 * hour, 5 * hour}
+	p[events.PriorityHigh] = priorityProfile{0.18, 0.4, 4 * hour, 25 * minute}
+	p[events.PriorityUrgent] = priorityProfile{0.07, 0.15, 1.5 * hour, 12 * minute}
 	return p
 }
 
@@ -89,23 +146,24 @@ type channelProfile struct {
 	firstReplyMedian float64 // ms from opening to first reply, normal priority
 	resolveFactor    float64 // multiplies the priority's resolution median
 	handleMedian     float64 // agent time per reply, ms
+	customerMedian   float64 // v2: ms from an agent reply to the customer's answer
 }
 
 func newChannelProfile(name string) channelProfile {
 	p := channelProfile{json: appendJSONString(nil, name)}
 	switch name {
 	case "email":
-		p.firstReplyMedian, p.resolveFactor, p.handleMedian = 2*hour, 1, 5*minute
+		p.firstReplyMedian, p.resolveFactor, p.handleMedian, p.customerMedian = 2*hour, 1, 5*minute, 3*hour
 	case "chat":
-		p.firstReplyMedian, p.resolveFactor, p.handleMedian = 2*minute, 0.15, 4*minute
+		p.firstReplyMedian, p.resolveFactor, p.handleMedian, p.customerMedian = 2*minute, 0.15, 4*minute, 3*minute
 	case "phone":
-		p.firstReplyMedian, p.resolveFactor, p.handleMedian = 1*minute, 0.1, 7*minute
+		p.firstReplyMedian, p.resolveFactor, p.handleMedian, p.customerMedian = 1*minute, 0.1, 7*minute, 20*minute
 	case "social":
-		p.firstReplyMedian, p.resolveFactor, p.handleMedian = 30*minute, 0.6, 3*minute
+		p.firstReplyMedian, p.resolveFactor, p.handleMedian, p.customerMedian = 30*minute, 0.6, 3*minute, 1*hour
 	case "web":
-		p.firstReplyMedian, p.resolveFactor, p.handleMedian = 90*minute, 0.9, 5*minute
+		p.firstReplyMedian, p.resolveFactor, p.handleMedian, p.customerMedian = 90*minute, 0.9, 5*minute, 2*hour
 	default:
-		p.firstReplyMedian, p.resolveFactor, p.handleMedian = 1*hour, 0.8, 5*minute
+		p.firstReplyMedian, p.resolveFactor, p.handleMedian, p.customerMedian = 1*hour, 0.8, 5*minute, 2*hour
 	}
 	return p
 }
@@ -116,6 +174,12 @@ func csatWeights() []float64           { return []float64{6, 5, 10, 27, 52} }   
 func npsWeights() []float64            { return []float64{3, 1, 1, 2, 2, 5, 6, 10, 16, 22, 32} } // 0–10
 func cesWeights() []float64            { return []float64{4, 5, 8, 13, 20, 27, 23} }             // 1–7, 7 = easiest
 func ticketlessKindWeights() []float64 { return []float64{20, 70, 10} }                          // csat, nps, ces
+
+// Weights of the number of customer messages (v2), from 0 up: after the
+// first reply, and after a reopening (whose first message is the one that
+// reopened the ticket, so the count starts at 1).
+func messageWeights() []float64       { return []float64{55, 25, 13, 7} } // 0–3
+func reopenMessageWeights() []float64 { return []float64{75, 25} }        // 1–2
 
 // categorical draws indexes with fixed relative weights.
 type categorical []float64 // cumulative weights

@@ -12,6 +12,43 @@ const (
 	kindResolve
 	kindReopen
 	kindSurvey
+
+	// v2 steps of a ticket.
+	kindReply           // ticket.replied: the first reply or one that ends a wait
+	kindCustomerMessage // ticket.customer_message after the first reply
+	kindStatus          // ticket.status_changed to entry.to
+	kindUpdate          // ticket.updated: the escalation or transfer of entry.flags
+
+	// v2 events beside a ticket's steps, which carry no ticket state.
+	kindFirstReplyTwin // ticket.first_reply sent with the first ticket.replied
+	kindEarlyMessage   // ticket.customer_message before the first reply
+)
+
+// status is a v2 ticket status.
+type status uint8
+
+const (
+	statusOpen status = iota
+	statusPending
+	statusOnHold
+)
+
+func (s status) String() string {
+	switch s {
+	case statusPending:
+		return "pending"
+	case statusOnHold:
+		return "on_hold"
+	}
+	return "open"
+}
+
+// Flags of a v2 ticket, in entry.flags.
+const (
+	flagEscalate  uint8 = 1 << iota // an update will raise the priority
+	flagTransfer                    // an update will move the ticket to another team
+	flagThanks                      // the last customer message is resolved without reply
+	flagResolving                   // the status change under way precedes the resolution
 )
 
 // entry is a scheduled step: the next event of a ticket, with the ticket's
@@ -31,6 +68,10 @@ type entry struct {
 	survey   events.SurveyKind
 	answered bool // had its first reply
 	reopened bool
+	msgs     uint8  // v2: customer messages still to come in this conversation
+	status   status // v2: the ticket's status
+	to       status // v2: the status a kindStatus entry sets
+	flags    uint8  // v2: flag… bits
 }
 
 func (e *entry) before(o *entry) bool {
