@@ -353,7 +353,9 @@ func (e *e2eEnv) checkAlert(ev e2eEvent, name, instance string) {
 	require.Equalf(t, map[string]string{
 		"alertname": name,
 		"sla":       "first_reply",
+		"policy":    "all",
 		"priority":  "urgent",
+		"channel":   "all",
 		"severity":  "critical",
 		"category":  "business",
 		"team":      "support",

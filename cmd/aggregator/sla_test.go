@@ -65,12 +65,14 @@ func (h *slaHarness) publish(evs ...[]string) {
 	waitHandled(h.t, h.agg.url, h.published)
 }
 
+// sl and wsl are the labels of an SLA series broken down by priority
+// alone: policy, channel and team "all".
 func sl(sla, priority string) map[string]string {
-	return map[string]string{"sla": sla, "priority": priority}
+	return map[string]string{"sla": sla, "priority": priority, "policy": "all", "channel": "all", "team": "all"}
 }
 
 func wsl(window, sla, priority string) map[string]string {
-	return map[string]string{"window": window, "sla": sla, "priority": priority}
+	return map[string]string{"window": window, "sla": sla, "priority": priority, "policy": "all", "channel": "all", "team": "all"}
 }
 
 // TestSLAEndToEnd walks the default targets (first reply: urgent 15m with
@@ -124,7 +126,7 @@ func TestSLAEndToEnd(t *testing.T) {
 	require.Equal(t, 1.0, m[key("helpdesk_sla_breached", wsl("1h", "first_reply", "urgent"))])
 	require.Equal(t, 0.5, m[key("helpdesk_sla_compliance_ratio", wsl("1h", "first_reply", "urgent"))])
 	require.Equal(t, 240.0, m[key("helpdesk_sla_next_breach_seconds", sl("first_reply", "urgent"))])
-	require.Equal(t, 1.0, m[key("helpdesk_sla_outcomes_total", map[string]string{"sla": "first_reply", "priority": "urgent", "outcome": "breached"})])
+	require.Equal(t, 1.0, m[key("helpdesk_sla_outcomes_total", map[string]string{"sla": "first_reply", "priority": "urgent", "policy": "all", "team": "all", "outcome": "breached"})])
 
 	// The at-risk API lists U1 in breach.
 	list := atRiskList(t, h.agg.url, 10)
@@ -164,7 +166,7 @@ func TestSLAEndToEnd(t *testing.T) {
 	// the breach taken back is counted as a correction (1), so that
 	// outcomes minus corrections are the exact 2 achieved, 1 breached.
 	outcome := func(name, o string) float64 {
-		return m[key(name, map[string]string{"sla": "first_reply", "priority": "urgent", "outcome": o})]
+		return m[key(name, map[string]string{"sla": "first_reply", "priority": "urgent", "policy": "all", "team": "all", "outcome": o})]
 	}
 	require.Equal(t, map[string]float64{"achieved": 2, "breached": 2, "corrected achieved": 0, "corrected breached": 1}, map[string]float64{
 		"achieved":           outcome("helpdesk_sla_outcomes_total", "achieved"),

@@ -808,9 +808,9 @@ func parseState(b []byte) (*encodedState, error) {
 	for range r.Count(1) {
 		r.Bytes() // channels
 	}
-	r.Uvarint() // team limit
-	r.Byte() // flags
-	r.U64()  // warning fraction
+	r.Uvarint()            // team limit
+	r.Byte()               // flags
+	r.U64()                // warning fraction
 	for range r.Count(1) { // SLA policies
 		r.Bytes()
 		for range sla.NumKinds {
