@@ -14,9 +14,15 @@ import "strconv"
 // and only then the fields, so a message that is not valid JSON is always
 // rejected as ReasonInvalidJSON, whatever else is wrong with it. Fields are
 // checked in the order id, type, ticket_id, occurred_at, channel, team,
-// agent_id, priority, replies, handle_seconds, survey; the first violation is
-// returned. Keys match exactly (case-sensitively) after unescaping; of
-// duplicate keys the last one wins, and a null value counts as absent.
+// agent_id, priority, replies, handle_seconds, and last what the type
+// requires: the survey of a survey.answered, the status of a
+// ticket.status_changed, at least one of channel, priority and team on a
+// ticket.updated (else ReasonMissingField with Field "channel"). The first
+// violation is returned. Keys match exactly (case-sensitively) after
+// unescaping; of duplicate keys the last one wins, and a null value counts
+// as absent. The fields above are checked on every type, even where they
+// mean nothing (replies on a ticket.opened), except survey and status, which
+// other types ignore like unknown fields.
 //
 // A string field that is read (not an unknown member, which is skipped) must
 // not contain a \u escape of a lone UTF-16 surrogate: such a string is

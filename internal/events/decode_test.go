@@ -16,6 +16,8 @@ type decoded struct {
 	OccurredAt   int64
 	Channel      string
 	Priority     Priority
+	Changes      uint8
+	Status       Status
 	Team         string
 	AgentID      string
 	Replies      int32
@@ -32,6 +34,8 @@ func view(ev *Event) decoded {
 		OccurredAt:   ev.OccurredAt,
 		Channel:      string(ev.Channel),
 		Priority:     ev.Priority,
+		Changes:      ev.Changes,
+		Status:       ev.Status,
 		Team:         string(ev.Team),
 		AgentID:      string(ev.AgentID),
 		Replies:      ev.Replies,
@@ -52,6 +56,11 @@ const (
 	exampleFirstReply = `{"id":"e-7f3b","type":"ticket.first_reply","ticket_id":"T-1042","occurred_at":"2026-11-23T08:12:30Z","agent_id":"a-17"}`
 	exampleResolved   = `{"id":"e-7f3c","type":"ticket.resolved","ticket_id":"T-1042","occurred_at":"2026-11-23T09:40:00Z","replies":1}`
 	exampleSurvey     = `{"id":"e-7f3d","type":"survey.answered","ticket_id":"T-1042","occurred_at":"2026-11-23T10:02:00Z","survey":{"kind":"csat","score":5}}`
+
+	exampleCustomerMessage = `{"id":"e-8a01","type":"ticket.customer_message","ticket_id":"T-1042","occurred_at":"2026-11-23T08:20:00Z"}`
+	exampleReplied         = `{"id":"e-8a02","type":"ticket.replied","ticket_id":"T-1042","occurred_at":"2026-11-23T08:31:00Z","agent_id":"a-17"}`
+	exampleStatusChanged   = `{"id":"e-8a03","type":"ticket.status_changed","ticket_id":"T-1042","occurred_at":"2026-11-23T08:31:05Z","status":"pending"}`
+	exampleUpdated         = `{"id":"e-8a04","type":"ticket.updated","ticket_id":"T-1042","occurred_at":"2026-11-23T08:40:00Z","priority":"urgent","team":"escalations"}`
 )
 
 // opened returns a valid ticket.opened with the given extra members
@@ -64,6 +73,18 @@ func opened(extra string) string {
 func resolved(extra string) string {
 	return `{"id":"e","type":"ticket.resolved","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z"` + extra + `}`
 }
+
+// ofType returns a message of type typ with ticket_id, occurred_at and the
+// given extra members.
+func ofType(typ, extra string) string {
+	return `{"id":"e","type":"` + typ + `","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z"` + extra + `}`
+}
+
+// statusChanged returns a ticket.status_changed with the given extra members.
+func statusChanged(extra string) string { return ofType("ticket.status_changed", extra) }
+
+// updated returns a ticket.updated with the given extra members.
+func updated(extra string) string { return ofType("ticket.updated", extra) }
 
 // survey returns a valid survey.answered with the given survey value.
 func survey(value string) string {
@@ -85,6 +106,11 @@ func with(fn func(*decoded)) decoded {
 // answered returns what survey(`{"kind":k,"score":score}`) decodes to.
 func answered(k SurveyKind, score int8) decoded {
 	return decoded{ID: "e", Type: SurveyAnswered, OccurredAt: base().OccurredAt, Replies: -1, HandleMillis: -1, Survey: k, Score: score}
+}
+
+// statusOf returns what statusChanged(`,"status":…`) decodes to.
+func statusOf(st Status) decoded {
+	return with(func(d *decoded) { d.Type, d.Status = TicketStatusChanged, st })
 }
 
 // repliesOf returns what resolved(`,"replies":n`) decodes to.
@@ -126,6 +152,134 @@ func TestDecodeAccepts(t *testing.T) {
 			name: "ticket.reopened",
 			in:   `{"id":"e","type":"ticket.reopened","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z"}`,
 			want: with(func(d *decoded) { d.Type = TicketReopened }),
+		},
+		{
+			name: "contract example ticket.customer_message",
+			in:   exampleCustomerMessage,
+			want: decoded{ID: "e-8a01", Type: TicketCustomerMessage, TicketID: "T-1042", OccurredAt: at(2026, 11, 23, 8, 20, 0, 0),
+				Replies: -1, HandleMillis: -1},
+		},
+		{
+			name: "contract example ticket.replied",
+			in:   exampleReplied,
+			want: decoded{ID: "e-8a02", Type: TicketReplied, TicketID: "T-1042", OccurredAt: at(2026, 11, 23, 8, 31, 0, 0),
+				AgentID: "a-17", Replies: -1, HandleMillis: -1},
+		},
+		{
+			name: "contract example ticket.status_changed",
+			in:   exampleStatusChanged,
+			want: decoded{ID: "e-8a03", Type: TicketStatusChanged, TicketID: "T-1042", OccurredAt: at(2026, 11, 23, 8, 31, 5, 0),
+				Status: StatusPending, Replies: -1, HandleMillis: -1},
+		},
+		{
+			name: "contract example ticket.updated",
+			in:   exampleUpdated,
+			want: decoded{ID: "e-8a04", Type: TicketUpdated, TicketID: "T-1042", OccurredAt: at(2026, 11, 23, 8, 40, 0, 0),
+				Priority: PriorityUrgent, Changes: ChangePriority | ChangeTeam, Team: "escalations", Replies: -1, HandleMillis: -1},
+		},
+		{
+			name: "ticket.replied without agent_id, with channel, team and priority",
+			in:   ofType("ticket.replied", `,"channel":"chat","team":"t","priority":"low"`),
+			want: with(func(d *decoded) { d.Type, d.Channel, d.Team, d.Priority = TicketReplied, "chat", "t", PriorityLow }),
+		},
+		{
+			name: "replies and handle_seconds ignored on ticket.replied",
+			in:   ofType("ticket.replied", `,"replies":3,"handle_seconds":60`),
+			want: with(func(d *decoded) { d.Type = TicketReplied }),
+		},
+		{
+			name: "ticket.customer_message with agent_id and unknown fields",
+			in:   ofType("ticket.customer_message", `,"agent_id":"a","body":{"len":120},"status":"pending"`),
+			want: with(func(d *decoded) { d.Type, d.AgentID = TicketCustomerMessage, "a" }),
+		},
+		{name: "status open", in: statusChanged(`,"status":"open"`), want: statusOf(StatusOpen)},
+		{name: "status pending", in: statusChanged(`,"status":"pending"`), want: statusOf(StatusPending)},
+		{name: "status on_hold", in: statusChanged(`,"status":"on_hold"`), want: statusOf(StatusOnHold)},
+		{name: "status escaped", in: statusChanged(`,"status":"on\u005fhold"`), want: statusOf(StatusOnHold)},
+		{name: "status with an escaped key", in: statusChanged(`,"st\u0061tus":"pending"`), want: statusOf(StatusPending)},
+		{name: "status duplicate: the last wins", in: statusChanged(`,"status":"bogus","status":"pending"`), want: statusOf(StatusPending)},
+		{name: "status key is case-sensitive", in: statusChanged(`,"status":"pending","Status":"x"`), want: statusOf(StatusPending)},
+		{
+			name: "status with channel, priority and team, which are no changes",
+			in:   statusChanged(`,"status":"on_hold","channel":"chat","priority":"high","team":"t"`),
+			want: with(func(d *decoded) {
+				d.Type, d.Status, d.Channel, d.Priority, d.Team = TicketStatusChanged, StatusOnHold, "chat", PriorityHigh, "t"
+			}),
+		},
+		{
+			name: "status ignored on ticket.opened, even invalid",
+			in:   opened(`,"status":"bogus"`),
+			want: base(),
+		},
+		{
+			name: "status of the wrong kind ignored on ticket.resolved",
+			in:   resolved(`,"status":{"x":[1]},"replies":1`),
+			want: repliesOf(1),
+		},
+		{
+			name: "status with a lone surrogate ignored on ticket.reopened",
+			in:   ofType("ticket.reopened", `,"status":"\ud800"`),
+			want: with(func(d *decoded) { d.Type = TicketReopened }),
+		},
+		{
+			name: "valid status ignored on ticket.updated",
+			in:   updated(`,"team":"t","status":"pending"`),
+			want: with(func(d *decoded) { d.Type, d.Changes, d.Team = TicketUpdated, ChangeTeam, "t" }),
+		},
+		{
+			name: "status ignored on survey.answered",
+			in:   survey(`{"kind":"csat","score":5},"status":7`),
+			want: answered(SurveyCSAT, 5),
+		},
+		{
+			name: "ticket.updated channel only",
+			in:   updated(`,"channel":"phone"`),
+			want: with(func(d *decoded) { d.Type, d.Changes, d.Channel = TicketUpdated, ChangeChannel, "phone" }),
+		},
+		{
+			name: "ticket.updated priority normal, the zero Priority",
+			in:   updated(`,"priority":"normal"`),
+			want: with(func(d *decoded) { d.Type, d.Changes = TicketUpdated, ChangePriority }),
+		},
+		{
+			name: "ticket.updated team only, escaped",
+			in:   updated(`,"team":"caf\u00e9"`),
+			want: with(func(d *decoded) { d.Type, d.Changes, d.Team = TicketUpdated, ChangeTeam, "café" }),
+		},
+		{
+			name: "ticket.updated all three",
+			in:   updated(`,"team":"t","priority":"low","channel":"web","agent_id":"a"`),
+			want: with(func(d *decoded) {
+				d.Type, d.Changes, d.Channel, d.Priority, d.Team, d.AgentID = TicketUpdated, 7, "web", PriorityLow, "t", "a"
+			}),
+		},
+		{
+			name: "ticket.updated null fields are absent",
+			in:   updated(`,"channel":null,"priority":"high","team":null`),
+			want: with(func(d *decoded) { d.Type, d.Changes, d.Priority = TicketUpdated, ChangePriority, PriorityHigh }),
+		},
+		{
+			name: "ticket.updated empty team is a change to unknown",
+			in:   updated(`,"team":""`),
+			want: with(func(d *decoded) { d.Type, d.Changes = TicketUpdated, ChangeTeam }),
+		},
+		{
+			name: "ticket.updated duplicate: a later null removes the change",
+			in:   updated(`,"channel":"chat","channel":null,"team":"t"`),
+			want: with(func(d *decoded) { d.Type, d.Changes, d.Team = TicketUpdated, ChangeTeam, "t" }),
+		},
+		{
+			name: "ticket.updated channel and team of 128 characters",
+			in:   updated(`,"channel":"` + strings.Repeat("c", 128) + `","team":"` + strings.Repeat("é", 128) + `"`),
+			want: with(func(d *decoded) {
+				d.Type, d.Changes = TicketUpdated, ChangeChannel|ChangeTeam
+				d.Channel, d.Team = strings.Repeat("c", 128), strings.Repeat("é", 128)
+			}),
+		},
+		{
+			name: "no changes on ticket.opened with channel, priority and team",
+			in:   opened(`,"channel":"chat","priority":"high","team":"t"`),
+			want: with(func(d *decoded) { d.Channel, d.Priority, d.Team = "chat", PriorityHigh, "t" }),
 		},
 		{
 			name: "survey.answered without ticket_id",
@@ -439,10 +593,20 @@ func TestDecodeRejects(t *testing.T) {
 		{"type in the wrong case", opened(`,"type":"Ticket.Opened"`), ReasonUnknownType, "type"},
 		{"empty type", opened(`,"type":""`), ReasonUnknownType, "type"},
 		{"type with a lone surrogate", opened(`,"type":"ticket.opened\ud800"`), ReasonInvalidValue, "type"},
+		{"v2 type in the wrong case", ofType("ticket.Updated", `,"team":"t"`), ReasonUnknownType, "type"},
+		{"v2 type with a hyphen", ofType("ticket.status-changed", `,"status":"open"`), ReasonUnknownType, "type"},
+		{"v2 type without its prefix", ofType("updated", `,"team":"t"`), ReasonUnknownType, "type"},
 
 		// ticket_id
 		{"missing ticket_id on ticket.resolved", `{"id":"e","type":"ticket.resolved","occurred_at":"2026-11-23T08:00:00Z"}`, ReasonMissingField, "ticket_id"},
 		{"missing ticket_id on ticket.opened", `{"id":"e","type":"ticket.opened","occurred_at":"2026-11-23T08:00:00Z"}`, ReasonMissingField, "ticket_id"},
+		{"missing ticket_id on ticket.replied", `{"id":"e","type":"ticket.replied","occurred_at":"2026-11-23T08:00:00Z"}`, ReasonMissingField, "ticket_id"},
+		{"missing ticket_id on ticket.customer_message", `{"id":"e","type":"ticket.customer_message","occurred_at":"2026-11-23T08:00:00Z"}`, ReasonMissingField, "ticket_id"},
+		{"missing ticket_id on ticket.status_changed", `{"id":"e","type":"ticket.status_changed","occurred_at":"2026-11-23T08:00:00Z","status":"open"}`, ReasonMissingField, "ticket_id"},
+		{"missing ticket_id on ticket.updated", `{"id":"e","type":"ticket.updated","occurred_at":"2026-11-23T08:00:00Z","team":"t"}`, ReasonMissingField, "ticket_id"},
+		{"null ticket_id on ticket.replied", ofType("ticket.replied", `,"ticket_id":null`), ReasonMissingField, "ticket_id"},
+		{"empty ticket_id on ticket.customer_message", ofType("ticket.customer_message", `,"ticket_id":""`), ReasonOutOfRange, "ticket_id"},
+		{"missing ticket_id before missing status", `{"id":"e","type":"ticket.status_changed","occurred_at":"2026-11-23T08:00:00Z"}`, ReasonMissingField, "ticket_id"},
 		{"empty ticket_id on survey.answered", survey(`{"kind":"csat","score":5},"ticket_id":""`), ReasonOutOfRange, "ticket_id"},
 		{"numeric ticket_id", opened(`,"ticket_id":1042`), ReasonInvalidValue, "ticket_id"},
 		{"ticket_id of 129 characters", opened(`,"ticket_id":"` + strings.Repeat("t", 129) + `"`), ReasonOutOfRange, "ticket_id"},
@@ -518,6 +682,45 @@ func TestDecodeRejects(t *testing.T) {
 		{"handle_seconds overflowing float64", resolved(`,"handle_seconds":1e400`), ReasonOutOfRange, "handle_seconds"},
 		{"handle_seconds as string", resolved(`,"handle_seconds":"60"`), ReasonInvalidValue, "handle_seconds"},
 
+		// status
+		{"missing status", statusChanged(""), ReasonMissingField, "status"},
+		{"null status", statusChanged(`,"status":null`), ReasonMissingField, "status"},
+		{"a later null status", statusChanged(`,"status":"open","status":null`), ReasonMissingField, "status"},
+		{"status in another case only", statusChanged(`,"Status":"open"`), ReasonMissingField, "status"},
+		{"status inside an unknown object only", statusChanged(`,"x":{"status":"open"}`), ReasonMissingField, "status"},
+		{"status inside the survey only", statusChanged(`,"survey":{"status":"open"}`), ReasonMissingField, "status"},
+		{"numeric status", statusChanged(`,"status":1`), ReasonInvalidValue, "status"},
+		{"boolean status", statusChanged(`,"status":true`), ReasonInvalidValue, "status"},
+		{"array status", statusChanged(`,"status":["open"]`), ReasonInvalidValue, "status"},
+		{"object status", statusChanged(`,"status":{"name":"open"}`), ReasonInvalidValue, "status"},
+		{"unknown status", statusChanged(`,"status":"closed"`), ReasonInvalidValue, "status"},
+		{"status solved is not a status", statusChanged(`,"status":"solved"`), ReasonInvalidValue, "status"},
+		{"status in the wrong case", statusChanged(`,"status":"Pending"`), ReasonInvalidValue, "status"},
+		{"status on-hold with a hyphen", statusChanged(`,"status":"on-hold"`), ReasonInvalidValue, "status"},
+		{"status with a trailing space", statusChanged(`,"status":"open "`), ReasonInvalidValue, "status"},
+		{"empty status", statusChanged(`,"status":""`), ReasonInvalidValue, "status"},
+		{"status with a lone surrogate", statusChanged(`,"status":"open\ud800"`), ReasonInvalidValue, "status"},
+		{"invalid replies before status", statusChanged(`,"status":"bogus","replies":-1`), ReasonOutOfRange, "replies"},
+		{"invalid team before status", statusChanged(`,"team":7`), ReasonInvalidValue, "team"},
+
+		// ticket.updated
+		{"ticket.updated without changes", updated(""), ReasonMissingField, "channel"},
+		{"ticket.updated with null changes", updated(`,"channel":null,"priority":null,"team":null`), ReasonMissingField, "channel"},
+		{"ticket.updated with a later null", updated(`,"team":"t","team":null`), ReasonMissingField, "channel"},
+		{"ticket.updated with agent_id and status only", updated(`,"agent_id":"a","status":"pending"`), ReasonMissingField, "channel"},
+		{"ticket.updated with changes in another case", updated(`,"Team":"t","PRIORITY":"high"`), ReasonMissingField, "channel"},
+		{"ticket.updated with changes in an unknown object", updated(`,"changes":{"team":"t"}`), ReasonMissingField, "channel"},
+		{"ticket.updated numeric channel", updated(`,"channel":1`), ReasonInvalidValue, "channel"},
+		{"ticket.updated channel of 129 characters", updated(`,"channel":"` + strings.Repeat("c", 129) + `"`), ReasonOutOfRange, "channel"},
+		{"ticket.updated team of 129 characters", updated(`,"team":"` + strings.Repeat("t", 129) + `"`), ReasonOutOfRange, "team"},
+		{"ticket.updated array team", updated(`,"team":["t"]`), ReasonInvalidValue, "team"},
+		{"ticket.updated team with a lone surrogate", updated(`,"team":"t\udc00"`), ReasonInvalidValue, "team"},
+		{"ticket.updated unknown priority", updated(`,"priority":"critical"`), ReasonInvalidValue, "priority"},
+		{"ticket.updated empty priority", updated(`,"priority":""`), ReasonInvalidValue, "priority"},
+		{"ticket.updated numeric priority", updated(`,"priority":2`), ReasonInvalidValue, "priority"},
+		{"ticket.updated valid team, priority in the wrong case", updated(`,"team":"t","priority":"High"`), ReasonInvalidValue, "priority"},
+		{"ticket.updated invalid handle_seconds before changes", updated(`,"handle_seconds":-1`), ReasonOutOfRange, "handle_seconds"},
+
 		// survey
 		{"missing survey", `{"id":"e","type":"survey.answered","occurred_at":"2026-11-23T08:00:00Z"}`, ReasonMissingField, "survey"},
 		{"null survey", survey(`null`), ReasonMissingField, "survey"},
@@ -576,6 +779,13 @@ func TestErrorMessages(t *testing.T) {
 		{"syntax", `{"id":"e",}`, `invalid_json: unexpected character '}' at offset 10; must be one UTF-8 JSON object`},
 		{"truncated", `{"id":"e"`, `invalid_json: unexpected end of input at offset 9; must be one UTF-8 JSON object`},
 		{"too large", strings.Repeat(" ", MaxSize+1), "too_large: message must be at most 65536 bytes, got 65537"},
+		{"unknown type", opened(`,"type":"ticket.closed"`), "unknown_type: type: must be one of ticket.opened, ticket.first_reply, " +
+			"ticket.resolved, ticket.reopened, survey.answered, ticket.replied, ticket.customer_message, ticket.status_changed, ticket.updated"},
+		{"missing status", statusChanged(""), "missing_field: status: required on ticket.status_changed; must be one of open, pending, on_hold"},
+		{"unknown status", statusChanged(`,"status":"closed"`), "invalid_value: status: must be one of open, pending, on_hold"},
+		{"ticket.updated without changes", updated(""), "missing_field: channel: ticket.updated needs at least one of channel, priority, team"},
+		{"missing ticket_id on ticket.updated", `{"id":"e","type":"ticket.updated","occurred_at":"2026-11-23T08:00:00Z","team":"t"}`,
+			"missing_field: ticket_id: required on ticket.updated; must be a string of 1 to 128 characters"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -604,6 +814,19 @@ func TestDecodeReuse(t *testing.T) {
 	require.NoError(t, Decode([]byte(opened("")), &ev))
 	require.Equal(t, base(), view(&ev))
 
+	// The fields of the v2 types are reset too.
+	require.NoError(t, Decode([]byte(updated(`,"channel":"chat","priority":"urgent","team":"t"`)), &ev))
+	require.Equal(t, uint8(ChangeChannel|ChangePriority|ChangeTeam), ev.Changes)
+	require.NoError(t, Decode([]byte(opened("")), &ev))
+	require.Equal(t, base(), view(&ev))
+	require.NoError(t, Decode([]byte(statusChanged(`,"status":"on_hold"`)), &ev))
+	require.Equal(t, StatusOnHold, ev.Status)
+	require.NoError(t, Decode([]byte(ofType("ticket.replied", "")), &ev))
+	require.Equal(t, with(func(d *decoded) { d.Type = TicketReplied }), view(&ev))
+	require.Error(t, Decode([]byte(updated("")), &ev))
+	require.NoError(t, Decode([]byte(opened("")), &ev))
+	require.Equal(t, base(), view(&ev))
+
 	// A larger message with escapes after a smaller one grows the scratch buffer.
 	long := opened(`,"team":"` + strings.Repeat(`\u00e9`, 100) + `","agent_id":"` + strings.Repeat(`\u00e8`, 100) + `"`)
 	require.NoError(t, Decode([]byte(long), &ev))
@@ -617,6 +840,8 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 	msgs := [][]byte{
 		[]byte(exampleOpened), []byte(exampleFirstReply), []byte(exampleResolved), []byte(exampleSurvey),
 		[]byte(benchOpened), []byte(benchSurvey),
+		[]byte(exampleCustomerMessage), []byte(exampleReplied), []byte(exampleStatusChanged), []byte(exampleUpdated),
+		[]byte(benchUpdated), []byte(benchStatusChanged), []byte(statusChanged(`,"status":"on\u005fhold"`)),
 		[]byte(resolved(`,"handle_seconds":1234.5678,"team":"t\u00e9am \ud83d\ude00","\u0069d":"x"`)),
 		[]byte(resolved(`,"replies":10e-1,"id":"s\udbff\udfff"`)), []byte(survey(`{"kind":"csat","score":4.0}`)),
 	}
@@ -632,4 +857,27 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 		}
 	})
 	require.Zero(t, allocs)
+}
+
+func TestNames(t *testing.T) {
+	require.Equal(t, 10, NumTypes)
+	want := []string{"invalid", "ticket.opened", "ticket.first_reply", "ticket.resolved", "ticket.reopened", "survey.answered",
+		"ticket.replied", "ticket.customer_message", "ticket.status_changed", "ticket.updated"}
+	for typ := range Type(NumTypes) {
+		require.Equal(t, want[typ], typ.String())
+	}
+	require.Equal(t, "invalid", Type(NumTypes).String())
+
+	for i, name := range []string{"open", "pending", "on_hold"} {
+		st, ok := ParseStatus(name)
+		require.True(t, ok, name)
+		require.Equal(t, Status(i), st)
+		require.Equal(t, name, st.String())
+	}
+	require.Equal(t, NumStatuses, 3)
+	for _, name := range []string{"", "closed", "Open", "on-hold", "solved"} {
+		_, ok := ParseStatus(name)
+		require.False(t, ok, name)
+	}
+	require.Equal(t, []int{1, 2, 4}, []int{ChangeChannel, ChangePriority, ChangeTeam})
 }

@@ -1,8 +1,11 @@
 // Package events is the wire contract of the helpdesk event stream: the event
-// types, a decoder for their JSON form and the validation rules of contract
-// section 1.
+// types of contract v2 section 1 (the five of v1, and ticket.replied,
+// ticket.customer_message, ticket.status_changed and ticket.updated), a
+// decoder for their JSON form and the validation rules of that section.
 //
-// It knows nothing about NATS, windows or KPIs. Decoding is a hand-written
+// It knows nothing about NATS, windows or KPIs: what an event means for a
+// ticket (a status that pauses an SLA clock, an update that moves a ticket
+// to another team) is for the aggregator to decide. Decoding is a hand-written
 // scanner of this small, fixed schema: it allocates nothing per event in the
 // steady state, and the byte-slice fields of a decoded Event alias the input
 // (or the Event's own scratch buffer), so they are valid only until the input
@@ -35,10 +38,10 @@ const (
 	TicketResolved
 	TicketReopened
 	SurveyAnswered
-	TicketReplied
-	TicketCustomerMessage
-	TicketStatusChanged
-	TicketUpdated
+	TicketReplied         // v2: a public agent reply, the first included
+	TicketCustomerMessage // v2: a message from the customer on an existing ticket
+	TicketStatusChanged   // v2: Event.Status holds the new status
+	TicketUpdated         // v2: Event.Changes says which of Channel, Priority, Team changed
 )
 
 // NumTypes is one more than the largest Type, for arrays indexed by Type.
@@ -107,6 +110,49 @@ func ParsePriority(s string) (Priority, bool) {
 	return PriorityNormal, false
 }
 
+// Status is the status of an open ticket: whom it is waiting on. The zero
+// value is StatusOpen, the status of a ticket when it is opened or reopened.
+type Status uint8
+
+// The statuses of the contract.
+const (
+	StatusOpen    Status = iota // waiting on the agent
+	StatusPending               // waiting on the customer
+	StatusOnHold                // waiting on a third party
+)
+
+// NumStatuses is the number of statuses.
+const NumStatuses = 3
+
+// String returns the wire name of s, for example "on_hold".
+func (s Status) String() string {
+	switch s {
+	case StatusPending:
+		return "pending"
+	case StatusOnHold:
+		return "on_hold"
+	}
+	return "open"
+}
+
+// ParseStatus returns the Status named s.
+func ParseStatus(s string) (Status, bool) {
+	for st := range Status(NumStatuses) {
+		if st.String() == s {
+			return st, true
+		}
+	}
+	return StatusOpen, false
+}
+
+// The bits of Event.Changes: which of its ticket's fields a ticket.updated
+// changes.
+const (
+	ChangeChannel = 1 << iota
+	ChangePriority
+	ChangeTeam
+)
+
 // SurveyKind is the kind of a survey answer.
 type SurveyKind uint8
 
@@ -161,8 +207,18 @@ type Event struct {
 	OccurredAt int64
 	Channel    []byte
 	Priority   Priority
-	Team       []byte
-	AgentID    []byte
+	// Changes is set on ticket.updated only: one bit (ChangeChannel,
+	// ChangePriority, ChangeTeam) for each of "channel", "priority" and
+	// "team" present in the message and not null, whose new value Channel,
+	// Priority or Team then holds. It is never 0 on a ticket.updated. An
+	// empty string is present: it sets the bit, and the empty value (read
+	// as "unknown") is the new one.
+	Changes uint8
+	// Status is the new status on ticket.status_changed, and StatusOpen on
+	// every other type, whatever "status" field it has.
+	Status  Status
+	Team    []byte
+	AgentID []byte
 	// Replies is the "replies" field of a ticket.resolved, or -1 when absent.
 	Replies int32
 	// HandleMillis is "handle_seconds" in milliseconds (rounded to the
@@ -171,11 +227,6 @@ type Event struct {
 	// Survey and Score are set on survey.answered only.
 	Survey SurveyKind
 	Score  int8
-	// Status is the new status of a ticket.status_changed.
-	Status Status
-	// Changes says which of Channel, Priority and Team a ticket.updated
-	// sets: ChangeChannel, ChangePriority, ChangeTeam.
-	Changes uint8
 
 	scratch []byte // unescaped strings live here; reused across Decode calls
 }
@@ -188,10 +239,10 @@ type Reason string
 const (
 	ReasonTooLarge     Reason = "too_large"     // over MaxSize bytes
 	ReasonInvalidJSON  Reason = "invalid_json"  // not a UTF-8 JSON object
-	ReasonMissingField Reason = "missing_field" // a required field is absent or null
-	ReasonInvalidValue Reason = "invalid_value" // wrong JSON type, non-integer count or score, lone UTF-16 surrogate escape, bad timestamp, unknown priority or survey kind
+	ReasonMissingField Reason = "missing_field" // a required field is absent or null, or a ticket.updated changes none of channel, priority, team
+	ReasonInvalidValue Reason = "invalid_value" // wrong JSON type, non-integer count or score, lone UTF-16 surrogate escape, bad timestamp, unknown priority, status or survey kind
 	ReasonOutOfRange   Reason = "out_of_range"  // a length, count, duration or score outside its range
-	ReasonUnknownType  Reason = "unknown_type"  // "type" is not one of the five types
+	ReasonUnknownType  Reason = "unknown_type"  // "type" is not one of the contract's types
 	ReasonFuture       Reason = "future"        // occurred_at too far ahead of the clock (set by the aggregator, not Decode)
 )
 
@@ -214,44 +265,3 @@ func (e *Error) Error() string {
 	}
 	return string(e.Reason) + ": " + e.Field + ": " + e.Detail
 }
-
-// Status is a ticket's status (contract v2).
-type Status uint8
-
-// The statuses of the contract.
-const (
-	StatusOpen    Status = iota // waiting on the agent
-	StatusPending               // waiting on the customer
-	StatusOnHold                // waiting on a third party
-)
-
-// NumStatuses is the number of statuses.
-const NumStatuses = 3
-
-// String returns the wire name of s, for example "on_hold".
-func (s Status) String() string {
-	switch s {
-	case StatusPending:
-		return "pending"
-	case StatusOnHold:
-		return "on_hold"
-	}
-	return "open"
-}
-
-// ParseStatus returns the Status named s.
-func ParseStatus(s string) (Status, bool) {
-	for st := range Status(NumStatuses) {
-		if st.String() == s {
-			return st, true
-		}
-	}
-	return StatusOpen, false
-}
-
-// Changes of a ticket.updated.
-const (
-	ChangeChannel  = 1
-	ChangePriority = 2
-	ChangeTeam     = 4
-)

@@ -36,3 +36,24 @@ func ExampleDecode() {
 	// out_of_range survey.score
 	// out_of_range: survey.score: must be an integer from 1 to 5 for csat
 }
+
+func ExampleDecode_updated() {
+	var ev events.Event
+	msg := []byte(`{"id":"e-8a04","type":"ticket.updated","ticket_id":"T-1042",` +
+		`"occurred_at":"2026-11-23T08:40:00Z","priority":"normal","team":"escalations"}`)
+	if err := events.Decode(msg, &ev); err != nil {
+		fmt.Println(err)
+		return
+	}
+	// Changes tells a new priority "normal" (the zero Priority) from none.
+	fmt.Println(ev.Changes&events.ChangeChannel != 0, ev.Changes&events.ChangePriority != 0, ev.Changes&events.ChangeTeam != 0)
+	fmt.Println(ev.Priority, string(ev.Team))
+
+	err := events.Decode([]byte(`{"id":"e-8a05","type":"ticket.status_changed","ticket_id":"T-1042",`+
+		`"occurred_at":"2026-11-23T08:41:00Z","status":"closed"}`), &ev)
+	fmt.Println(err)
+	// Output:
+	// false true true
+	// normal escalations
+	// invalid_value: status: must be one of open, pending, on_hold
+}

@@ -24,6 +24,7 @@ const (
 	fAgentID
 	fReplies
 	fHandleSeconds
+	fStatus
 	fSurvey
 	fSurveyKind
 	fSurveyScore
@@ -57,6 +58,8 @@ func eventField(key []byte) field {
 		return fReplies
 	case "handle_seconds":
 		return fHandleSeconds
+	case "status":
+		return fStatus
 	case "survey":
 		return fSurvey
 	}
@@ -92,7 +95,7 @@ func wrongKind(k kind, name, detail string) *Error {
 // Details of the errors of fill, saying what is allowed.
 const (
 	detailID       = "must be a string of 1 to 128 characters"
-	detailType     = "must be one of ticket.opened, ticket.first_reply, ticket.resolved, ticket.reopened, survey.answered"
+	detailType     = "must be one of ticket.opened, ticket.first_reply, ticket.resolved, ticket.reopened, survey.answered, ticket.replied, ticket.customer_message, ticket.status_changed, ticket.updated"
 	detailOptional = "must be a string of at most 128 characters"
 	detailTime     = "must be an RFC 3339 timestamp with offset, like 2026-11-23T08:00:00Z, in the years 1678 to 2261"
 	detailPriority = "must be one of low, normal, high, urgent"
@@ -100,6 +103,8 @@ const (
 	detailHandle   = "must be a number of seconds from 0 to 100000000"
 	detailSurvey   = `must be an object {"kind": "csat"|"nps"|"ces", "score": integer}`
 	detailKind     = "must be one of csat, nps, ces"
+	detailStatus   = "must be one of open, pending, on_hold"
+	detailChanges  = "ticket.updated needs at least one of channel, priority, team"
 	// detailSurrogate is the detail of a string with a lone surrogate escape.
 	detailSurrogate = `lone UTF-16 surrogates are not allowed: an escape \ud800 to \udbff must be directly followed by one of \udc00 to \udfff`
 )
@@ -139,6 +144,14 @@ func (d *decoder) fill(ev *Event) error {
 		ev.Type = TicketReopened
 	case "survey.answered":
 		ev.Type = SurveyAnswered
+	case "ticket.replied":
+		ev.Type = TicketReplied
+	case "ticket.customer_message":
+		ev.Type = TicketCustomerMessage
+	case "ticket.status_changed":
+		ev.Type = TicketStatusChanged
+	case "ticket.updated":
+		ev.Type = TicketUpdated
 	default:
 		return reject(ReasonUnknownType, "type", detailType)
 	}
@@ -239,8 +252,58 @@ func (d *decoder) fill(ev *Event) error {
 		}
 	}
 
-	if ev.Type == SurveyAnswered {
+	// The field the type requires, if any.
+	switch ev.Type {
+	case SurveyAnswered:
 		return d.fillSurvey(ev)
+	case TicketStatusChanged:
+		return d.fillStatus(ev)
+	case TicketUpdated:
+		return d.fillChanges(ev)
+	}
+	return nil
+}
+
+// fillStatus checks and stores the status of a ticket.status_changed.
+func (d *decoder) fillStatus(ev *Event) error {
+	sp := d.fields[fStatus]
+	if sp.kind == kindAbsent {
+		return reject(ReasonMissingField, "status", "required on ticket.status_changed; "+detailStatus)
+	} else if sp.kind != kindString {
+		return wrongKind(sp.kind, "status", detailStatus)
+	}
+	s, err := d.str(ev, sp, "status")
+	if err != nil {
+		return err
+	}
+	switch string(s) {
+	case "open":
+		ev.Status = StatusOpen
+	case "pending":
+		ev.Status = StatusPending
+	case "on_hold":
+		ev.Status = StatusOnHold
+	default:
+		return reject(ReasonInvalidValue, "status", detailStatus)
+	}
+	return nil
+}
+
+// fillChanges records which fields a ticket.updated changes. fill has
+// already checked and stored their values.
+func (d *decoder) fillChanges(ev *Event) error {
+	f := &d.fields
+	if f[fChannel].kind != kindAbsent {
+		ev.Changes |= ChangeChannel
+	}
+	if f[fPriority].kind != kindAbsent {
+		ev.Changes |= ChangePriority
+	}
+	if f[fTeam].kind != kindAbsent {
+		ev.Changes |= ChangeTeam
+	}
+	if ev.Changes == 0 {
+		return reject(ReasonMissingField, "channel", detailChanges)
 	}
 	return nil
 }

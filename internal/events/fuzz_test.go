@@ -41,11 +41,20 @@ func FuzzDecode(f *testing.F) {
 		resolved(`,"replies":1e-1`), resolved(`,"replies":-0.0`), resolved(`,"replies":1e99999999999999999999`),
 		resolved(`,"replies":0e-99999999999999999999`), resolved(`,"replies":1000000.0000000001`),
 		survey(`{"kind":"csat","score":4.0}`), survey(`{"kind":"ces","score":70e-1}`), survey(`{"kind":"nps","score":1.1e1}`),
+		// The v2 types.
+		exampleCustomerMessage, exampleReplied, exampleStatusChanged, exampleUpdated, benchUpdated, benchStatusChanged,
+		statusChanged(`,"status":"open"`), statusChanged(`,"status":"on\u005fhold","st\u0061tus":"pending"`),
+		updated(`,"channel":"chat","priority":"normal","team":"t"`), updated(`,"channel":null,"team":""`),
+		updated(`,"priority":"low","status":"open","replies":1`), opened(`,"status":"\ud800"`),
+		ofType("ticket.replied", `,"status":7,"survey":{"kind":"csat"}`),
 		// Rejections.
 		exampleOpened[:40], exampleOpened + "}", `[1]`, `null`, ``, opened(`,"team":"\xff"`),
 		opened(`,"id":""`), opened(`,"type":"ticket.closed"`), opened(`,"occurred_at":"2026-02-30T08:00:00Z"`),
 		opened(`,"priority":"critical"`), resolved(`,"replies":1.5`), resolved(`,"handle_seconds":-1`),
 		survey(`{"kind":"csat","score":6}`), survey(`{"kind":"x"}`), `{"id":"e"}`,
+		statusChanged(""), statusChanged(`,"status":"closed"`), statusChanged(`,"status":1`), statusChanged(`,"status":"open\udfff"`),
+		updated(""), updated(`,"team":null`), updated(`,"priority":"critical"`), updated(`,"channel":["chat"]`),
+		`{"id":"e","type":"ticket.customer_message","occurred_at":"2026-11-23T08:00:00Z"}`,
 		opened(`,"d":` + strings.Repeat("[", maxDepth) + strings.Repeat("]", maxDepth)),
 	} {
 		f.Add([]byte(s))
@@ -134,7 +143,9 @@ func oracle(data []byte) (decoded, *Error) {
 			return fail(ReasonInvalidValue, "type")
 		}
 		types := map[string]Type{"ticket.opened": TicketOpened, "ticket.first_reply": TicketFirstReply,
-			"ticket.resolved": TicketResolved, "ticket.reopened": TicketReopened, "survey.answered": SurveyAnswered}
+			"ticket.resolved": TicketResolved, "ticket.reopened": TicketReopened, "survey.answered": SurveyAnswered,
+			"ticket.replied": TicketReplied, "ticket.customer_message": TicketCustomerMessage,
+			"ticket.status_changed": TicketStatusChanged, "ticket.updated": TicketUpdated}
 		if out.Type, ok = types[typ]; !ok {
 			return fail(ReasonUnknownType, "type")
 		}
@@ -251,7 +262,34 @@ func oracle(data []byte) (decoded, *Error) {
 		}
 	}
 
-	if out.Type != SurveyAnswered {
+	switch out.Type {
+	case TicketStatusChanged:
+		switch st := get(m, "status").(type) {
+		case nil:
+			return fail(ReasonMissingField, "status")
+		case string:
+			statuses := map[string]Status{"open": StatusOpen, "pending": StatusPending, "on_hold": StatusOnHold}
+			if out.Status, ok = statuses[st]; !ok || lone(raw, "status") {
+				return fail(ReasonInvalidValue, "status")
+			}
+		default:
+			return fail(ReasonInvalidValue, "status")
+		}
+		return out, nil
+	case TicketUpdated:
+		// Any of the three that is present (not null) is a change; its
+		// value was checked above.
+		for bit, name := range map[uint8]string{ChangeChannel: "channel", ChangePriority: "priority", ChangeTeam: "team"} {
+			if get(m, name) != nil {
+				out.Changes |= bit
+			}
+		}
+		if out.Changes == 0 {
+			return fail(ReasonMissingField, "channel")
+		}
+		return out, nil
+	case SurveyAnswered:
+	default:
 		return out, nil
 	}
 	var sm map[string]any
