@@ -30,6 +30,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	fs.SetOutput(stderr)
 	n := fs.Int("events", 500_000, "messages to preload")
 	seed := fs.Uint64("seed", 1, "random seed of the synthetic stream")
+	v1 := fs.Bool("v1", false, "preload the contract v1 stream (no replies, customer messages, status changes or updates), as benches before v2 did")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the aggregator's catch-up to this file")
 	sync := fs.String("sync", "", "fsync policy of the scratch NATS server: always, or an interval like 1s (default: the server's own, 2m)")
 	if err := fs.Parse(args); err != nil {
@@ -79,10 +80,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err
 	// dead-lettering instead of catching up. The steady-state rate
 	// underestimates the span (resolutions trail their openings, so the
 	// stream's first hours are thinner), hence twice the estimate.
-	// The v1 stream, so that results compare with earlier runs and the
-	// bench measures applying events, not rejecting types this
-	// aggregator may not decode yet.
-	simCfg := simulate.Config{Seed: *seed, TicketsPerHour: 5000, DuplicateShare: 0.01, DisorderShare: 0.02, V1: true}
+	simCfg := simulate.Config{Seed: *seed, TicketsPerHour: 5000, DuplicateShare: 0.01, DisorderShare: 0.02, V1: *v1}
 	span := time.Duration(float64(*n) / simCfg.RealTimeRate() * float64(time.Second))
 	simCfg.Start = time.Now().Add(-2*span - time.Hour)
 	fmt.Fprintf(stdout, "bench: preloading %d events (%s of event time)\n", *n, span.Round(time.Minute))

@@ -299,7 +299,7 @@ func TestDashboardAndRuleMetricsExist(t *testing.T) {
 	// ahead (so helpdesk_sla_next_breach_seconds is exported).
 	// The v1 stream: the dashboards do not use v2 series yet, and v1 is
 	// all that this aggregator is sure to decode.
-	cfg := simulate.Config{Seed: 42, Start: testNow.Add(-6 * time.Hour), TicketsPerHour: 150, V1: true}
+	cfg := simulate.Config{Seed: 42, Start: testNow.Add(-6 * time.Hour), TicketsPerHour: 150}
 	require.NoError(t, cfg.Validate())
 	gen := simulate.NewGenerator(cfg)
 	n := 0
