@@ -1,7 +1,9 @@
 package kpi
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/helpdesk-kpi/aggregator/internal/events"
 	"github.com/helpdesk-kpi/aggregator/internal/sla"
@@ -24,6 +26,12 @@ func exactSLA(v *View) map[string]int64 {
 			m["paused "+key] = st.Paused[k][i]
 			if st.HasNextBreach[k][i] {
 				m["next_breach "+key] = st.NextBreach[k][i]
+			}
+		}
+		for _, w := range v.Windows {
+			for i, c := range v.SLACells {
+				m[fmt.Sprintf("window %s achieved %s %v", w.Name, k, c)] = w.SLA[i].Achieved[k]
+				m[fmt.Sprintf("window %s breached %s %v", w.Name, k, c)] = w.SLA[i].Breached[k]
 			}
 		}
 		for i, c := range st.OutcomeCells {
@@ -53,6 +61,10 @@ func exactTickets(ts []TicketTotals) []TicketTotals {
 			out = append(out, e)
 		}
 	}
+	// Teams are indexed in stream order, which differs between orders.
+	slices.SortFunc(out, func(a, b TicketTotals) int {
+		return cmp.Or(cmp.Compare(a.Channel, b.Channel), cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.Team, b.Team))
+	})
 	return out
 }
 

@@ -272,6 +272,13 @@ func byCell(snap *View) map[string]map[Cell]Values {
 	for i, c := range snap.Cells {
 		m["open"][c] = Values{Opened: snap.Open[i]}
 	}
+	for st := range events.Status(events.NumStatuses) {
+		name := "open " + st.String()
+		m[name] = map[Cell]Values{}
+		for i, c := range snap.Cells {
+			m[name][c] = Values{Opened: snap.OpenByStatus[st][i]}
+		}
+	}
 	return m
 }
 
