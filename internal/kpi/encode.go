@@ -6,7 +6,6 @@ import (
 	"maps"
 	"math"
 	"slices"
-	"time"
 
 	"github.com/helpdesk-kpi/aggregator/internal/events"
 	"github.com/helpdesk-kpi/aggregator/internal/sla"
@@ -62,15 +61,21 @@ func (s *State) encode(b []byte, flush func([]byte) []byte) []byte {
 			continue
 		}
 		b = chunk(b)
-		b = snapfmt.AppendString(b, tk.id())
+		b = snapfmt.AppendString(b, s.tickets.id(i))
 		b = appendEntries(b, tk.log)
+		b = append(b, tk.openBd.ch, tk.openBd.pri, tk.openBd.team)
 		b = appendFold(b, &tk.fs)
 	}
 	b = snapfmt.AppendUvarint(b, uint64(len(s.held)))
 	for _, id := range slices.Sorted(maps.Keys(s.held)) {
 		b = chunk(b)
 		b = snapfmt.AppendString(b, id)
-		b = appendEntries(b, s.held[id])
+		held := s.held[id]
+		b = snapfmt.AppendUvarint(b, uint64(len(held)))
+		for _, h := range held {
+			b = appendEntry(b, h.e)
+			b = snapfmt.AppendU64(b, h.id)
+		}
 	}
 	b = snapfmt.AppendVarint(b, s.heldMin)
 	b = snapfmt.AppendUvarint(b, uint64(len(s.ticketless)))
@@ -154,9 +159,8 @@ func appendFold(b []byte, fs *foldState) []byte {
 	b = snapfmt.AppendUvarint(b, uint64(fs.replies))
 	b = append(b, fs.bd.ch, fs.bd.pri, fs.bd.team, fs.policy, byte(fs.status), flags(fs.replied, fs.open))
 	for _, c := range fs.clocks {
-		b = snapfmt.AppendVarint(b, c.deadline)
-		b = snapfmt.AppendVarint(b, c.since)
-		b = snapfmt.AppendVarint(b, int64(c.elapsed))
+		b = snapfmt.AppendVarint(b, c.at)
+		b = snapfmt.AppendVarint(b, c.pausedAt)
 		b = snapfmt.AppendUvarint(b, uint64(c.pausedSecs))
 		b = snapfmt.AppendUvarint(b, uint64(c.lead))
 		b = append(b, c.lab.policy, c.lab.pri, c.lab.ch, c.lab.team, byte(c.kind), byte(c.state), flags(c.overdue, false))
@@ -183,7 +187,7 @@ func (s *State) readFold(r *snapfmt.Reader, fs *foldState) bool {
 		policyOK(fs.policy) && fs.status < events.NumStatuses
 	for i := range fs.clocks {
 		c := &fs.clocks[i]
-		c.deadline, c.since, c.elapsed = r.Varint(), r.Varint(), time.Duration(r.Varint())
+		c.at, c.pausedAt = r.Varint(), r.Varint()
 		c.pausedSecs, c.lead = uint32(min(r.Uvarint(), math.MaxUint32)), uint32(min(r.Uvarint(), math.MaxUint32))
 		var cr [7]byte
 		for j := range cr {
@@ -213,11 +217,14 @@ func flags(a, b bool) byte {
 func appendEntries(b []byte, log []entry) []byte {
 	b = snapfmt.AppendUvarint(b, uint64(len(log)))
 	for _, e := range log {
-		b = snapfmt.AppendVarint(b, e.at)
-		b = snapfmt.AppendU64(b, e.id)
-		b = snapfmt.AppendUvarint(b, e.data)
+		b = appendEntry(b, e)
 	}
 	return b
+}
+
+func appendEntry(b []byte, e entry) []byte {
+	b = snapfmt.AppendVarint(b, e.at)
+	return snapfmt.AppendU64(b, e.w)
 }
 
 func appendInts(b []byte, v []int64) []byte {
@@ -276,8 +283,13 @@ func Restore(cfg Config, data []byte) (*State, error) {
 		}
 		tix := s.tickets.add()
 		tk := s.tickets.at(tix)
-		tk.setID(id)
-		tk.log = append(tk.inline[:0], log...)
+		s.tickets.setID(tix, id)
+		tk.log = append(s.logs.alloc(len(log)), log...)
+		tk.openBd = breakdown{ch: r.Byte(), pri: r.Byte(), team: r.Byte()}
+		if int(tk.openBd.ch) >= len(d.channels) || tk.openBd.pri >= events.NumPriorities || int(tk.openBd.team) >= len(d.teams) {
+			r.Fail("ticket %q: opening labels out of range", id)
+			break
+		}
 		if !s.readFold(r, &tk.fs) {
 			r.Fail("ticket %q: fold state out of range", id)
 			break
@@ -291,8 +303,12 @@ func Restore(cfg Config, data []byte) (*State, error) {
 	}
 	for range r.Count(2) {
 		id := r.String()
-		s.held[id] = readEntries(r)
-		s.heldCount += len(s.held[id])
+		held := make([]heldEntry, r.Count(17))
+		for i := range held {
+			held[i] = heldEntry{readEntry(r), r.U64()}
+		}
+		s.held[id] = held
+		s.heldCount += heldEvents(held)
 	}
 	s.heldMin = r.Varint()
 	for range r.Count(9) {
@@ -339,13 +355,15 @@ func (s *State) rebuildSLA() {
 }
 
 func readEntries(r *snapfmt.Reader) []entry {
-	n := r.Count(10)
+	n := r.Count(9)
 	log := make([]entry, n)
 	for i := range log {
-		log[i] = entry{at: r.Varint(), id: r.U64(), data: r.Uvarint()}
+		log[i] = readEntry(r)
 	}
 	return log
 }
+
+func readEntry(r *snapfmt.Reader) entry { return entry{at: r.Varint(), w: r.U64()} }
 
 func readInts(r *snapfmt.Reader, v []int64) {
 	for i := range v {

@@ -6,73 +6,128 @@ import (
 	"github.com/helpdesk-kpi/aggregator/internal/events"
 )
 
-// entry is one applied event in 24 bytes: its time, a hash of its id (for
-// de-duplication; ids are compared only among the few events of one ticket,
-// so 64 bits make a collision practically impossible) and the payload that
-// the fold needs, packed by type:
+// entry is one applied event in a ticket's log, in 16 bytes: its time and
+// a word that packs its type, the payload the fold needs, and the top 40
+// bits of a hash of its id (for de-duplication: ids are compared only
+// among the events of one ticket, together with their type, so a false
+// match needs a 44-bit collision between two events of one ticket):
 //
-//	bits 0–3   type
-//	opened:    bits 8–15 channel, 16–23 priority, 24–31 team
-//	updated:   the same, and bits 32–34 events.Change* (which of them it sets)
-//	status:    bits 8–9 status
-//	resolved:  bits 4–24 replies+1 (0: absent), 25–63 handle ms+1 (0: absent)
-//	survey:    bits 8–9 kind, 10–13 score
+//	bits 0–3    type, or contType for a continuation
+//	bits 4–23   payload, by type:
+//	  updated:  4–10 channel, 11–12 priority, 13–20 team, 21–23 events.Change*
+//	  status:   4–5 status
+//	  resolved: 4–5 replies (0 absent, 1 one, 2 another count), 6 handle time follows
+//	  survey:   4–5 kind, 6–9 score
+//	bits 24–63  id hash
+//
+// A resolution that reports its handling time is followed by a
+// continuation entry (type contType, the same time) whose bits 4–63 hold
+// the time in ms. The two stay side by side: insertSorted places an event
+// by its first entry, and moves both. The fold reads the continuation
+// with its resolution and skips it otherwise. The opening's labels are not
+// in the log: the ticket keeps those of its defining opening
+// (ticket.openBd).
 type entry struct {
-	at   int64
-	id   uint64
-	data uint64
+	at int64
+	w  uint64
 }
 
 const (
 	typeMask     = 15
-	repliesShift = 4
-	repliesBits  = 21                         // events.MaxReplies+1 fits
-	handleShift  = repliesShift + repliesBits // 39 bits: events.MaxHandleSeconds in ms fits
+	contType     = 15
+	payloadShift = 4
+	payloadBits  = 20
+	hashShift    = payloadShift + payloadBits
+	keyMask      = ^uint64((1<<payloadBits - 1) << payloadShift) // type and hash
 )
 
-func newEntry(ev *events.Event, bd breakdown) entry {
-	e := entry{at: ev.OccurredAt, id: hashID(ev.ID), data: uint64(ev.Type)}
-	switch ev.Type {
-	case events.TicketOpened:
-		e.data |= uint64(bd.ch)<<8 | uint64(bd.pri)<<16 | uint64(bd.team)<<24
-	case events.TicketUpdated:
-		e.data |= uint64(bd.ch)<<8 | uint64(bd.pri)<<16 | uint64(bd.team)<<24 | uint64(ev.Changes)<<32
-	case events.TicketStatusChanged:
-		e.data |= uint64(ev.Status) << 8
-	case events.TicketResolved:
-		e.data |= uint64(ev.Replies+1) << repliesShift
-		e.data |= uint64(ev.HandleMillis+1) << handleShift
-	case events.SurveyAnswered:
-		e.data |= uint64(ev.Survey)<<8 | uint64(ev.Score)<<10
-	}
-	return e
+// record is the log entries of one event: one, or two for a resolution
+// with its handling time.
+type record struct {
+	e [2]entry
+	n int
 }
 
-func (e entry) typ() events.Type { return events.Type(e.data & typeMask) }
+func (r *record) entries() []entry { return r.e[:r.n] }
+
+// newRecord returns the entries of ev, whose id hashes to h; bd holds the
+// label indices of an update.
+func newRecord(ev *events.Event, bd breakdown, h uint64) record {
+	w := uint64(ev.Type) | h>>hashShift<<hashShift
+	var p uint64
+	var r record
+	switch ev.Type {
+	case events.TicketUpdated:
+		p = uint64(bd.ch) | uint64(bd.pri)<<7 | uint64(bd.team)<<9 | uint64(ev.Changes)<<17
+	case events.TicketStatusChanged:
+		p = uint64(ev.Status)
+	case events.TicketResolved:
+		switch {
+		case ev.Replies == 1:
+			p = 1
+		case ev.Replies >= 0:
+			p = 2
+		}
+		if ev.HandleMillis >= 0 {
+			p |= 4
+			r.e[1] = entry{ev.OccurredAt, contType | uint64(ev.HandleMillis)<<payloadShift}
+			r.n = 1
+		}
+	case events.SurveyAnswered:
+		p = uint64(ev.Survey) | uint64(ev.Score)<<2
+	}
+	r.e[0] = entry{ev.OccurredAt, w | p<<payloadShift}
+	r.n++
+	return r
+}
+
+func (e entry) typ() events.Type { return events.Type(e.w & typeMask) }
+
+func (e entry) payload() uint64 { return e.w >> payloadShift & (1<<payloadBits - 1) }
+
+// key is what de-duplication compares: the type and the id hash.
+func (e entry) key() uint64 { return e.w & keyMask }
+
+// isCont reports whether e continues the resolution before it.
+func (e entry) isCont() bool { return e.w&typeMask == contType }
 
 // changes returns the events.Change* bits of an update.
-func (e entry) changes() uint8 { return uint8(e.data >> 32 & 7) }
+func (e entry) changes() uint8 { return uint8(e.payload() >> 17 & 7) }
+
+// update returns the label indices an update sets (see changes).
+func (e entry) update() breakdown {
+	p := e.payload()
+	return breakdown{ch: uint8(p & 127), pri: uint8(p >> 7 & 3), team: uint8(p >> 9)}
+}
 
 // status returns the status of a status change.
-func (e entry) status() events.Status { return events.Status(e.data >> 8 & 3) }
+func (e entry) status() events.Status { return events.Status(e.payload() & 3) }
 
-func (e entry) breakdown() breakdown {
-	return breakdown{ch: uint8(e.data >> 8), pri: uint8(e.data >> 16), team: uint8(e.data >> 24)}
+// replies returns what the fold needs of a resolution's "replies": -1
+// when absent, 1 for one reply, 2 for any other count.
+func (e entry) replies() int64 { return int64(e.payload()&3) - 1 }
+
+// hasHandle reports whether e is a resolution followed by its handling
+// time.
+func (e entry) hasHandle() bool { return e.typ() == events.TicketResolved && e.payload()&4 != 0 }
+
+// handleMillis returns the handling time of the resolution at log[i], or
+// -1.
+func handleMillis(log []entry, i int) int64 {
+	if !log[i].hasHandle() {
+		return -1
+	}
+	return int64(log[i+1].w >> payloadShift)
 }
-
-// replies returns the "replies" of a resolution, or -1.
-func (e entry) replies() int64 { return int64(e.data>>repliesShift&(1<<repliesBits-1)) - 1 }
-
-// handleMillis returns the handling time of a resolution, or -1.
-func (e entry) handleMillis() int64 { return int64(e.data>>handleShift) - 1 }
 
 func (e entry) survey() (events.SurveyKind, int) {
-	return events.SurveyKind(e.data >> 8 & 3), int(e.data >> 10 & 15)
+	p := e.payload()
+	return events.SurveyKind(p & 3), int(p >> 2 & 15)
 }
 
-// less orders entries by event time; ties by the rank of their type (the
-// order of a ticket's life, see rank), then id, so that every arrival
-// order folds the same way.
+// less orders the first entries of events by event time; ties by the
+// rank of their type (the order of a ticket's life, see rank), then id
+// hash, so that every arrival order folds the same way.
 func (e entry) less(o entry) bool {
 	if c := cmp.Compare(e.at, o.at); c != 0 {
 		return c < 0
@@ -80,7 +135,16 @@ func (e entry) less(o entry) bool {
 	if c := cmp.Compare(rank(e.typ()), rank(o.typ())); c != 0 {
 		return c < 0
 	}
-	return e.id < o.id
+	return e.w>>hashShift < o.w>>hashShift
+}
+
+// lastEvent returns the index of the first entry of the last event in log.
+func lastEvent(log []entry) int {
+	i := len(log) - 1
+	if log[i].isCont() {
+		i--
+	}
+	return i
 }
 
 // rank orders the events of one instant: the opening; an update, which

@@ -10,26 +10,32 @@ import (
 	"github.com/helpdesk-kpi/aggregator/internal/sla"
 )
 
-// addToTicket applies e to tracked ticket tix: one more fold step when e
-// comes after everything the ticket has seen, a full re-fold otherwise.
-func (s *State) addToTicket(tix int32, e entry) {
+// addToTicket applies an event, its log entries es, to tracked ticket
+// tix: one more fold step when it comes after everything the ticket has
+// seen, a full re-fold otherwise. bd holds the labels of an opening.
+func (s *State) addToTicket(tix int32, es []entry, bd breakdown) {
 	tk := s.tickets.at(tix)
 	defer s.rearm(tix, s.wakeUps(tix))
-	last := tk.log[len(tk.log)-1]
+	e := es[0]
+	last := tk.log[lastEvent(tk.log)]
 	if e.typ() != events.TicketOpened && last.less(e) {
-		tk.log = append(tk.log, e)
+		n := len(tk.log)
+		tk.log = append(s.logs.grow(tk.log, len(es)), es...)
 		s.final(&tk.fs, s.sla.now, s.sla.ledgerAt, -1)
-		s.step(&tk.fs, e, 1)
+		s.step(&tk.fs, e, handleMillis(tk.log, n), 1)
 		s.final(&tk.fs, s.sla.now, s.sla.ledgerAt, 1)
 		return
 	}
 	if e.typ() == events.TicketOpened && tk.log[tk.defining()].less(e) {
 		// A later opening changes nothing; keep its id.
-		tk.log = insertSorted(tk.log, e)
+		tk.log = s.insertSorted(tk.log, es)
 		return
 	}
 	s.fold(tix, -1)
-	tk.log = insertSorted(tk.log, e)
+	tk.log = s.insertSorted(tk.log, es)
+	if e.typ() == events.TicketOpened {
+		tk.openBd = bd // the new defining opening
+	}
 	s.fold(tix, 1)
 }
 
@@ -39,24 +45,26 @@ func (s *State) addToTicket(tix int32, e entry) {
 // part that depends on the wall clock.
 func (s *State) fold(tix int32, sign int64) {
 	tk := s.tickets.at(tix)
-	var fs foldState
+	fs := foldState{bd: tk.openBd}
 	def := tk.defining()
-	s.step(&fs, tk.log[def], sign)
+	s.step(&fs, tk.log[def], -1, sign)
 	for i, e := range tk.log {
-		if i != def && e.typ() != events.TicketOpened {
-			s.step(&fs, e, sign)
+		if i != def && e.typ() != events.TicketOpened && !e.isCont() {
+			s.step(&fs, e, handleMillis(tk.log, i), sign)
 		}
 	}
 	s.final(&fs, s.sla.now, s.sla.ledgerAt, sign)
 	tk.fs = fs
 }
 
-// step folds one event of ticket tix into fs and the aggregates. Every
-// sample counts under the labels fs holds at the event's time.
-func (s *State) step(fs *foldState, e entry, sign int64) {
+// step folds one event of a ticket into fs and the aggregates; handle is
+// a resolution's handling time in ms, or -1. Every sample counts under
+// the labels fs holds at the event's time; an opening finds those of the
+// ticket's defining opening there.
+func (s *State) step(fs *foldState, e entry, handle int64, sign int64) {
 	switch e.typ() {
 	case events.TicketOpened:
-		fs.openedAt, fs.bd, fs.open = e.at, e.breakdown(), true
+		fs.openedAt, fs.open = e.at, true
 		fs.status, fs.waitStart = events.StatusOpen, minTime
 		s.selectPolicy(fs)
 		s.setOpen(fs, sign)
@@ -124,11 +132,11 @@ func (s *State) step(fs *foldState, e entry, sign int64) {
 		if e.at < fs.openedAt {
 			// Answered before the ticket opened (in event time): the
 			// ticket was not known then.
-			s.contribute(unknown(), e, -1, sign)
+			s.contribute(unknown(), e, -1, -1, sign)
 			return
 		}
 	}
-	s.contribute(fs.bd, e, s.replyCount(fs, e), sign)
+	s.contribute(fs.bd, e, s.replyCount(fs, e), handle, sign)
 	if e.typ() == events.TicketResolved {
 		s.duration(hResolution, fs.bd, e.at, e.at-fs.openedAt, sign)
 	}
@@ -155,8 +163,9 @@ func (s *State) replyCount(fs *foldState, e entry) int64 {
 }
 
 // contribute adds the counts of one event (durations aside) at breakdown
-// bd; replies is a resolution's reply count for FCR, -1 when it has none.
-func (s *State) contribute(bd breakdown, e entry, replies int64, sign int64) {
+// bd; replies is a resolution's reply count for FCR and handle its
+// handling time in ms, each -1 when it has none.
+func (s *State) contribute(bd breakdown, e entry, replies, handle int64, sign int64) {
 	switch e.typ() {
 	case events.TicketOpened:
 		s.count(e.at, bd, cOpened, sign)
@@ -170,9 +179,9 @@ func (s *State) contribute(bd breakdown, e entry, replies int64, sign int64) {
 				s.count(e.at, bd, cFCROneReply, sign)
 			}
 		}
-		if h := e.handleMillis(); h >= 0 {
+		if handle >= 0 {
 			s.count(e.at, bd, cHandled, sign)
-			s.count(e.at, bd, cHandleMs, sign*h)
+			s.count(e.at, bd, cHandleMs, sign*handle)
 		}
 	case events.TicketReopened:
 		s.count(e.at, bd, cReopened, sign)

@@ -22,7 +22,7 @@ func (x *index) find(tickets *slab, id []byte, h uint32) (int, bool) {
 		if v == 0 {
 			return i, false
 		}
-		if uint32(v>>32) == h && tickets.at(int32(uint32(v))-1).hasID(id) {
+		if uint32(v>>32) == h && tickets.hasID(int32(uint32(v))-1, id) {
 			return i, true
 		}
 	}
@@ -55,7 +55,7 @@ func (x *index) insert(tickets *slab, tix int32) {
 	if (x.n+1)*4 > len(x.slots)*3 {
 		x.grow(tickets)
 	}
-	h := uint32(tickets.at(tix).idHash())
+	h := uint32(tickets.idHash(tix))
 	mask := len(x.slots) - 1
 	i := x.home(h)
 	for x.slots[i] != 0 {
@@ -68,10 +68,9 @@ func (x *index) insert(tickets *slab, tix int32) {
 // remove deletes ticket tix, shifting later entries of its probe run back
 // so that no tombstones are needed.
 func (x *index) remove(tickets *slab, tix int32) {
-	tk := tickets.at(tix)
-	i, ok := x.findSlot(tix, uint32(tk.idHash()))
+	i, ok := x.findSlot(tix, uint32(tickets.idHash(tix)))
 	if !ok {
-		panic("BUG: removing ticket " + tk.id() + " that is not indexed")
+		panic("BUG: removing ticket " + tickets.id(tix) + " that is not indexed")
 	}
 	mask := len(x.slots) - 1
 	for j := (i + 1) & mask; x.slots[j] != 0; j = (j + 1) & mask {

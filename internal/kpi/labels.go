@@ -140,7 +140,7 @@ func (d *dims) update(ev *events.Event) breakdown {
 
 // changed returns bd with the values of an update e applied.
 func changed(bd breakdown, e entry) breakdown {
-	nb, c := e.breakdown(), e.changes()
+	nb, c := e.update(), e.changes()
 	if c&events.ChangeChannel != 0 {
 		bd.ch = nb.ch
 	}

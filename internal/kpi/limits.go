@@ -22,7 +22,7 @@ func (s *State) evictTracked() {
 	vs := s.victims[:0]
 	for i := range s.tickets.len() {
 		if tk := s.tickets.at(i); tk.log != nil {
-			vs = append(vs, victim{at: tk.fs.openedAt, hash: tk.idHash(), tix: i})
+			vs = append(vs, victim{at: tk.fs.openedAt, hash: s.tickets.idHash(i), tix: i})
 		}
 	}
 	s.victims = vs
@@ -33,7 +33,7 @@ func (s *State) evictTracked() {
 		if a.hash != b.hash {
 			return a.hash < b.hash
 		}
-		return s.tickets.at(a.tix).id() < s.tickets.at(b.tix).id()
+		return s.tickets.id(a.tix) < s.tickets.id(b.tix)
 	})
 	for _, v := range vs[:target] {
 		tk := s.tickets.at(v.tix)
@@ -44,11 +44,11 @@ func (s *State) evictTracked() {
 	}
 }
 
-// rememberTicketless remembers the id of e, applied without a ticket; past
-// MaxTicketlessIDs it forgets the oldest (by event time, then id) until
-// the limit leaves room for 1% more.
-func (s *State) rememberTicketless(e entry) {
-	s.ticketless[e.id] = e.at
+// rememberTicketless remembers the id hash h of an event at time at,
+// applied without a ticket; past MaxTicketlessIDs it forgets the oldest
+// (by event time, then id) until the limit leaves room for 1% more.
+func (s *State) rememberTicketless(at int64, h uint64) {
+	s.ticketless[h] = at
 	if s.cfg.MaxTicketlessIDs <= 0 || len(s.ticketless) <= s.cfg.MaxTicketlessIDs {
 		return
 	}
@@ -135,9 +135,11 @@ func (s *State) dropLive(fs *foldState) {
 func (s *State) evictHeld() {
 	target := s.heldCount - s.cfg.MaxHeld + max(1, s.cfg.MaxHeld/100)
 	times := make([]int64, 0, s.heldCount)
-	for _, log := range s.held {
-		for _, e := range log {
-			times = append(times, e.at)
+	for _, held := range s.held {
+		for _, h := range held {
+			if !h.e.isCont() {
+				times = append(times, h.e.at)
+			}
 		}
 	}
 	slices.Sort(times)

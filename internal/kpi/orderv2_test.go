@@ -67,12 +67,15 @@ func randomV2Tickets(rng *rand.Rand, n int, span float64) []*events.Event {
 			if rng.Float64() < 0.3 {
 				opts = append(opts, replies(int32(rng.IntN(3))))
 			}
+			if rng.Float64() < 0.5 {
+				opts = append(opts, handle(rng.Int64N(1<<40)))
+			}
 			add(events.TicketResolved, id, step(), opts...)
 			if rng.Float64() < 0.2 {
 				add(events.TicketReopened, id, step())
 				add(events.TicketCustomerMessage, id, step())
 				if rng.Float64() < 0.5 {
-					add(events.TicketResolved, id, step())
+					add(events.TicketResolved, id, step(), handle(rng.Int64N(3_600_000)))
 				}
 			}
 			if rng.Float64() < 0.3 {

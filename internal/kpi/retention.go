@@ -36,11 +36,19 @@ func (s *State) orphanHeldBefore(horizon int64, limit int, counter *int64) {
 		ids = slices.Values(slices.Sorted(ids))
 	}
 	for id := range ids {
-		log := s.held[id]
-		kept := log[:0]
-		for _, e := range log {
+		held := s.held[id]
+		kept := held[:0]
+		for _, h := range held {
+			e := h.e
+			if e.isCont() {
+				// It goes or stays with its resolution, just before.
+				if len(kept) > 0 && kept[len(kept)-1].id == h.id {
+					kept = append(kept, h)
+				}
+				continue
+			}
 			if e.at >= horizon || limit == 0 {
-				kept = append(kept, e)
+				kept = append(kept, h)
 				s.heldMin = min(s.heldMin, e.at)
 				continue
 			}
@@ -49,7 +57,7 @@ func (s *State) orphanHeldBefore(horizon int64, limit int, counter *int64) {
 			if counter != nil {
 				*counter++
 			}
-			s.rememberTicketless(e)
+			s.rememberTicketless(e.at, h.id)
 			if e.typ() == events.SurveyAnswered {
 				continue // already counted as unknown
 			}
@@ -87,7 +95,7 @@ func (s *State) sweep() {
 	// faster, and this visits every tracked ticket.
 	for i := range s.tickets.len() {
 		tk := s.tickets.at(i)
-		if tk.log == nil || tk.fs.open || tk.log[len(tk.log)-1].at >= resolvedBefore {
+		if tk.log == nil || tk.fs.open || tk.log[lastEvent(tk.log)].at >= resolvedBefore {
 			continue
 		}
 		s.forget(i)

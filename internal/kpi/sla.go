@@ -53,16 +53,14 @@ const (
 	clockMet                       // fulfilled (in time or late)
 )
 
-// clock is one SLA target of a ticket.
+// clock is one SLA target of a ticket, in 32 bytes.
 type clock struct {
-	// deadline is when the clock breaches; it holds while the clock
-	// runs, and while it is paused if it breached before (overdue).
-	deadline int64
-	// since is when the clock last started or resumed (running) or
-	// paused (paused).
-	since int64
-	// elapsed is the policy time counted before since.
-	elapsed time.Duration
+	// at is, while the clock runs or is paused after breaching
+	// (overdue), its deadline; while it is paused otherwise, the policy
+	// time it has counted (a time.Duration).
+	at int64
+	// pausedAt is when a paused clock paused.
+	pausedAt int64
 	// pausedSecs is the calendar time spent paused, in whole seconds.
 	pausedSecs uint32
 	// lead is how long before the deadline the running clock is at
@@ -75,8 +73,11 @@ type clock struct {
 	overdue bool // paused after its deadline passed: breached all the same
 }
 
+// deadline returns the deadline of a clock that has one (hasDeadline).
+func (c *clock) deadline() int64 { return c.at }
+
 // warn returns when a running clock becomes at risk.
-func (c *clock) warn() int64 { return c.deadline - int64(c.lead)*int64(time.Second) }
+func (c *clock) warn() int64 { return c.at - int64(c.lead)*int64(time.Second) }
 
 // live reports whether the clock is running or paused.
 func (c *clock) live() bool { return c.state == clockRunning || c.state == clockPaused }
@@ -158,41 +159,45 @@ func (s *State) pausesOn(c *clock, st events.Status) bool {
 // ticket's policy does not measure k.
 func (s *State) startClock(fs *foldState, slot int, k sla.Kind, at int64) {
 	c := &fs.clocks[slot]
-	*c = clock{kind: k, lab: fs.labels(), since: at}
+	*c = clock{kind: k, lab: fs.labels()}
 	if s.target(k, c.lab) == 0 {
 		return
 	}
 	if s.pausesOn(c, fs.status) {
-		c.state = clockPaused
+		c.state, c.pausedAt = clockPaused, at
 		return
 	}
-	s.run(c, at)
+	s.run(c, at, 0)
 }
 
-// run sets c running from t on with the time it has counted so far.
-func (s *State) run(c *clock, t int64) {
+// run sets c running from t on, with elapsed of its policy's time counted
+// so far.
+func (s *State) run(c *clock, t int64, elapsed time.Duration) {
 	p := &s.sla.cfg.Policies[c.lab.policy]
 	d := s.target(c.kind, c.lab)
 	w := time.Duration(float64(d) * s.sla.cfg.WarnFraction)
-	c.state, c.since = clockRunning, t
-	if c.elapsed >= d {
-		c.deadline, c.lead = t, 0
+	c.state = clockRunning
+	if elapsed >= d {
+		c.at, c.lead = t, 0 // breached now
 		return
 	}
-	c.deadline = p.Deadline(t, d-c.elapsed)
+	c.at = p.Deadline(t, d-elapsed)
 	warn := t
-	if c.elapsed < w {
-		warn = p.Deadline(t, w-c.elapsed)
+	if elapsed < w {
+		warn = p.Deadline(t, w-elapsed)
 	}
-	c.lead = uint32(min((c.deadline-warn)/int64(time.Second), math.MaxUint32))
+	c.lead = uint32(min((c.at-warn)/int64(time.Second), math.MaxUint32))
 }
 
-// elapsedAt returns the policy time c has counted by t.
+// elapsedAt returns the policy time a live clock that has not breached
+// by t has counted by t: for a running one, its target less the policy
+// time left until its deadline.
 func (s *State) elapsedAt(c *clock, t int64) time.Duration {
-	if c.state != clockRunning {
-		return c.elapsed
+	if c.state == clockPaused {
+		return time.Duration(c.at)
 	}
-	return c.elapsed + s.sla.cfg.Policies[c.lab.policy].Elapsed(c.since, t)
+	left := s.sla.cfg.Policies[c.lab.policy].Elapsed(t, c.at)
+	return s.target(c.kind, c.lab) - left
 }
 
 // pauses sets every live clock of fs paused or running, as the ticket's
@@ -203,15 +208,16 @@ func (s *State) pauses(fs *foldState, t int64) {
 		want := c.live() && s.pausesOn(c, fs.status)
 		switch {
 		case want && c.state == clockRunning:
-			c.elapsed = s.elapsedAt(c, t)
-			c.overdue = c.deadline <= t
-			c.state, c.since = clockPaused, t
+			if c.overdue = c.at <= t; !c.overdue {
+				c.at = int64(s.elapsedAt(c, t))
+			}
+			c.state, c.pausedAt = clockPaused, t
 		case !want && c.state == clockPaused:
-			c.pausedSecs += uint32(min(max(t-c.since, 0)/int64(time.Second), math.MaxUint32-int64(c.pausedSecs)))
+			c.pausedSecs += uint32(min(max(t-c.pausedAt, 0)/int64(time.Second), math.MaxUint32-int64(c.pausedSecs)))
 			if c.overdue {
-				c.state, c.since, c.overdue = clockRunning, t, false
+				c.state, c.overdue = clockRunning, false // its deadline passed: breached
 			} else {
-				s.run(c, t)
+				s.run(c, t, time.Duration(c.at))
 			}
 		}
 	}
@@ -224,7 +230,7 @@ func (s *State) pauses(fs *foldState, t int64) {
 func (s *State) retarget(fs *foldState, t int64) {
 	for i := range fs.clocks {
 		c := &fs.clocks[i]
-		if !c.live() || (c.hasDeadline() && c.deadline <= t) {
+		if !c.live() || (c.hasDeadline() && c.at <= t) {
 			continue // breached already: it stays as it was counted
 		}
 		elapsed := s.elapsedAt(c, t)
@@ -234,10 +240,9 @@ func (s *State) retarget(fs *foldState, t int64) {
 		case d == 0:
 			c.state = clockOff
 		case c.state == clockRunning:
-			c.elapsed = elapsed
-			s.run(c, t)
+			s.run(c, t, elapsed)
 		case elapsed >= d:
-			c.overdue, c.deadline = true, t
+			c.overdue, c.at = true, t
 		}
 	}
 	s.pauses(fs, t)
@@ -249,8 +254,8 @@ func (s *State) meet(fs *foldState, slot int, at int64, sign int64) {
 	if !c.live() {
 		return
 	}
-	if c.hasDeadline() && c.deadline < at {
-		s.slaOutcome(c.lab, c.kind, breached, c.deadline, sign)
+	if c.hasDeadline() && c.at < at {
+		s.slaOutcome(c.lab, c.kind, breached, c.at, sign)
 	} else {
 		s.slaOutcome(fs.labels(), c.kind, achieved, at, sign)
 	}
@@ -298,11 +303,11 @@ func (s *State) final(fs *foldState, now, ledgerAt int64, sign int64) {
 		if !c.live() {
 			continue
 		}
-		if c.hasDeadline() && c.deadline <= now {
-			s.slaWindowOutcome(c.lab, c.kind, breached, c.deadline, sign)
+		if c.hasDeadline() && c.at <= now {
+			s.slaWindowOutcome(c.lab, c.kind, breached, c.at, sign)
 		}
 		s.gauge(c, now, sign)
-		if c.hasDeadline() && c.deadline <= ledgerAt {
+		if c.hasDeadline() && c.at <= ledgerAt {
 			s.ledgerOutcome(c.lab, c.kind, breached, sign)
 		}
 	}
@@ -315,7 +320,7 @@ func (s *State) gauge(c *clock, now int64, sign int64) {
 	switch {
 	case c.state == clockPaused:
 		g = s.sla.paused[c.kind]
-	case c.deadline <= now:
+	case c.at <= now:
 		g = s.sla.breachedOpen[c.kind]
 	case c.warn() <= now:
 		g = s.sla.atRisk[c.kind]
@@ -332,8 +337,8 @@ func (s *State) gauge(c *clock, now int64, sign int64) {
 func nextLedgerChange(fs *foldState, ledgerAt int64) int64 {
 	next := int64(maxTime)
 	for i := range fs.clocks {
-		if c := &fs.clocks[i]; c.hasDeadline() && c.deadline > ledgerAt {
-			next = min(next, c.deadline)
+		if c := &fs.clocks[i]; c.hasDeadline() && c.at > ledgerAt {
+			next = min(next, c.at)
 		}
 	}
 	return next
@@ -349,8 +354,8 @@ func nextChange(fs *foldState, now int64) int64 {
 		case !c.hasDeadline():
 		case c.state == clockRunning && c.warn() > now:
 			next = min(next, c.warn())
-		case c.deadline > now:
-			next = min(next, c.deadline)
+		case c.at > now:
+			next = min(next, c.at)
 		}
 	}
 	return next
@@ -450,11 +455,11 @@ func (s *State) nextBreaches(now int64) [sla.NumKinds][]int64 {
 		}
 		for j := range tk.fs.clocks {
 			c := &tk.fs.clocks[j]
-			if c.state != clockRunning || c.deadline <= now {
+			if c.state != clockRunning || c.at <= now {
 				continue
 			}
 			for _, cell := range s.dims.slaCells(c.lab) {
-				next[c.kind][cell] = min(next[c.kind][cell], c.deadline)
+				next[c.kind][cell] = min(next[c.kind][cell], c.at)
 			}
 		}
 	}
@@ -510,10 +515,10 @@ func (s *State) AtRiskTickets(f AtRiskFilter, limit int) AtRiskList {
 			if c.state != clockRunning || c.warn() > now {
 				continue
 			}
-			a := AtRisk{TicketID: tk.id(), SLA: c.kind.String(), Policy: s.sla.cfg.Policies[c.lab.policy].Name,
+			a := AtRisk{TicketID: s.tickets.id(i), SLA: c.kind.String(), Policy: s.sla.cfg.Policies[c.lab.policy].Name,
 				Priority: priorityLabel(int(c.lab.pri)), Channel: s.dims.channels[c.lab.ch], Team: s.dims.teams[c.lab.team],
-				State: "at_risk", Status: tk.fs.status.String(), Deadline: c.deadline, PausedSeconds: int64(c.pausedSecs)}
-			if c.deadline <= now {
+				State: "at_risk", Status: tk.fs.status.String(), Deadline: c.at, PausedSeconds: int64(c.pausedSecs)}
+			if c.at <= now {
 				a.State = "breached"
 			}
 			if !f.keep(&a) {

@@ -5,7 +5,8 @@ package kpi
 // each time it grew) and a slot's address never changes.
 type slab struct {
 	pages [][]ticket
-	n     int32 // slots handed out
+	n     int32            // slots handed out
+	long  map[int32]string // ids longer than maxInlineID, by slot
 }
 
 const (

@@ -91,14 +91,15 @@ type State struct {
 	longest *windows.Window
 
 	tickets slab    // index points into it
+	logs    logArena // the tickets' logs
 	free    []int32 // unused slots of tickets
 	tracked int     // tickets in use
 	index   index
 
 	// held are events waiting for their ticket's opening, by ticket id.
-	held      map[string][]entry
+	held      map[string][]heldEntry
 	heldMin   int64 // earliest event time among held entries
-	heldCount int   // entries in held
+	heldCount int   // events in held
 	// ticketless remembers ids of events applied without a ticket, with
 	// the event time, for de-duplication.
 	ticketless map[uint64]int64
@@ -147,7 +148,7 @@ func New(cfg Config, now int64) (*State, error) {
 	s := &State{
 		cfg:        cfg,
 		dims:       d,
-		held:       map[string][]entry{},
+		held:       map[string][]heldEntry{},
 		heldMin:    maxTime,
 		ticketless: map[uint64]int64{},
 		watermark:  minTime,
@@ -208,33 +209,37 @@ func (s *State) Apply(ev *events.Event) Result {
 }
 
 func (s *State) apply(ev *events.Event) Result {
-	e := newEntry(ev, breakdown{})
+	h := hashID(ev.ID)
+	at := ev.OccurredAt
 	tix, tracked := int32(-1), false
 	if len(ev.TicketID) > 0 {
 		tix, tracked = s.lookup(ev.TicketID)
 	}
-	if s.seen(e, ev.TicketID, tix, tracked) {
+	if s.seen(h, ev.TicketID, tix, tracked) {
 		s.duplicates++
 		return Duplicate
 	}
-	if !tracked && s.beyondIDMemory(e.at, len(ev.TicketID) > 0) {
+	if !tracked && s.beyondIDMemory(at, len(ev.TicketID) > 0) {
 		s.expired++
 		return Expired
 	}
 	s.applied[ev.Type]++
+	var bd breakdown
 	switch ev.Type {
 	case events.TicketOpened:
-		e = newEntry(ev, s.dims.breakdown(ev))
+		bd = s.dims.breakdown(ev)
 	case events.TicketUpdated:
-		e = newEntry(ev, s.dims.update(ev))
+		bd = s.dims.update(ev)
 	}
-	s.lastEvent = max(s.lastEvent, e.at)
-	if !s.longest.Covers(e.at) {
+	r := newRecord(ev, bd, h)
+	e := r.e[0]
+	s.lastEvent = max(s.lastEvent, at)
+	if !s.longest.Covers(at) {
 		s.late++
 	}
-	if e.at > s.watermark {
-		s.watermark = e.at
-		s.advanceLedger(e.at)
+	if at > s.watermark {
+		s.watermark = at
+		s.advanceLedger(at)
 		s.expire()
 		if tracked {
 			// expire never evicts an open ticket or one just touched,
@@ -244,25 +249,49 @@ func (s *State) apply(ev *events.Event) Result {
 	}
 	switch {
 	case tracked:
-		s.addToTicket(tix, e)
+		s.addToTicket(tix, r.entries(), bd)
 	case len(ev.TicketID) == 0:
-		s.rememberTicketless(e)
-		s.contribute(unknown(), e, -1, 1)
+		s.rememberTicketless(at, h)
+		s.contribute(unknown(), e, -1, -1, 1)
 	case ev.Type == events.TicketOpened:
-		s.track(ev.TicketID, e)
+		s.track(ev.TicketID, e, bd)
 	default:
 		if ev.Type == events.SurveyAnswered {
 			// Surveys are never held: counted now as unknown, moved
 			// to their ticket should its opening turn up.
-			s.contribute(unknown(), e, -1, 1)
+			s.contribute(unknown(), e, -1, -1, 1)
 		}
-		s.held[string(ev.TicketID)] = append(s.held[string(ev.TicketID)], e)
-		s.heldMin = min(s.heldMin, e.at)
+		held := s.held[string(ev.TicketID)]
+		for _, x := range r.entries() {
+			held = append(held, heldEntry{x, h})
+		}
+		s.held[string(ev.TicketID)] = held
+		s.heldMin = min(s.heldMin, at)
 		if s.heldCount++; s.cfg.MaxHeld > 0 && s.heldCount > s.cfg.MaxHeld {
 			s.evictHeld()
 		}
 	}
 	return Applied
+}
+
+// heldEntry is a log entry waiting for its ticket's opening, with the
+// whole hash of its id, under which it is remembered should it be
+// applied without its opening.
+type heldEntry struct {
+	e  entry
+	id uint64
+}
+
+// heldEvents returns the number of events in held (continuation entries
+// aside).
+func heldEvents(held []heldEntry) int {
+	n := 0
+	for _, h := range held {
+		if !h.e.isCont() {
+			n++
+		}
+	}
+	return n
 }
 
 // beyondIDMemory reports whether an event at time at, for a ticket that is
@@ -282,20 +311,25 @@ func (s *State) beyondIDMemory(at int64, hasTicket bool) bool {
 	return at < s.watermark-int64(memory)
 }
 
-// seen reports whether an event with e's id was already applied.
-func (s *State) seen(e entry, ticketID []byte, tix int32, tracked bool) bool {
-	if _, ok := s.ticketless[e.id]; ok {
+// seen reports whether an event whose id hashes to h was already applied.
+func (s *State) seen(h uint64, ticketID []byte, tix int32, tracked bool) bool {
+	if _, ok := s.ticketless[h]; ok {
 		return true
 	}
-	var log []entry
+	key := h >> hashShift
 	if tracked {
-		log = s.tickets.at(tix).log
-	} else if len(ticketID) > 0 {
-		log = s.held[string(ticketID)]
+		for _, x := range s.tickets.at(tix).log {
+			if x.w>>hashShift == key && !x.isCont() {
+				return true
+			}
+		}
+		return false
 	}
-	for _, x := range log {
-		if x.id == e.id {
-			return true
+	if len(ticketID) > 0 {
+		for _, x := range s.held[string(ticketID)] {
+			if x.id == h {
+				return true
+			}
 		}
 	}
 	return false

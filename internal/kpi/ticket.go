@@ -11,49 +11,67 @@ import (
 // a slab page that never moves, so its first events and its id are kept
 // inline: a typical ticket costs no heap allocation of its own.
 type ticket struct {
-	log    []entry // sorted by entry.less; points into inline while it fits
-	inline [4]entry
+	log    []entry // sorted by entry.less; a chunk of State.logs
 	fs     foldState
-	gen    uint32 // generation of the ticket's SLA timer; outlives the slot's tickets
-	lgen   uint32 // generation of its ledger timer, likewise
-	idLen  uint8  // length of an inline id
+	openBd breakdown // the labels of its defining opening
+	gen    uint32    // generation of the ticket's SLA timer; outlives the slot's tickets
+	lgen   uint32    // generation of its ledger timer, likewise
+	idLen  uint8     // length of an inline id, or longID
 	idBuf  [maxInlineID]byte
-	idHeap string // the id, when longer than maxInlineID
 }
 
 // maxInlineID is the longest ticket id kept inline; longer ones (UUIDs,
-// say) go to the heap. 23 bytes with idLen fill 24, which keeps the ticket
-// at 216 bytes.
-const maxInlineID = 23
+// say) are kept in slab.long. 23 bytes with idLen fill 24 bytes.
+const (
+	maxInlineID = 23
+	longID      = 255
+)
 
-func (tk *ticket) setID(id []byte) {
+// setID sets the id of the ticket in slot tix.
+func (s *slab) setID(tix int32, id []byte) {
+	tk := s.at(tix)
 	if len(id) <= maxInlineID {
 		tk.idLen = uint8(copy(tk.idBuf[:], id))
 		return
 	}
-	tk.idHeap = string(id)
+	tk.idLen = longID
+	if s.long == nil {
+		s.long = map[int32]string{}
+	}
+	s.long[tix] = string(id)
 }
 
-// hasID reports whether the ticket's id is id.
-func (tk *ticket) hasID(id []byte) bool {
-	if tk.idHeap != "" {
-		return tk.idHeap == string(id)
+// clearID forgets the id of the ticket in slot tix.
+func (s *slab) clearID(tix int32) {
+	if s.at(tix).idLen == longID {
+		delete(s.long, tix)
+	}
+}
+
+// hasID reports whether the id of the ticket in slot tix is id.
+func (s *slab) hasID(tix int32, id []byte) bool {
+	tk := s.at(tix)
+	if tk.idLen == longID {
+		return s.long[tix] == string(id)
 	}
 	return string(tk.idBuf[:tk.idLen]) == string(id)
 }
 
-// id returns the ticket's id; it allocates, so it is not for the hot path.
-func (tk *ticket) id() string {
-	if tk.idHeap != "" {
-		return tk.idHeap
+// id returns the id of the ticket in slot tix; it allocates, so it is not
+// for the hot path.
+func (s *slab) id(tix int32) string {
+	tk := s.at(tix)
+	if tk.idLen == longID {
+		return s.long[tix]
 	}
 	return string(tk.idBuf[:tk.idLen])
 }
 
-// idHash returns hashID of the ticket's id.
-func (tk *ticket) idHash() uint64 {
-	if tk.idHeap != "" {
-		return hashID(tk.idHeap)
+// idHash returns hashID of the id of the ticket in slot tix.
+func (s *slab) idHash(tix int32) uint64 {
+	tk := s.at(tix)
+	if tk.idLen == longID {
+		return hashID(s.long[tix])
 	}
 	return hashID(tk.idBuf[:tk.idLen])
 }
@@ -80,13 +98,15 @@ func (s *State) lookup(id []byte) (int32, bool) { return s.index.lookup(&s.ticke
 func (s *State) forget(tix int32) {
 	s.index.remove(&s.tickets, tix)
 	tk := s.tickets.at(tix)
+	s.logs.release(tk.log)
+	s.tickets.clearID(tix)
 	*tk = ticket{gen: tk.gen + 1, lgen: tk.lgen + 1}
 	s.tracked--
 }
 
-// track starts tracking a ticket at its opening, taking over the events
-// held for it.
-func (s *State) track(id []byte, opened entry) {
+// track starts tracking a ticket at its opening, with labels bd, taking
+// over the events held for it.
+func (s *State) track(id []byte, opened entry, bd breakdown) {
 	var tix int32
 	if n := len(s.free); n > 0 {
 		tix = s.free[n-1]
@@ -96,16 +116,23 @@ func (s *State) track(id []byte, opened entry) {
 	}
 	tk := s.tickets.at(tix)
 	*tk = ticket{gen: tk.gen, lgen: tk.lgen}
-	tk.setID(id)
-	tk.log = append(tk.inline[:0], opened)
-	if held, ok := s.held[string(id)]; ok {
-		for _, e := range held {
-			if e.typ() == events.SurveyAnswered {
-				s.contribute(unknown(), e, -1, -1) // re-counted by the fold
-			}
-			tk.log = insertSorted(tk.log, e)
+	s.tickets.setID(tix, id)
+	tk.openBd = bd
+	held := s.held[string(id)]
+	tk.log = append(s.logs.alloc(1+len(held)), opened)
+	for i := 0; i < len(held); i++ {
+		r := record{e: [2]entry{held[i].e}, n: 1}
+		if i+1 < len(held) && held[i+1].e.isCont() {
+			r.e[1], r.n = held[i+1].e, 2
+			i++
 		}
-		s.heldCount -= len(held)
+		if r.e[0].typ() == events.SurveyAnswered {
+			s.contribute(unknown(), r.e[0], -1, -1, -1) // re-counted by the fold
+		}
+		tk.log = s.insertSorted(tk.log, r.entries())
+	}
+	if held != nil {
+		s.heldCount -= heldEvents(held)
 		delete(s.held, string(id))
 	}
 	s.tracked++
@@ -117,14 +144,25 @@ func (s *State) track(id []byte, opened entry) {
 	}
 }
 
-func insertSorted(log []entry, e entry) []entry {
+// insertSorted inserts the entries of one event into log, at the place of
+// its first entry among the first entries of the others.
+func (s *State) insertSorted(log []entry, es []entry) []entry {
+	log = s.logs.grow(log, len(es))
 	i := len(log)
-	for i > 0 && e.less(log[i-1]) {
-		i--
+	for i > 0 {
+		j := i - 1
+		if log[j].isCont() {
+			j--
+		}
+		if !es[0].less(log[j]) {
+			break
+		}
+		i = j
 	}
-	log = append(log, entry{})
-	copy(log[i+1:], log[i:])
-	log[i] = e
+	n := len(log)
+	log = append(log, es...)
+	copy(log[i+len(es):], log[i:n])
+	copy(log[i:], es)
 	return log
 }
 
@@ -135,5 +173,5 @@ func (tk *ticket) defining() int {
 			return i
 		}
 	}
-	panic("BUG: tracked ticket " + tk.id() + " has no opening")
+	panic("BUG: a tracked ticket has no opening")
 }

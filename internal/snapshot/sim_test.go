@@ -863,14 +863,14 @@ func parseState(b []byte) (*encodedState, error) {
 // readTicket reads one ticket record after its id, passing each field to
 // out.
 func readTicket(r *snapfmt.Reader, out func(format string, args ...any)) {
-	for range r.Count(10) {
-		out("[%+.0fs id=%x data=%x] ", float64(r.Varint()-simT0)/1e9, r.U64(), r.Uvarint())
+	for range r.Count(9) {
+		out("[%+.0fs word=%x] ", float64(r.Varint()-simT0)/1e9, r.U64())
 	}
+	out("opening ch=%d pri=%d team=%d ", r.Byte(), r.Byte(), r.Byte())
 	out("opened %+.0fs wait %d replies %d ", float64(r.Varint()-simT0)/1e9, r.Varint(), r.Uvarint())
 	out("ch=%d pri=%d team=%d policy=%d status=%d flags=%d ", r.Byte(), r.Byte(), r.Byte(), r.Byte(), r.Byte(), r.Byte())
 	for range 2 { // the reply and resolution clocks
-		out("{deadline %+.0fs since %+.0fs elapsed %d paused %ds lead %ds ", float64(r.Varint()-simT0)/1e9, float64(r.Varint()-simT0)/1e9,
-			r.Varint(), r.Uvarint(), r.Uvarint())
+		out("{at %d paused at %+.0fs paused %ds lead %ds ", r.Varint(), float64(r.Varint()-simT0)/1e9, r.Uvarint(), r.Uvarint())
 		out("labels %d/%d/%d/%d kind %d state %d flags %d} ", r.Byte(), r.Byte(), r.Byte(), r.Byte(), r.Byte(), r.Byte(), r.Byte())
 	}
 }
