@@ -90,10 +90,10 @@ type State struct {
 	wins    []*windows.Window
 	longest *windows.Window
 
-	tickets slab    // index points into it
+	tickets slab     // index points into it
 	logs    logArena // the tickets' logs
-	free    []int32 // unused slots of tickets
-	tracked int     // tickets in use
+	free    []int32  // unused slots of tickets
+	tracked int      // tickets in use
 	index   index
 
 	// held are events waiting for their ticket's opening, by ticket id.
