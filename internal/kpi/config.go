@@ -26,6 +26,11 @@ type Config struct {
 	// distinct teams in stream order are admitted.
 	Teams    []string
 	MaxTeams int
+	// Agents is the agent allow-list of the per-agent series; without
+	// one, the first MaxAgents distinct agent ids in stream order are
+	// admitted. Both empty or 0: no per-agent series.
+	Agents    []string
+	MaxAgents int
 	// HoldFor is how long a reply, resolution or reopening waits for its
 	// ticket's opening, measured on the newest event time seen.
 	HoldFor time.Duration
@@ -132,6 +137,17 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxTeams < 0 || c.MaxTeams > maxTeams {
 		bad("max_teams", "%d: must be from 0 to %d", c.MaxTeams, maxTeams)
+	}
+	for _, a := range c.Agents {
+		if a == "" || a == LabelAll || a == LabelOther || a == LabelUnknown {
+			bad("agents", "%q: must be non-empty and not %q, %q or %q", a, LabelAll, LabelOther, LabelUnknown)
+		}
+	}
+	if len(c.Agents) > maxTeams {
+		bad("agents", "at most %d agents", maxTeams)
+	}
+	if c.MaxAgents < 0 || c.MaxAgents > maxTeams {
+		bad("max_agents", "%d: must be from 0 (no per-agent series) to %d", c.MaxAgents, maxTeams)
 	}
 	for _, d := range []struct {
 		field string

@@ -51,6 +51,10 @@ func (s *State) encode(b []byte, flush func([]byte) []byte) []byte {
 	for _, t := range d.teams {
 		b = snapfmt.AppendString(b, t)
 	}
+	b = snapfmt.AppendUvarint(b, uint64(len(s.agents.names)))
+	for _, a := range s.agents.names {
+		b = snapfmt.AppendString(b, a)
+	}
 	for _, w := range s.wins {
 		b = chunk(w.AppendBinary(b))
 	}
@@ -127,6 +131,8 @@ func (s *State) appendConfig(b []byte) []byte {
 	}
 	b = snapfmt.AppendUvarint(b, uint64(s.dims.maxTeams))
 	b = append(b, flags(s.dims.fixed, false))
+	b = snapfmt.AppendUvarint(b, uint64(s.agents.max))
+	b = append(b, flags(s.agents.fixed, false))
 	b = snapfmt.AppendU64(b, uint64(s.cfg.SLA.WarnFraction*1e9))
 	b = snapfmt.AppendUvarint(b, uint64(len(s.cfg.SLA.Policies)))
 	for _, p := range s.cfg.SLA.Policies {
@@ -248,7 +254,7 @@ func Restore(cfg Config, data []byte) (*State, error) {
 	data = data[1:]
 	want := s.appendConfig(nil)
 	if got := data[:min(len(want), len(data))]; string(got) != string(want) {
-		return nil, fmt.Errorf("the snapshot was taken with other windows, channels, team limits or SLA targets than configured now")
+		return nil, fmt.Errorf("the snapshot was taken with other windows, channels, team or agent limits or SLA policies than configured now")
 	}
 	r := snapfmt.NewReader(data[len(want):])
 	d := s.dims
@@ -266,6 +272,22 @@ func Restore(cfg Config, data []byte) (*State, error) {
 		}
 		d.teamIx[t] = uint8(len(d.teams))
 		d.teams = append(d.teams, t)
+	}
+	ag := s.agents
+	n := r.Count(1)
+	if n > 2+ag.max {
+		return nil, fmt.Errorf("snapshot holds %d agents, more than the %d allowed", n, ag.max)
+	}
+	for i := range n {
+		a := r.String()
+		if i < len(ag.names) {
+			if ag.names[i] != a {
+				return nil, fmt.Errorf("snapshot agent %d is %q, configured %q", i, a, ag.names[i])
+			}
+			continue
+		}
+		ag.ix[a] = uint8(len(ag.names))
+		ag.names = append(ag.names, a)
 	}
 	for _, w := range s.wins {
 		w.Restore(r)

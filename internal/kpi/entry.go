@@ -16,7 +16,8 @@ import (
 //	bits 4–23   payload, by type:
 //	  updated:  4–10 channel, 11–12 priority, 13–20 team, 21–23 events.Change*
 //	  status:   4–5 status
-//	  resolved: 4–5 replies (0 absent, 1 one, 2 another count), 6 handle time follows
+//	  replies:  4–11 agent (first_reply, replied)
+//	  resolved: 4–5 replies (0 absent, 1 one, 2 another count), 6 handle time follows, 7–14 agent
 //	  survey:   4–5 kind, 6–9 score
 //	bits 24–63  id hash
 //
@@ -51,8 +52,9 @@ type record struct {
 func (r *record) entries() []entry { return r.e[:r.n] }
 
 // newRecord returns the entries of ev, whose id hashes to h; bd holds the
-// label indices of an update.
-func newRecord(ev *events.Event, bd breakdown, h uint64) record {
+// label indices of an update, agent the agent index of a reply or
+// resolution.
+func newRecord(ev *events.Event, bd breakdown, agent uint8, h uint64) record {
 	w := uint64(ev.Type) | h>>hashShift<<hashShift
 	var p uint64
 	var r record
@@ -61,12 +63,15 @@ func newRecord(ev *events.Event, bd breakdown, h uint64) record {
 		p = uint64(bd.ch) | uint64(bd.pri)<<7 | uint64(bd.team)<<9 | uint64(ev.Changes)<<17
 	case events.TicketStatusChanged:
 		p = uint64(ev.Status)
+	case events.TicketFirstReply, events.TicketReplied:
+		p = uint64(agent)
 	case events.TicketResolved:
+		p = uint64(agent) << 3
 		switch {
 		case ev.Replies == 1:
-			p = 1
+			p |= 1
 		case ev.Replies >= 0:
-			p = 2
+			p |= 2
 		}
 		if ev.HandleMillis >= 0 {
 			p |= 4
@@ -100,12 +105,28 @@ func (e entry) update() breakdown {
 	return breakdown{ch: uint8(p & 127), pri: uint8(p >> 7 & 3), team: uint8(p >> 9)}
 }
 
+// agent returns the agent index of a first reply, reply or resolution.
+func (e entry) agent() uint8 {
+	if e.typ() == events.TicketResolved {
+		return uint8(e.payload() >> 3)
+	}
+	return uint8(e.payload())
+}
+
 // status returns the status of a status change.
 func (e entry) status() events.Status { return events.Status(e.payload() & 3) }
 
 // replies returns what the fold needs of a resolution's "replies": -1
 // when absent, 1 for one reply, 2 for any other count.
-func (e entry) replies() int64 { return int64(e.payload()&3) - 1 }
+func (e entry) replies() int64 {
+	switch e.payload() & 3 {
+	case 1:
+		return 1
+	case 2:
+		return 2
+	}
+	return -1
+}
 
 // hasHandle reports whether e is a resolution followed by its handling
 // time.

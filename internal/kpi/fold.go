@@ -74,15 +74,15 @@ func (s *State) step(fs *foldState, e entry, handle int64, sign int64) {
 		if fs.replied {
 			return
 		}
-		s.firstReply(fs, e.at, sign)
+		s.firstReply(fs, e, sign)
 	case events.TicketReplied:
 		fs.replies = min(fs.replies+1, math.MaxUint16)
 		switch {
 		case !fs.replied:
-			s.firstReply(fs, e.at, sign)
+			s.firstReply(fs, e, sign)
 		case fs.waitStart != minTime:
 			s.duration(hNextReply, fs.bd, e.at, e.at-fs.waitStart, sign)
-			s.meet(fs, replySlot, e.at, sign)
+			s.meet(fs, replySlot, e.at, e.agent(), sign)
 			fs.waitStart = minTime
 		}
 	case events.TicketCustomerMessage:
@@ -113,9 +113,10 @@ func (s *State) step(fs *foldState, e entry, handle int64, sign int64) {
 	case events.TicketResolved:
 		// A resolution answers the customer too: it fulfils a first or
 		// next reply clock still running, and ends the wait.
-		s.meet(fs, replySlot, e.at, sign)
-		s.meet(fs, resolutionSlot, e.at, sign)
-		fs.waitStart = minTime
+		s.meet(fs, replySlot, e.at, e.agent(), sign)
+		s.meet(fs, resolutionSlot, e.at, e.agent(), sign)
+		s.agentCount(e.at, e.agent(), aResolved, sign)
+		fs.waitStart, fs.resolver = minTime, e.agent()
 		if fs.open {
 			s.setOpen(fs, -sign)
 			fs.open = false
@@ -137,16 +138,25 @@ func (s *State) step(fs *foldState, e entry, handle int64, sign int64) {
 		}
 	}
 	s.contribute(fs.bd, e, s.replyCount(fs, e), handle, sign)
+	if kind, score := e.survey(); e.typ() == events.SurveyAnswered && kind == events.SurveyCSAT {
+		s.agentCount(e.at, fs.resolver, aCSAT, sign)
+		if score >= 4 {
+			s.agentCount(e.at, fs.resolver, aCSATSatisfied, sign)
+		}
+	}
 	if e.typ() == events.TicketResolved {
 		s.duration(hResolution, fs.bd, e.at, e.at-fs.openedAt, sign)
 	}
 }
 
-// firstReply folds the ticket's first reply, from either event type.
-func (s *State) firstReply(fs *foldState, at int64, sign int64) {
+// firstReply folds the ticket's first reply e, from either event type.
+func (s *State) firstReply(fs *foldState, e entry, sign int64) {
 	fs.replied = true
-	s.meet(fs, replySlot, at, sign)
-	s.duration(hFirstReply, fs.bd, at, at-fs.openedAt, sign)
+	s.meet(fs, replySlot, e.at, e.agent(), sign)
+	d := max(e.at-fs.openedAt, 0)
+	s.duration(hFirstReply, fs.bd, e.at, d, sign)
+	s.agentCount(e.at, e.agent(), aFirstReplies, sign)
+	s.agentCount(e.at, e.agent(), aFirstReplyMs, sign*((d+500_000)/1_000_000))
 }
 
 // replyCount returns the reply count of a resolution for FCR: its replies

@@ -248,16 +248,19 @@ func (s *State) retarget(fs *foldState, t int64) {
 	s.pauses(fs, t)
 }
 
-// meet fulfils the clock in slot at time at, if it is live.
-func (s *State) meet(fs *foldState, slot int, at int64, sign int64) {
+// meet fulfils the clock in slot at time at, if it is live; agent is
+// that of the event that met it.
+func (s *State) meet(fs *foldState, slot int, at int64, agent uint8, sign int64) {
 	c := &fs.clocks[slot]
 	if !c.live() {
 		return
 	}
 	if c.hasDeadline() && c.at < at {
 		s.slaOutcome(c.lab, c.kind, breached, c.at, sign)
+		s.agentCount(c.at, agent, aSLA+int(c.kind)*numOutcomes+breached, sign)
 	} else {
 		s.slaOutcome(fs.labels(), c.kind, achieved, at, sign)
+		s.agentCount(at, agent, aSLA+int(c.kind)*numOutcomes+achieved, sign)
 	}
 	c.state = clockMet
 }

@@ -372,3 +372,26 @@ func pcCell(t testing.TB, v *View, c Cell) int {
 	t.Fatalf("no cell %v", c)
 	return 0
 }
+
+// TestFCRCounts: a resolution's reply count is its replies field when
+// present, else its ticket.replied events before it. A reports 1 (first
+// contact), B 0, C 2; D reports none after one ticket.replied (first
+// contact), E none after two; F reports none and has no reply events: left
+// out. So 5 resolutions count, 2 of them with one reply.
+func TestFCRCounts(t *testing.T) {
+	s := newState(t, 0)
+	live(s, []*events.Event{
+		ev("a", events.TicketOpened, "A", 0), ev("b", events.TicketOpened, "B", 0), ev("c", events.TicketOpened, "C", 0),
+		ev("d", events.TicketOpened, "D", 0), ev("e", events.TicketOpened, "E", 0), ev("f", events.TicketOpened, "F", 0),
+		ev("d1", events.TicketReplied, "D", 1), ev("e1", events.TicketReplied, "E", 1), ev("e2", events.TicketReplied, "E", 2),
+		ev("f1", events.TicketFirstReply, "F", 2),
+		ev("ax", events.TicketResolved, "A", 3, replies(1)), ev("bx", events.TicketResolved, "B", 3, replies(0)),
+		ev("cx", events.TicketResolved, "C", 3, replies(2)), ev("dx", events.TicketResolved, "D", 3),
+		ev("ex", events.TicketResolved, "E", 3), ev("fx", events.TicketResolved, "F", 3, handle(90_000)),
+	}...)
+	v := overall(t, slaAt(s, 4), "1h")
+	require.Equal(t, int64(5), v.FCRResolutions)
+	require.Equal(t, int64(2), v.FCROneReply)
+	require.Equal(t, int64(1), v.Handled)
+	require.Equal(t, int64(90_000), v.HandleMs)
+}

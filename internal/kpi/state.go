@@ -87,6 +87,7 @@ const (
 type State struct {
 	cfg     Config
 	dims    *dims
+	agents  *agents
 	wins    []*windows.Window
 	longest *windows.Window
 
@@ -157,8 +158,10 @@ func New(cfg Config, now int64) (*State, error) {
 		rejected:   map[events.Reason]int64{},
 		lastEvent:  minTime,
 		sla:        newSLABook(cfg.SLA, d, now),
+		agents:     newAgents(cfg.Agents, cfg.MaxAgents),
 	}
-	layout := windows.Layout{Counters: d.numCells()*numCounters + d.numSLACells()*slaPerCell, Hists: d.numCells() * numHists, Expand: d.expandHists}
+	layout := windows.Layout{Counters: d.numCells()*numCounters + d.numSLACells()*slaPerCell + s.agents.numCells()*numAgentCounters,
+		Hists: d.numCells() * numHists, Expand: d.expandHists}
 	for _, wc := range cfg.Windows {
 		w, err := windows.New(windows.Spec{Width: wc.Width, Ahead: cfg.MaxClockSkew}, layout, bins, now)
 		if err != nil {
@@ -225,13 +228,16 @@ func (s *State) apply(ev *events.Event) Result {
 	}
 	s.applied[ev.Type]++
 	var bd breakdown
+	var agent uint8
 	switch ev.Type {
 	case events.TicketOpened:
 		bd = s.dims.breakdown(ev)
 	case events.TicketUpdated:
 		bd = s.dims.update(ev)
+	case events.TicketFirstReply, events.TicketReplied, events.TicketResolved:
+		agent = s.agents.index(ev.AgentID)
 	}
-	r := newRecord(ev, bd, h)
+	r := newRecord(ev, bd, agent, h)
 	e := r.e[0]
 	s.lastEvent = max(s.lastEvent, at)
 	if !s.longest.Covers(at) {

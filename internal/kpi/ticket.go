@@ -86,6 +86,7 @@ type foldState struct {
 	replies   uint16 // ticket.replied events so far, up to its maximum
 	bd        breakdown
 	policy    uint8 // index of the SLA policy, or noPolicy
+	resolver  uint8 // agent of the latest resolution, for its survey
 	status    events.Status
 	replied   bool // the first reply came
 	open      bool

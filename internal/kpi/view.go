@@ -100,12 +100,14 @@ func (v *Values) CESAvg() (float64, bool) { return ratio(v.CESScoreSum, v.CESRes
 // CESEasyRatio returns the share of CES answers scoring 5 to 7.
 func (v *Values) CESEasyRatio() (float64, bool) { return ratio(v.CESEasy, v.CESResponses) }
 
-// WindowValues holds one window's values, one per View.Cells entry, and
-// its SLA outcomes, one per View.SLACells entry.
+// WindowValues holds one window's values, one per View.Cells entry, its
+// SLA outcomes, one per View.SLACells entry, and the per-agent values, one
+// per View.Agents entry.
 type WindowValues struct {
-	Name  string
-	Cells []Values
-	SLA   []SLAValues
+	Name   string
+	Cells  []Values
+	SLA    []SLAValues
+	Agents []AgentValues
 }
 
 // TicketTotals are the cumulative ticket counts of one channel × priority ×
@@ -154,6 +156,9 @@ type View struct {
 	// OpenByStatus is the backlog by events.Status, one per Cells entry.
 	OpenByStatus [events.NumStatuses][]int64
 	SLACells     []SLACell
+	// Agents are the agent label values of the per-agent series; nil
+	// when they are off.
+	Agents []string
 
 	Tickets             []TicketTotals // non-zero combinations only
 	FirstReplyDurations []DurationHistogram
@@ -303,6 +308,7 @@ func (s *State) View(now int64) *View {
 	}
 	s.viewTotals(snap)
 	s.viewSLA(snap, slaCells, now)
+	s.viewAgents(snap)
 	return snap
 }
 

@@ -810,6 +810,8 @@ func parseState(b []byte) (*encodedState, error) {
 	}
 	r.Uvarint()            // team limit
 	r.Byte()               // flags
+	r.Uvarint()            // agent limit
+	r.Byte()               // flags
 	r.U64()                // warning fraction
 	for range r.Count(1) { // SLA policies
 		r.Bytes()
@@ -831,6 +833,9 @@ func parseState(b []byte) (*encodedState, error) {
 	}
 	for range r.Count(1) {
 		r.Bytes() // teams
+	}
+	for range r.Count(1) {
+		r.Bytes() // agents
 	}
 	for range windows {
 		r.Varint() // head
