@@ -69,6 +69,18 @@ func TestBadConfigNamesTheField(t *testing.T) {
 		{"bad hours", nil, "sla:\n  business_hours: {timezone: UTC, monday: [\"9-17\"]}\n", "sla.business_hours.monday"},
 		{"no hours", nil, "sla:\n  business_hours: {timezone: UTC}\n", "no opening hours"},
 		{"bad holiday", nil, "sla:\n  business_hours: {timezone: UTC, monday: [\"09:00-17:00\"], holidays: [christmas]}\n", "sla.business_hours.holidays"},
+		{"negative max_agents", nil, "max_agents: -1\n", "max_agents"},
+		{"reserved agent", nil, "agents: [other]\n", "agents"},
+		{"policy without name", nil, "sla:\n  policies:\n    - match: {team: [vip]}\n", "sla.policies[0].name"},
+		{"policy named twice", nil, "sla:\n  policies:\n    - name: a\n    - name: a\n", `sla.policies[1].name: "a" appears twice`},
+		{"policy keys beside policies", nil, "sla:\n  first_reply: {urgent: 5m}\n  policies:\n    - name: a\n", "put first_reply"},
+		{"match on an unknown priority", nil, "sla:\n  policies:\n    - name: a\n      match: {priority: [p1]}\n", "sla.policies[0].match.priority"},
+		{"match on a channel not listed", nil, "sla:\n  policies:\n    - name: a\n      match: {channel: [fax]}\n", "sla.policies[0].match.channel"},
+		{"unknown pause SLA", nil, "sla:\n  pause_on: {reply: [pending]}\n", "sla.pause_on.reply"},
+		{"unknown pause status", nil, "sla:\n  pause_on: {resolution: [waiting]}\n", "sla.pause_on.resolution"},
+		{"bad none", nil, "sla:\n  next_reply: never\n", "none"},
+		{"zero target", nil, "sla:\n  next_reply: {low: 0s}\n", "sla.next_reply.low"},
+		{"policy hours", nil, "sla:\n  policies:\n    - name: a\n      business_hours: {timezone: UTC}\n", "sla.policies[0].business_hours"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -83,6 +95,46 @@ func TestBadConfigNamesTheField(t *testing.T) {
 			require.Contains(t, err.Error(), tc.want)
 		})
 	}
+}
+
+// TestSLAPolicies: the policies form, with match, none, pause_on and
+// per-policy business hours; omitted keys take the defaults.
+func TestSLAPolicies(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "c.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(`
+teams: [enterprise, support]
+max_agents: 20
+sla:
+  warn_fraction: 0.75
+  policies:
+    - name: enterprise
+      match: {team: [enterprise], priority: [urgent, high]}
+      first_reply: {urgent: 10m}
+      next_reply: none
+      pause_on: {first_reply: [on_hold]}
+      business_hours: {timezone: UTC, monday: ["09:00-17:00"]}
+    - name: default
+`), 0o600))
+	cfg, err := parseFlags([]string{"-config", file}, noEnv, &strings.Builder{})
+	require.NoError(t, err)
+	require.Equal(t, 20, cfg.KPI.MaxAgents)
+	c := cfg.KPI.SLA
+	require.Equal(t, 0.75, c.WarnFraction)
+	require.Len(t, c.Policies, 2)
+	ent, def := c.Policies[0], c.Policies[1]
+	require.Equal(t, "enterprise", ent.Name)
+	require.Equal(t, []string{"enterprise"}, ent.Match.Teams)
+	require.Equal(t, []events.Priority{events.PriorityUrgent, events.PriorityHigh}, ent.Match.Priorities)
+	require.Equal(t, 10*time.Minute, ent.Targets[sla.FirstReply][events.PriorityUrgent])
+	require.Equal(t, time.Hour, ent.Targets[sla.FirstReply][events.PriorityHigh]) // default kept
+	require.Equal(t, [events.NumPriorities]time.Duration{}, ent.Targets[sla.NextReply])
+	require.True(t, ent.PauseOn[sla.FirstReply].Has(events.StatusOnHold))
+	require.True(t, ent.PauseOn[sla.Resolution].Has(events.StatusPending)) // default kept
+	require.NotNil(t, ent.Hours)
+	require.Equal(t, "default", def.Name)
+	require.True(t, def.Match.Empty())
+	require.Equal(t, 2*time.Hour, def.Targets[sla.NextReply][events.PriorityHigh])
+	require.Nil(t, def.Hours)
 }
 
 func TestSLAConfig(t *testing.T) {

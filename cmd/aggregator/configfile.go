@@ -24,6 +24,8 @@ type fileConfig struct {
 	Channels       []string  `yaml:"channels"`
 	Teams          []string  `yaml:"teams"`
 	MaxTeams       *int      `yaml:"max_teams"`
+	Agents         []string  `yaml:"agents"`
+	MaxAgents      *int      `yaml:"max_agents"`
 	HoldFor        string    `yaml:"hold_for"`
 	RetainResolved string    `yaml:"retain_resolved"`
 	RetainIDs      string    `yaml:"retain_ids"`
@@ -95,6 +97,12 @@ func applyYAML(cfg *Config, data []byte) error {
 	}
 	if f.MaxTeams != nil {
 		cfg.KPI.MaxTeams = *f.MaxTeams
+	}
+	if len(f.Agents) > 0 {
+		cfg.KPI.Agents = f.Agents
+	}
+	if f.MaxAgents != nil {
+		cfg.KPI.MaxAgents = *f.MaxAgents
 	}
 	if f.MaxTracked != nil {
 		cfg.KPI.MaxTracked = *f.MaxTracked

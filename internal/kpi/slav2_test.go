@@ -395,3 +395,55 @@ func TestFCRCounts(t *testing.T) {
 	require.Equal(t, int64(1), v.Handled)
 	require.Equal(t, int64(90_000), v.HandleMs)
 }
+
+// TestAgentSeries: with max_agents 2, the first two agents in stream
+// order are admitted: a1 (at 10) and a3 (at 20); a2 (at 30) is other. T1:
+// a1 replies at 10 (first reply 10m, urgent target 15m: achieved), a2
+// resolves at 30 (resolution achieved), CSAT 5 at 40 for a2's resolution.
+// T2: a3 replies at 20 (first reply 20m: breached). T3: a reply without
+// agent_id at 5: unknown.
+func TestAgentSeries(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxAgents = 2
+	s, err := New(cfg, at(0))
+	require.NoError(t, err)
+	agent := func(a string) evOpt { return func(e *events.Event) { e.AgentID = []byte(a) } }
+	live(s, []*events.Event{
+		ev("o1", events.TicketOpened, "T1", 0, pri(urg)),
+		ev("o2", events.TicketOpened, "T2", 0, pri(urg)),
+		ev("o3", events.TicketOpened, "T3", 0, pri(urg)),
+		ev("r3", events.TicketReplied, "T3", 5),
+		ev("r1", events.TicketReplied, "T1", 10, agent("a1")),
+		ev("r2", events.TicketFirstReply, "T2", 20, agent("a3")),
+		ev("x1", events.TicketResolved, "T1", 30, agent("a2")),
+		ev("s1", events.SurveyAnswered, "T1", 40, survey(events.SurveyCSAT, 5)),
+	}...)
+	snap := slaAt(s, 41)
+	require.Equal(t, []string{"unknown", "other", "a1", "a3"}, snap.Agents)
+	var w WindowValues
+	for _, x := range snap.Windows {
+		if x.Name == "1h" {
+			w = x
+		}
+	}
+	unknown, other, a1, a3 := w.Agents[0], w.Agents[1], w.Agents[2], w.Agents[3]
+	require.Equal(t, int64(1), unknown.FirstReplies)
+	require.Equal(t, int64(5*60_000), unknown.FirstReplyMs)
+	require.Equal(t, int64(1), unknown.SLAAchieved[fr])
+	require.Equal(t, int64(1), a1.FirstReplies)
+	require.Equal(t, int64(10*60_000), a1.FirstReplyMs)
+	require.Equal(t, int64(1), a1.SLAAchieved[fr])
+	require.Equal(t, int64(1), a3.FirstReplies)
+	require.Equal(t, int64(1), a3.SLABreached[fr])
+	require.Equal(t, int64(1), other.Resolved) // a2
+	require.Equal(t, int64(1), other.SLAAchieved[res])
+	require.Equal(t, int64(1), other.CSATResponses)
+	require.Equal(t, int64(1), other.CSATSatisfied)
+	require.Equal(t, int64(0), other.FirstReplies)
+	// Off by default.
+	require.Nil(t, newState(t, 0).View(at(0)).Agents)
+	// It survives a restore.
+	restored, err := Restore(cfg, s.AppendBinary(nil))
+	require.NoError(t, err)
+	require.Equal(t, snap.Agents, restored.View(at(41)).Agents)
+}

@@ -33,6 +33,12 @@ type Collector struct {
 	slaOutcomes, slaCorrected      *prometheus.Desc
 	slaPaused, openByStatus        *prometheus.Desc
 	nrHist                         *prometheus.Desc
+	agentFRAvg, agentFR            *prometheus.Desc
+	agentResolved                  *prometheus.Desc
+	agentCSAT, agentCSATRatio      *prometheus.Desc
+	agentSLAAchieved               *prometheus.Desc
+	agentSLABreached               *prometheus.Desc
+	agentSLACompliance             *prometheus.Desc
 	expired, corrected             *prometheus.Desc
 	labelOverflow                  *prometheus.Desc
 }
@@ -79,8 +85,16 @@ func NewCollector(view func() *kpi.View) *Collector {
 		resHist:    desc("helpdesk_resolution_duration_seconds", "Resolution times since the stream began.", "channel", "priority"),
 		surveys:    desc("helpdesk_survey_responses_total", "Survey answers since the stream began, by kind and score.", "kind", "score"),
 
-		nrHist:       desc("helpdesk_next_reply_duration_seconds", "Next reply times (customer message to the reply that ends the wait) since the stream began.", "channel", "priority"),
-		openByStatus: desc("helpdesk_open_tickets_by_status", "Open tickets by their current status: open (waiting on the agent), pending (on the customer), on_hold (on a third party).", "status", "channel", "priority", "team"),
+		agentFRAvg:         desc("helpdesk_agent_first_reply_time_avg_seconds", "Mean first reply time of the agent's first replies in the window (per-agent series, opt-in).", "window", "agent"),
+		agentFR:            desc("helpdesk_agent_first_replies", "First replies the agent sent in the window.", "window", "agent"),
+		agentResolved:      desc("helpdesk_agent_resolved", "Resolutions by the agent in the window.", "window", "agent"),
+		agentCSAT:          desc("helpdesk_agent_csat_responses", "CSAT answers after a resolution by the agent, in the window.", "window", "agent"),
+		agentCSATRatio:     desc("helpdesk_agent_csat_ratio", "Share of the agent's CSAT answers scoring 4 or 5.", "window", "agent"),
+		agentSLAAchieved:   desc("helpdesk_agent_sla_achieved", "SLA clocks the agent met by the deadline, in the window.", "window", "agent", "sla"),
+		agentSLABreached:   desc("helpdesk_agent_sla_breached", "SLA clocks the agent met after the deadline (counted at the deadline), in the window.", "window", "agent", "sla"),
+		agentSLACompliance: desc("helpdesk_agent_sla_compliance_ratio", "Of the SLA clocks the agent met, the share met by the deadline.", "window", "agent", "sla"),
+		nrHist:             desc("helpdesk_next_reply_duration_seconds", "Next reply times (customer message to the reply that ends the wait) since the stream began.", "channel", "priority"),
+		openByStatus:       desc("helpdesk_open_tickets_by_status", "Open tickets by their current status: open (waiting on the agent), pending (on the customer), on_hold (on a third party).", "status", "channel", "priority", "team"),
 
 		slaAchieved:     desc("helpdesk_sla_achieved", "SLA targets met by their deadline, counted when met, in the window.", "window", "sla", "policy", "priority", "channel", "team"),
 		slaBreached:     desc("helpdesk_sla_breached", "SLA targets missed, counted at their deadline, in the window.", "window", "sla", "policy", "priority", "channel", "team"),
@@ -108,6 +122,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 		c.frHist, c.resHist, c.surveys, c.slaAchieved, c.slaBreached, c.slaCompliance,
 		c.slaAtRisk, c.slaBreachedOpen, c.slaNextBreach, c.slaOutcomes, c.slaCorrected, c.expired, c.corrected,
 		c.labelOverflow, c.slaPaused, c.openByStatus, c.nrHist,
+		c.agentFRAvg, c.agentFR, c.agentResolved, c.agentCSAT, c.agentCSATRatio,
+		c.agentSLAAchieved, c.agentSLABreached, c.agentSLACompliance,
 	} {
 		ch <- d
 	}
@@ -158,6 +174,35 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		c.collectCumulative(ch, s)
 	}
 	c.collectSLA(ch, s)
+	c.collectAgents(ch, s)
+}
+
+// collectAgents renders the per-agent series, when they are on.
+func (c *Collector) collectAgents(ch chan<- prometheus.Metric, s *kpi.View) {
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
+	for _, w := range s.Windows {
+		for i, agent := range s.Agents {
+			v := &w.Agents[i]
+			gauge(c.agentFR, float64(v.FirstReplies), w.Name, agent)
+			if x, ok := v.FirstReplyAvg(); ok {
+				gauge(c.agentFRAvg, x, w.Name, agent)
+			}
+			gauge(c.agentResolved, float64(v.Resolved), w.Name, agent)
+			gauge(c.agentCSAT, float64(v.CSATResponses), w.Name, agent)
+			if x, ok := v.CSATRatio(); ok {
+				gauge(c.agentCSATRatio, x, w.Name, agent)
+			}
+			for k := range sla.NumKinds {
+				gauge(c.agentSLAAchieved, float64(v.SLAAchieved[k]), w.Name, agent, k.String())
+				gauge(c.agentSLABreached, float64(v.SLABreached[k]), w.Name, agent, k.String())
+				if x, ok := v.SLACompliance(k); ok {
+					gauge(c.agentSLACompliance, x, w.Name, agent, k.String())
+				}
+			}
+		}
+	}
 }
 
 // collectCumulative renders the counters and histograms kept in the

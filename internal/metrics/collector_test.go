@@ -229,3 +229,44 @@ func BenchmarkRender(b *testing.B) {
 	}
 	b.ReportMetric(float64(series), "series")
 }
+
+// TestAgentSeries: the per-agent series are off by default; with
+// max_agents, an urgent ticket answered by a-1 after 10 minutes and
+// resolved by a-1 after 20 shows under agent a-1, and the labels unknown
+// and other are exported as 0.
+func TestAgentSeries(t *testing.T) {
+	agentNames := []string{"helpdesk_agent_first_replies", "helpdesk_agent_first_reply_time_avg_seconds", "helpdesk_agent_resolved",
+		"helpdesk_agent_csat_responses", "helpdesk_agent_csat_ratio", "helpdesk_agent_sla_achieved", "helpdesk_agent_sla_breached",
+		"helpdesk_agent_sla_compliance_ratio"}
+	off := newState(t, kpi.DefaultConfig())
+	require.Equal(t, 0, testutil.CollectAndCount(NewCollector(func() *kpi.View { return off.View(t0.Add(time.Hour).UnixNano()) }), agentNames...))
+
+	cfg := kpi.DefaultConfig()
+	cfg.MaxAgents = 5
+	s := newState(t, cfg)
+	agent := func(e *events.Event) { e.AgentID = []byte("a-1") }
+	s.Apply(event("o", "ticket.opened", "T", 10*time.Minute, func(e *events.Event) { e.Priority = events.PriorityUrgent }))
+	s.Apply(event("r", "ticket.replied", "T", 20*time.Minute, agent))
+	s.Apply(event("x", "ticket.resolved", "T", 30*time.Minute, agent))
+	c := NewCollector(func() *kpi.View { return s.View(t0.Add(time.Hour).UnixNano()) })
+	want := `
+# HELP helpdesk_agent_first_reply_time_avg_seconds Mean first reply time of the agent's first replies in the window (per-agent series, opt-in).
+# TYPE helpdesk_agent_first_reply_time_avg_seconds gauge
+helpdesk_agent_first_reply_time_avg_seconds{agent="a-1",window="1h"} 600
+helpdesk_agent_first_reply_time_avg_seconds{agent="a-1",window="24h"} 600
+helpdesk_agent_first_reply_time_avg_seconds{agent="a-1",window="7d"} 600
+# HELP helpdesk_agent_sla_compliance_ratio Of the SLA clocks the agent met, the share met by the deadline.
+# TYPE helpdesk_agent_sla_compliance_ratio gauge
+helpdesk_agent_sla_compliance_ratio{agent="a-1",sla="first_reply",window="1h"} 1
+helpdesk_agent_sla_compliance_ratio{agent="a-1",sla="first_reply",window="24h"} 1
+helpdesk_agent_sla_compliance_ratio{agent="a-1",sla="first_reply",window="7d"} 1
+helpdesk_agent_sla_compliance_ratio{agent="a-1",sla="resolution",window="1h"} 1
+helpdesk_agent_sla_compliance_ratio{agent="a-1",sla="resolution",window="24h"} 1
+helpdesk_agent_sla_compliance_ratio{agent="a-1",sla="resolution",window="7d"} 1
+`
+	require.NoError(t, testutil.CollectAndCompare(c, strings.NewReader(want),
+		"helpdesk_agent_first_reply_time_avg_seconds", "helpdesk_agent_sla_compliance_ratio"))
+	// 4 windows × 3 agents (unknown, other, a-1): counts always exported.
+	require.Equal(t, 4*3, testutil.CollectAndCount(c, "helpdesk_agent_resolved"))
+	require.Equal(t, 4*3*3, testutil.CollectAndCount(c, "helpdesk_agent_sla_achieved"))
+}
