@@ -71,9 +71,9 @@ type businessHoursFile struct {
 	Holidays  []string `yaml:"holidays"`
 }
 
-func (p *policyFile) empty() bool {
-	return p.Name == "" && p.Match == nil && !p.FirstReply.set && !p.NextReply.set && !p.Resolution.set &&
-		p.PauseOn == nil && p.BusinessHours == nil
+func (pf *policyFile) empty() bool {
+	return pf.Name == "" && pf.Match == nil && !pf.FirstReply.set && !pf.NextReply.set && !pf.Resolution.set &&
+		pf.PauseOn == nil && pf.BusinessHours == nil
 }
 
 // apply sets the SLA configuration from the file, keeping defaults for
@@ -83,17 +83,17 @@ func (f *slaFile) apply(c *sla.Config) error {
 		c.WarnFraction = *f.WarnFraction
 	}
 	if len(f.Policies) == 0 {
-		if f.policyFile.Name != "" || f.policyFile.Match != nil {
+		if f.Name != "" || f.Match != nil {
 			return errors.New("sla: name and match belong to an entry of sla.policies; the keys directly under sla describe the one default policy")
 		}
-		p, err := f.policyFile.policy("sla", sla.DefaultName)
+		p, err := f.policy("sla", sla.DefaultName)
 		if err != nil {
 			return err
 		}
 		c.Policies = []sla.Policy{p}
 		return nil
 	}
-	if !f.policyFile.empty() {
+	if !f.empty() {
 		return errors.New("sla: with sla.policies, put first_reply, next_reply, resolution, pause_on and business_hours in each policy, not directly under sla")
 	}
 	c.Policies = nil

@@ -30,8 +30,8 @@ type agents struct {
 	fixed bool // names come from configuration
 }
 
-func newAgents(allow []string, max int) *agents {
-	a := &agents{names: []string{LabelUnknown, LabelOther}, ix: map[string]uint8{}, max: max, fixed: len(allow) > 0}
+func newAgents(allow []string, limit int) *agents {
+	a := &agents{names: []string{LabelUnknown, LabelOther}, ix: map[string]uint8{}, max: limit, fixed: len(allow) > 0}
 	for _, n := range allow {
 		addLabel(&a.names, a.ix, n)
 	}

@@ -9,8 +9,9 @@ import (
 // entry is one applied event in a ticket's log, in 16 bytes: its time and
 // a word that packs its type, the payload the fold needs, and the top 40
 // bits of a hash of its id (for de-duplication: ids are compared only
-// among the events of one ticket, together with their type, so a false
-// match needs a 44-bit collision between two events of one ticket):
+// among the events of one ticket, so a false match needs two events of one
+// ticket to collide in 40 bits, about one in 10^12 per pair; held events
+// and ticketless ids keep the whole 64-bit hash):
 //
 //	bits 0–3    type, or contType for a continuation
 //	bits 4–23   payload, by type:
@@ -39,7 +40,6 @@ const (
 	payloadShift = 4
 	payloadBits  = 20
 	hashShift    = payloadShift + payloadBits
-	keyMask      = ^uint64((1<<payloadBits - 1) << payloadShift) // type and hash
 )
 
 // record is the log entries of one event: one, or two for a resolution
@@ -89,9 +89,6 @@ func newRecord(ev *events.Event, bd breakdown, agent uint8, h uint64) record {
 func (e entry) typ() events.Type { return events.Type(e.w & typeMask) }
 
 func (e entry) payload() uint64 { return e.w >> payloadShift & (1<<payloadBits - 1) }
-
-// key is what de-duplication compares: the type and the id hash.
-func (e entry) key() uint64 { return e.w & keyMask }
 
 // isCont reports whether e continues the resolution before it.
 func (e entry) isCont() bool { return e.w&typeMask == contType }

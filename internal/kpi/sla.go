@@ -73,9 +73,6 @@ type clock struct {
 	overdue bool // paused after its deadline passed: breached all the same
 }
 
-// deadline returns the deadline of a clock that has one (hasDeadline).
-func (c *clock) deadline() int64 { return c.at }
-
 // warn returns when a running clock becomes at risk.
 func (c *clock) warn() int64 { return c.at - int64(c.lead)*int64(time.Second) }
 
