@@ -60,13 +60,27 @@ var e2eIgnoredAlerts = map[string]string{
 	"HelpdeskAggregatorNotConsuming": "pending > 0 in a scrape right after a publish, before rate() has two samples",
 }
 
+// e2eSLAConfig is the aggregator's SLA configuration, as an operator
+// would write it in the -config file: the default policy, whose first
+// reply clock also stands still while a ticket is on hold (the contract's
+// example policy does this), so that a paused clock can meet the one
+// at-risk alert that pages, HelpdeskUrgentFirstReplySLAAtRisk. Resolution
+// keeps its default pauses; nothing pages on resolution at risk.
+const e2eSLAConfig = `
+sla:
+  pause_on: {first_reply: [on_hold], resolution: [pending, on_hold]}
+`
+
 // TestEndToEndAlerting runs the aggregator (in-process, with a clock the
 // test moves), a real Prometheus scraping it every second with the shipped
 // alert rules (every `for:` shortened to 1s) and a real Alertmanager that
 // sends to a webhook receiver in the test, and walks an urgent ticket
 // through its first reply SLA: at risk, breached, replied. The webhook must
 // receive the at-risk alert, then the breach alert, with the right labels,
-// and the breach's resolved notification after the reply.
+// and the breach's resolved notification after the reply. Then a second
+// urgent ticket, on hold past its warning point: no page while it is
+// paused, however many times Prometheus evaluates the rule, and the
+// at-risk page once it is taken off hold, close to its deadline.
 func TestEndToEndAlerting(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts Prometheus and Alertmanager; skipped with -short")
@@ -87,10 +101,13 @@ func TestEndToEndAlerting(t *testing.T) {
 	t.Cleanup(hookSrv.Close)
 
 	// The aggregator, with the test's clock: T is now, and moves only when
-	// the test says so. Default SLA: urgent first reply 15m, at risk at 80%.
+	// the test says so. Default SLA targets: urgent first reply 15m,
+	// resolution 4h, at risk at 80%; pauses from e2eSLAConfig.
 	T := time.Now().UTC().Truncate(time.Second)
 	at := func(d time.Duration) string { return T.Add(d).Format(time.RFC3339) }
-	h := newSLAHarness(t, T)
+	h := newSLAHarness(t, T, func(c *Config) {
+		require.NoError(t, applyYAML(c, []byte(e2eSLAConfig)), "e2eSLAConfig")
+	})
 	aggInstance := strings.TrimPrefix(h.agg.url, "http://")
 
 	// Alertmanager: everything to the webhook, quickly, resolved too; no
@@ -182,15 +199,8 @@ func TestEndToEndAlerting(t *testing.T) {
 	// until it scrapes the aggregator and knows the Alertmanager, so no
 	// alert is sent before there is somewhere to send it.
 	e.wait("Prometheus to scrape the aggregator (up == 1)", func() bool {
-		var q struct {
-			Data struct {
-				Result []struct {
-					Value []any `json:"value"`
-				} `json:"result"`
-			} `json:"data"`
-		}
-		u := e.prom.base + "/api/v1/query?query=" + url.QueryEscape(`up{job="`+e2eJob+`"}`)
-		return e.getJSON(u, &q) && len(q.Data.Result) == 1 && len(q.Data.Result[0].Value) == 2 && q.Data.Result[0].Value[1] == "1"
+		v, ok := e.query(`up{job="` + e2eJob + `"}`)
+		return ok && v == "1"
 	})
 	e.wait("Prometheus to discover the Alertmanager", func() bool {
 		var q struct {
@@ -241,20 +251,80 @@ func TestEndToEndAlerting(t *testing.T) {
 	breachResolved := e.waitAlert(mark, e2eBreached, "resolved")
 	e.checkAlert(breachResolved, e2eBreached, aggInstance)
 
+	// 4. A paused clock. The clock stands at S = T+3m. E2E-2, urgent, is
+	// opened at S−14m (T−11m) and put on hold at S−1m (T+2m): its first
+	// reply clock counted 13m of its 15m, past its warning point (80%:
+	// 12m), with 2m left, and then stood still. Were it not paused it
+	// would have counted 14m at S: at risk. Paused, it counts in
+	// helpdesk_sla_paused_tickets only, and has no deadline. Its
+	// resolution clock (4h, paused on on_hold by default) counted the same
+	// 13m: paused too, far from at risk. The hold is published before the
+	// opening, so the aggregator holds it until the opening arrives and
+	// folds both at once: no view ever shows E2E-2 open and not yet on hold
+	// (at risk, with 14m counted).
+	const S = 3 * time.Minute
+	pausedFR := key("helpdesk_sla_paused_tickets", sl("first_reply", "urgent"))
+	pausedRes := key("helpdesk_sla_paused_tickets", sl("resolution", "all"))
+	atRiskRes := key("helpdesk_sla_at_risk_tickets", sl("resolution", "all"))
+	nextBreachFR := key("helpdesk_sla_next_breach_seconds", sl("first_reply", "urgent"))
+	mark = e.hook.len()
+	h.publish(
+		[]string{"e2e-h2", "ticket.status_changed", "E2E-2", at(S - time.Minute), `,"status":"on_hold"`},
+		[]string{"e2e-o2", "ticket.opened", "E2E-2", at(S - 14*time.Minute), `,"priority":"urgent","channel":"email","team":"billing"`},
+	)
+	m = scrape(t, h.agg.url)
+	require.Equal(t, 1.0, m[pausedFR], pausedFR)
+	require.Equal(t, 0.0, m[urgentFR], urgentFR)
+	require.Equal(t, 0.0, m[breachedFR], breachedFR)
+	require.NotContains(t, m, nextBreachFR, "a paused clock has no deadline (E2E-1's first reply is met)")
+	require.Equal(t, 1.0, m[pausedRes], pausedRes)
+	require.Equal(t, 0.0, m[atRiskRes], atRiskRes)
+	// Prometheus has the paused state once a query returns it; every
+	// evaluation of the rule that starts later sees it (or a later
+	// scrape, also paused). Two of them: with for: 1s, a wrong at-risk
+	// sample would have made the alert pending at the first and firing at
+	// the second.
+	e.wait("Prometheus to scrape the paused ticket", func() bool {
+		v, ok := e.query(pausedFR)
+		return ok && v == "1"
+	})
+	const evals = 2
+	pausedSeen := time.Now()
+	e.waitRuleInactive(e2eAtRisk, pausedSeen, evals)
+	observed := time.Since(pausedSeen)
+	_, _, early = e.hook.find(mark, e2eAtRisk, "firing")
+	require.Falsef(t, early, "%s notified while E2E-2, past its warning point, was paused", e2eAtRisk)
+
+	// 5. E2E-2 is taken off hold at S: 13m counted, at risk at once, the
+	// deadline at S+2m (next breach 120s). The clock stays at S, so it
+	// stays at risk and the alert pages.
+	resumeMark := e.hook.len()
+	resumed := time.Now()
+	h.publish([]string{"e2e-s2", "ticket.status_changed", "E2E-2", at(S), `,"status":"open"`})
+	m = scrape(t, h.agg.url)
+	require.Equal(t, 0.0, m[pausedFR], pausedFR)
+	require.Equal(t, 1.0, m[urgentFR], urgentFR)
+	require.Equal(t, 0.0, m[breachedFR], breachedFR)
+	require.Equal(t, 120.0, m[nextBreachFR], nextBreachFR)
+	require.Equal(t, 0.0, m[pausedRes], pausedRes)
+	require.Equal(t, 0.0, m[atRiskRes], atRiskRes)
+	resumedFiring := e.waitAlert(resumeMark, e2eAtRisk, "firing")
+	e.checkAlert(resumedFiring, e2eAtRisk, aggInstance)
+
 	// Nothing else: the two alerts only ever had the labels above (no other
-	// SLA or priority), neither fired again after resolving, and every other
-	// alert is one of the expected health alerts.
+	// SLA or priority); the breach never fired again after resolving, nor
+	// the at-risk alert before E2E-2 was taken off hold; every other alert
+	// is one of the expected health alerts.
 	events := e.hook.snapshot()
 	for i, ev := range events {
 		name := ev.Labels["alertname"]
 		switch {
-		case name == e2eAtRisk || name == e2eBreached:
+		case name == e2eAtRisk:
 			e.checkAlert(ev, name, aggInstance)
-			resolvedAt := atRiskResolved.Index
-			if name == e2eBreached {
-				resolvedAt = breachResolved.Index
-			}
-			require.Falsef(t, i > resolvedAt && ev.Status == "firing", "%s notified firing again after it resolved: %s", name, ev)
+			require.Falsef(t, i > atRiskResolved.Index && i < resumeMark && ev.Status == "firing", "%s notified firing after it resolved and before the paused ticket resumed: %s", name, ev)
+		case name == e2eBreached:
+			e.checkAlert(ev, name, aggInstance)
+			require.Falsef(t, i > breachResolved.Index && ev.Status == "firing", "%s notified firing again after it resolved: %s", name, ev)
 		case e2eIgnoredAlerts[name] != "":
 		default:
 			t.Errorf("unexpected alert notified: %s", ev)
@@ -262,9 +332,10 @@ func TestEndToEndAlerting(t *testing.T) {
 	}
 	require.Empty(t, e.hook.errors(), "webhook errors")
 	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
-	t.Logf("notified: at risk %v after the opening was published; breach %v and at risk resolved %v after the clock passed the deadline; breach resolved %v after the reply; %d alerts in %d notifications in all",
+	t.Logf("notified: at risk %v after the opening was published; breach %v and at risk resolved %v after the clock passed the deadline; breach resolved %v after the reply; "+
+		"no at risk for %v (%d evaluations) while paused; at risk %v after the resume; %d alerts in %d notifications in all",
 		ms(atRiskFiring.Received.Sub(published)), ms(breachFiring.Received.Sub(moved)), ms(atRiskResolved.Received.Sub(moved)),
-		ms(breachResolved.Received.Sub(replied)), len(events), events[len(events)-1].Notification)
+		ms(breachResolved.Received.Sub(replied)), ms(observed), evals, ms(resumedFiring.Received.Sub(resumed)), len(events), events[len(events)-1].Notification)
 }
 
 // e2eEnv is one run's servers, clients and deadline.
@@ -367,6 +438,65 @@ func (e *e2eEnv) checkAlert(ev e2eEvent, name, instance string) {
 	for k, v := range ev.Annotations {
 		require.NotContainsf(t, v, "error expanding template", "annotation %s of %s", k, ev)
 	}
+}
+
+// query returns the value of an instant query whose result is one
+// sample; false on any error or another number of samples.
+func (e *e2eEnv) query(q string) (string, bool) {
+	var r struct {
+		Data struct {
+			Result []struct {
+				Value []any `json:"value"` // [time, "value"]
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if !e.getJSON(e.prom.base+"/api/v1/query?query="+url.QueryEscape(q), &r) || len(r.Data.Result) != 1 || len(r.Data.Result[0].Value) != 2 {
+		return "", false
+	}
+	v, ok := r.Data.Result[0].Value[1].(string)
+	return v, ok
+}
+
+// waitRuleInactive waits until Prometheus has evaluated the alerting rule
+// name at n different times after since, and fails the test should the
+// rule be anything but inactive, with no alerts, at any look until then.
+func (e *e2eEnv) waitRuleInactive(name string, since time.Time, n int) {
+	t := e.t
+	t.Helper()
+	seen := map[time.Time]bool{}
+	e.wait(fmt.Sprintf("Prometheus to evaluate %s %d times", name, n), func() bool {
+		var rs struct {
+			Data struct {
+				Groups []struct {
+					Rules []struct {
+						Name           string            `json:"name"`
+						State          string            `json:"state"`
+						Alerts         []json.RawMessage `json:"alerts"`
+						LastEvaluation time.Time         `json:"lastEvaluation"`
+					} `json:"rules"`
+				} `json:"groups"`
+			} `json:"data"`
+		}
+		if !e.getJSON(e.prom.base+"/api/v1/rules?type=alert", &rs) {
+			return false
+		}
+		found := false
+		for _, g := range rs.Data.Groups {
+			for _, r := range g.Rules {
+				if r.Name != name {
+					continue
+				}
+				found = true
+				require.Equalf(t, "inactive", r.State, "%s evaluated at %s: state (alerts %s)", name, r.LastEvaluation.Format(time.RFC3339Nano), r.Alerts)
+				require.Emptyf(t, r.Alerts, "%s evaluated at %s: alerts", name, r.LastEvaluation.Format(time.RFC3339Nano))
+				if r.LastEvaluation.After(since) {
+					seen[r.LastEvaluation] = true
+				}
+			}
+		}
+		require.Truef(t, found, "Prometheus has no alerting rule %s", name)
+		return len(seen) >= n
+	})
 }
 
 func (e *e2eEnv) status(u string) int {

@@ -24,13 +24,16 @@ type slaHarness struct {
 	published int
 }
 
-func newSLAHarness(t *testing.T, start time.Time) *slaHarness {
+// newSLAHarness starts the aggregator with its clock at start; edit
+// changes its configuration further, as startAggregator's do.
+func newSLAHarness(t *testing.T, start time.Time, edit ...func(*Config)) *slaHarness {
 	h := &slaHarness{t: t}
 	h.clock.Store(start.UnixNano())
 	srv := natstest.Start(t)
-	h.agg = startAggregator(t, srv.ClientURL(), start, func(c *Config) {
+	clock := func(c *Config) {
 		c.now = func() time.Time { return time.Unix(0, h.clock.Load()) }
-	})
+	}
+	h.agg = startAggregator(t, srv.ClientURL(), start, append([]func(*Config){clock}, edit...)...)
 	_, h.js = srv.Connect(t)
 	waitStream(t, h.js)
 	return h
