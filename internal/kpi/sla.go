@@ -533,7 +533,14 @@ func (s *State) AtRiskTickets(f AtRiskFilter, limit int) AtRiskList {
 		}
 	}
 	slices.SortFunc(out.Tickets, func(a, b AtRisk) int {
-		return cmp.Or(cmp.Compare(a.State, b.State), cmp.Compare(a.Deadline, b.Deadline), cmp.Compare(a.TicketID, b.TicketID), cmp.Compare(a.SLA, b.SLA))
+		atRiskFirst := func(x AtRisk) int {
+			if x.State == "at_risk" {
+				return 0
+			}
+			return 1
+		}
+		return cmp.Or(cmp.Compare(atRiskFirst(a), atRiskFirst(b)), cmp.Compare(a.Deadline, b.Deadline),
+			cmp.Compare(a.TicketID, b.TicketID), cmp.Compare(a.SLA, b.SLA))
 	})
 	if len(out.Tickets) > limit {
 		out.Tickets = out.Tickets[:limit]

@@ -447,3 +447,25 @@ func TestAgentSeries(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, snap.Agents, restored.View(at(41)).Agents)
 }
+
+// TestAtRiskOrder: at risk first, soonest deadline first, then breached,
+// most recent deadline last. At 14: urgent A (opened 0, due 15) and B
+// (opened 2, due 17) are at risk (from 12 and 14); C (opened -10, due 5)
+// has breached. The filter keeps its totals.
+func TestAtRiskOrder(t *testing.T) {
+	s := newState(t, -10)
+	live(s, ev("c", events.TicketOpened, "C", -10, pri(urg)), ev("a", events.TicketOpened, "A", 0, pri(urg)),
+		ev("b", events.TicketOpened, "B", 2, pri(urg)))
+	slaAt(s, 14)
+	list := s.AtRiskTickets(AtRiskFilter{SLA: "first_reply"}, 10)
+	require.Equal(t, 2, list.AtRisk)
+	require.Equal(t, 1, list.Breached)
+	var got []string
+	for _, a := range list.Tickets {
+		got = append(got, a.TicketID+" "+a.State)
+	}
+	require.Equal(t, []string{"A at_risk", "B at_risk", "C breached"}, got)
+	page := s.AtRiskTickets(AtRiskFilter{SLA: "first_reply"}, 1)
+	require.Equal(t, "A", page.Tickets[0].TicketID)
+	require.Equal(t, 2, page.AtRisk, "totals count beyond the page")
+}
