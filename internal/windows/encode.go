@@ -68,6 +68,7 @@ func (w *Window) Restore(r *snapfmt.Reader) {
 				r.Fail("window %v: counter %d written twice", w.Width(), j)
 				return
 			}
+			p.touch(j)
 			if p.counters[j] = r.Varint(); p.counters[j] == 0 && r.Err() == nil {
 				r.Fail("window %v: counter %d written as 0, which is never written", w.Width(), j)
 				return

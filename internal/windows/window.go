@@ -17,6 +17,7 @@ package windows
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"time"
 )
 
@@ -64,7 +65,33 @@ type Window struct {
 type pane struct {
 	index    int64
 	counters []int64
-	samples  []sample // histogram observations, replayed on entry and eviction
+	// dirty has a bit set for every counter an Add touched, so that
+	// merging and clearing a pane visit those only: a pane holds a few
+	// events' counters out of thousands.
+	dirty   []uint64
+	samples []sample // histogram observations, replayed on entry and eviction
+}
+
+// touch marks counter i of p as possibly non-zero.
+func (p *pane) touch(i int) { p.dirty[i>>6] |= 1 << (i & 63) }
+
+// each calls f with every counter of p that may be non-zero.
+func (p *pane) each(f func(i int, c int64)) {
+	for wi, word := range p.dirty {
+		for word != 0 {
+			i := wi<<6 + bits.TrailingZeros64(word)
+			word &= word - 1
+			f(i, p.counters[i])
+		}
+	}
+}
+
+// clear empties p.
+func (p *pane) clear() {
+	p.each(func(i int, _ int64) { p.counters[i] = 0 })
+	clear(p.dirty)
+	p.samples = p.samples[:0]
+	p.index = noPane
 }
 
 // sample is one histogram observation recorded in a pane, in four bytes:
@@ -128,7 +155,7 @@ func New(spec Spec, layout Layout, bins *Bins, now int64) (*Window, error) {
 		histN:     make([]int64, layout.Hists),
 	}
 	for i := range w.ring {
-		w.ring[i] = pane{index: noPane, counters: make([]int64, layout.Counters)}
+		w.ring[i] = pane{index: noPane, counters: make([]int64, layout.Counters), dirty: make([]uint64, (layout.Counters+63)/64)}
 	}
 	return w, nil
 }
@@ -168,6 +195,9 @@ func (w *Window) Add(t int64, idx []int, delta int64) bool {
 		return false
 	}
 	for _, i := range idx {
+		if p.counters[i] == 0 {
+			p.touch(i) // a non-zero counter was touched before
+		}
 		p.counters[i] += delta
 		if inTotal {
 			w.counters[i] += delta
@@ -226,18 +256,14 @@ func (w *Window) Advance(now int64) {
 		}
 		if p := &w.ring[mod(w.head-w.n, int64(len(w.ring)))]; p.index == w.head-w.n {
 			w.merge(p, -1)
-			clear(p.counters)
-			p.samples = p.samples[:0]
-			p.index = noPane
+			p.clear()
 		}
 	}
 }
 
 // merge adds (sign 1) or subtracts (sign -1) pane p to or from the totals.
 func (w *Window) merge(p *pane, sign int64) {
-	for i, c := range p.counters {
-		w.counters[i] += sign * c
-	}
+	p.each(func(i int, c int64) { w.counters[i] += sign * c })
 	for _, s := range p.samples {
 		w.applySample(s, int(sign))
 	}
@@ -245,10 +271,7 @@ func (w *Window) merge(p *pane, sign int64) {
 
 func (w *Window) reset(head int64) {
 	for i := range w.ring {
-		p := &w.ring[i]
-		clear(p.counters)
-		p.samples = p.samples[:0]
-		p.index = noPane
+		w.ring[i].clear()
 	}
 	clear(w.counters)
 	clear(w.hists)
