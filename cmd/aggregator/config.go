@@ -48,6 +48,8 @@ type Config struct {
 
 	KPI    kpi.Config
 	Ingest ingest.Config
+	// HTTPIngest is POST /api/v1/events and the webhooks.
+	HTTPIngest HTTPIngest
 
 	// Test hooks, never set from flags.
 	now       func() time.Time

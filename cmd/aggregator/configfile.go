@@ -19,21 +19,22 @@ import (
 
 // fileConfig is the YAML file's shape. Absent fields keep their defaults.
 type fileConfig struct {
-	Windows        []string  `yaml:"windows"`
-	Quantiles      []float64 `yaml:"quantiles"`
-	Channels       []string  `yaml:"channels"`
-	Teams          []string  `yaml:"teams"`
-	MaxTeams       *int      `yaml:"max_teams"`
-	Agents         []string  `yaml:"agents"`
-	MaxAgents      *int      `yaml:"max_agents"`
-	HoldFor        string    `yaml:"hold_for"`
-	RetainResolved string    `yaml:"retain_resolved"`
-	RetainIDs      string    `yaml:"retain_ids"`
-	MaxClockSkew   string    `yaml:"max_clock_skew"`
-	MaxTracked     *int      `yaml:"max_tracked_tickets"`
-	MaxHeld        *int      `yaml:"max_held_events"`
-	MaxIDs         *int      `yaml:"max_ticketless_ids"`
-	SLA            slaFile   `yaml:"sla"`
+	Windows        []string   `yaml:"windows"`
+	Quantiles      []float64  `yaml:"quantiles"`
+	Channels       []string   `yaml:"channels"`
+	Teams          []string   `yaml:"teams"`
+	MaxTeams       *int       `yaml:"max_teams"`
+	Agents         []string   `yaml:"agents"`
+	MaxAgents      *int       `yaml:"max_agents"`
+	HoldFor        string     `yaml:"hold_for"`
+	RetainResolved string     `yaml:"retain_resolved"`
+	RetainIDs      string     `yaml:"retain_ids"`
+	MaxClockSkew   string     `yaml:"max_clock_skew"`
+	MaxTracked     *int       `yaml:"max_tracked_tickets"`
+	MaxHeld        *int       `yaml:"max_held_events"`
+	MaxIDs         *int       `yaml:"max_ticketless_ids"`
+	SLA            slaFile    `yaml:"sla"`
+	HTTPIngest     ingestFile `yaml:"ingest"`
 	Stream         struct {
 		Name              string   `yaml:"name"`
 		Subjects          []string `yaml:"subjects"`
@@ -134,6 +135,9 @@ func applyYAML(cfg *Config, data []byte) error {
 		*d.dst = v
 	}
 	if err := f.SLA.apply(&cfg.KPI.SLA); err != nil {
+		return err
+	}
+	if err := f.HTTPIngest.apply(&cfg.HTTPIngest); err != nil {
 		return err
 	}
 	if f.Stream.Name != "" {

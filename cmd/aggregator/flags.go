@@ -34,6 +34,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (Co
 	fs.StringVar(&cfg.EmbeddedNATSSync, "embedded-nats-sync", cfg.EmbeddedNATSSync, "when the embedded server fsyncs: always (an acknowledged event survives a power loss) or an interval like 1s (faster bulk loads; docs/durability.md)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", cfg.HTTPAddr, "listen address for /metrics, /healthz, /readyz and /api/v1/")
 	fs.StringVar(&cfg.WebConfigFile, "web-config-file", "", "exporter-toolkit web configuration file for TLS and basic auth on the HTTP endpoints (the Prometheus convention)")
+	fs.StringVar(&cfg.HTTPIngest.TokenFile, "ingest-token-file", "", "file of bearer tokens (one a line) that POST /api/v1/events accepts; the endpoint is off without it (also ingest.token_file in -config)")
 	fs.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve Go profiling (net/http/pprof) on this separate address, like 127.0.0.1:6060; off when empty")
 	fs.StringVar(&cfg.ConfigFile, "config", "", "YAML file with windows, quantiles, label allow-lists and stream settings")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the embedded NATS store and snapshots")

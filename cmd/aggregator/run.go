@@ -27,6 +27,7 @@ import (
 	"github.com/helpdesk-kpi/aggregator/internal/engine"
 	"github.com/helpdesk-kpi/aggregator/internal/events"
 	"github.com/helpdesk-kpi/aggregator/internal/httpapi"
+	"github.com/helpdesk-kpi/aggregator/internal/httpingest"
 	"github.com/helpdesk-kpi/aggregator/internal/ingest"
 	"github.com/helpdesk-kpi/aggregator/internal/kpi"
 	"github.com/helpdesk-kpi/aggregator/internal/metrics"
@@ -135,8 +136,23 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 		return fmt.Errorf("-http-addr %s: %w", cfg.HTTPAddr, err)
 	}
 	undo = append(undo, func() { _ = ln.Close() })
+	ingestCfg, err := httpIngestConfig(cfg.HTTPIngest, cfg)
+	if err != nil {
+		return stopped(err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return stopped(err)
+	}
+	ingestHTTP, err := httpingest.New(ingestCfg, httpingest.JetStream{JS: js}, log.With().Str("component", "httpingest").Logger(), reg, cfg.now)
+	if err != nil {
+		return stopped(err)
+	}
+	mux := http.NewServeMux()
+	ingestHTTP.Register(mux)
+	mux.Handle("/", httpapi.Handler(eng, reg, httpapi.Options{}))
 	srv := &http.Server{
-		Handler:           httpapi.Handler(eng, reg, httpapi.Options{}),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
