@@ -28,7 +28,7 @@ import (
 var testNow = time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	js     jetstream.JetStream
 	stream jetstream.Stream
@@ -38,9 +38,14 @@ type env struct {
 
 // newEnv runs the handler over a real JetStream, with streams for the
 // events and the dead letters.
-func newEnv(t *testing.T, cfg Config) *env {
+func newEnv(t testing.TB, cfg Config) *env {
 	t.Helper()
-	ns := natstest.Start(t)
+	return newEnvOn(t, cfg, natstest.Start(t))
+}
+
+// newEnvOn is newEnv on a given server.
+func newEnvOn(t testing.TB, cfg Config, ns *natstest.Server) *env {
+	t.Helper()
 	_, js := ns.Connect(t)
 	ctx := context.Background()
 	stream, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "HELPDESK_EVENTS", Subjects: []string{"helpdesk.events.>"}})
@@ -94,7 +99,7 @@ func (e *env) requests(source, result string) float64 {
 	return testutil.ToFloat64(mustVec(e.t, e.reg, "helpdesk_ingest_requests_total").WithLabelValues(source, result))
 }
 
-func mustVec(t *testing.T, reg *prometheus.Registry, name string) *prometheus.CounterVec {
+func mustVec(t testing.TB, reg *prometheus.Registry, name string) *prometheus.CounterVec {
 	t.Helper()
 	mfs, err := reg.Gather()
 	require.NoError(t, err)

@@ -52,7 +52,8 @@ type Labels struct {
 	Statuses   map[string]string
 }
 
-// Status values of Labels.Statuses beyond the contract's three.
+// StatusResolved is the value of Labels.Statuses, beyond the contract's
+// three statuses, for a solved or closed ticket.
 const StatusResolved = "resolved"
 
 // Source is one helpdesk's webhook.
