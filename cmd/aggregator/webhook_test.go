@@ -123,11 +123,16 @@ func TestZendeskWebhookEndToEnd(t *testing.T) {
 	}
 	check(scrape(t, a.url))
 
-	// Shuffled, to another aggregator: the same numbers.
+	// In another order (the opening last), to another aggregator: the
+	// same numbers.
 	b := startWebhookAggregator(t, now, secret)
 	shuffled := append([]hookDelivery(nil), deliveries...)
 	rand.New(rand.NewPCG(3, 4)).Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
-	require.NotEqual(t, deliveries[0].name, shuffled[0].name, "the shuffle changes the order")
+	for i, d := range shuffled {
+		if d.name == "ticket_created" {
+			shuffled[i], shuffled[len(shuffled)-1] = shuffled[len(shuffled)-1], shuffled[i]
+		}
+	}
 	for _, d := range shuffled {
 		code, body := zendeskPost(t, b.url, secret, d, now)
 		require.Equal(t, http.StatusOK, code, "%s: %s", d.name, body)

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/stretchr/testify/require"
 
 	"github.com/helpdesk-kpi/aggregator/internal/events"
@@ -21,8 +23,10 @@ import (
 //	testdata/<source>/<case>.events.json  the expected contract events (a JSON array)
 //	testdata/<source>/README.md           where each payload's shape comes from
 //
-// Every expected event must also pass the aggregator's own decoder.
+// Every expected event must also pass the aggregator's own decoder and
+// the JSON Schema of an event, docs/event.schema.json.
 func TestFixtures(t *testing.T) {
+	schema := loadSchema(t)
 	for _, src := range All() {
 		dir := filepath.Join("testdata", src.Name())
 		payloads, err := filepath.Glob(filepath.Join(dir, "*.json"))
@@ -52,6 +56,9 @@ func TestFixtures(t *testing.T) {
 					require.NoError(t, err)
 					var ev events.Event
 					require.NoError(t, events.Decode(raw, &ev), "%s", raw)
+					doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+					require.NoError(t, err)
+					require.NoError(t, schema.Validate(doc), "%s", raw)
 				}
 			})
 		}
@@ -59,6 +66,15 @@ func TestFixtures(t *testing.T) {
 			require.FileExists(t, filepath.Join(dir, "README.md"), "%s: say where the fixtures come from", src.Name())
 		}
 	}
+}
+
+// loadSchema compiles docs/event.schema.json.
+func loadSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	c := jsonschema.NewCompiler()
+	sch, err := c.Compile(filepath.Join("..", "..", "docs", "event.schema.json"))
+	require.NoError(t, err)
+	return sch
 }
 
 func readHeaders(t *testing.T, path string) http.Header {
@@ -81,4 +97,37 @@ func jsonOf(t *testing.T, evs []Event) string {
 	b, err := json.MarshalIndent(evs, "", "  ")
 	require.NoError(t, err)
 	return string(b)
+}
+
+// TestSchemaAgreesWithDecoder: events the decoder refuses, the schema
+// refuses too, and the other way round, for a few hand-picked cases.
+func TestSchemaAgreesWithDecoder(t *testing.T) {
+	schema := loadSchema(t)
+	for _, c := range []struct {
+		event string
+		valid bool
+	}{
+		{`{"id":"a","type":"ticket.opened","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z","priority":"high","extra":{"x":1}}`, true},
+		{`{"id":"a","type":"ticket.opened","occurred_at":"2026-11-23T08:00:00Z"}`, false},
+		{`{"id":"a","type":"ticket.opened","ticket_id":"T","occurred_at":"2026-11-23 08:00:00"}`, false},
+		{`{"id":"a","type":"ticket.opened","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z","priority":"p1"}`, false},
+		{`{"id":"a","type":"ticket.status_changed","ticket_id":"T","occurred_at":"2026-11-23T08:00:00+01:00","status":"pending"}`, true},
+		{`{"id":"a","type":"ticket.status_changed","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z"}`, false},
+		{`{"id":"a","type":"ticket.status_changed","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z","status":"solved"}`, false},
+		{`{"id":"a","type":"ticket.updated","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z","team":"b"}`, true},
+		{`{"id":"a","type":"ticket.updated","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z"}`, false},
+		{`{"id":"a","type":"ticket.resolved","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z","replies":-1}`, false},
+		{`{"id":"a","type":"survey.answered","occurred_at":"2026-11-23T08:00:00Z","survey":{"kind":"nps","score":10}}`, true},
+		{`{"id":"a","type":"survey.answered","occurred_at":"2026-11-23T08:00:00Z","survey":{"kind":"csat","score":6}}`, false},
+		{`{"id":"","type":"ticket.replied","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z"}`, false},
+		{`{"id":"a","type":"ticket.escalated","ticket_id":"T","occurred_at":"2026-11-23T08:00:00Z"}`, false},
+	} {
+		var ev events.Event
+		decodeErr := events.Decode([]byte(c.event), &ev)
+		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(c.event))
+		require.NoError(t, err)
+		schemaErr := schema.Validate(doc)
+		require.Equal(t, c.valid, decodeErr == nil, "decoder on %s: %v", c.event, decodeErr)
+		require.Equal(t, c.valid, schemaErr == nil, "schema on %s: %v", c.event, schemaErr)
+	}
 }
