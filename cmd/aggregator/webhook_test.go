@@ -52,16 +52,33 @@ func zendeskPost(t *testing.T, baseURL, secret string, d hookDelivery, now time.
 	return resp.StatusCode, string(raw)
 }
 
-// startWebhookAggregator runs an aggregator with the Zendesk webhook on,
-// its clock fixed at now.
-func startWebhookAggregator(t *testing.T, now time.Time, secret string) *aggregator {
+// startWebhookAggregator runs an aggregator with the Zendesk and Chatwoot
+// webhooks on, both with secret, its clock fixed at now.
+func startWebhookAggregator(t *testing.T, now time.Time, secret string, edit ...func(*Config)) *aggregator {
 	t.Helper()
 	srv := natstest.Start(t)
-	file := filepath.Join(t.TempDir(), "zendesk.secret")
+	file := filepath.Join(t.TempDir(), "webhook.secret")
 	require.NoError(t, os.WriteFile(file, []byte(secret+"\n"), 0o600))
-	return startAggregator(t, srv.ClientURL(), now, func(c *Config) {
-		c.HTTPIngest.Webhooks = map[string]WebhookFile{"zendesk": {SecretFile: file}}
-	})
+	return startAggregator(t, srv.ClientURL(), now, append([]func(*Config){func(c *Config) {
+		c.HTTPIngest.Webhooks = map[string]WebhookFile{"zendesk": {SecretFile: file}, "chatwoot": {SecretFile: file}}
+	}}, edit...)...)
+}
+
+// post sends body to path with the given headers and returns the status
+// and the answer.
+func post(t *testing.T, url string, body []byte, hdr ...string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	require.NoError(t, err)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return resp.StatusCode, string(raw)
 }
 
 // TestZendeskWebhookEndToEnd: one ticket's life as Zendesk delivers it
@@ -138,4 +155,96 @@ func TestZendeskWebhookEndToEnd(t *testing.T) {
 		require.Equal(t, http.StatusOK, code, "%s: %s", d.name, body)
 	}
 	check(waitHandled(t, b.url, len(deliveries)))
+}
+
+// TestChatwootWebhookEndToEnd: a Chatwoot conversation as Chatwoot
+// delivers it (fixtures from internal/webhook/testdata/chatwoot), with the
+// shared token in the URL, ending in a CSAT rating.
+//
+// By hand: conversation chatwoot:412 opened 2026-03-02 09:14:07 (chat,
+// high, team Billing); agent reply 09:21:40.118 (first reply 453.118 s;
+// high target 1h: achieved); customer message 10:05:00.906 (a wait, next
+// reply target high 2h: due 12:05:00.906); snoozed (pending) 11:42:19.500218,
+// which pauses the resolution clock only; resolved 12:10:33.090211
+// (resolution 10586.090 s, achieved; the wait ends without a sample and its
+// clock, past due, breached at 12:05:00.906); CSAT 4 at 12:40:51.664502.
+func TestChatwootWebhookEndToEnd(t *testing.T) {
+	now := time.Date(2026, 3, 2, 13, 0, 0, 0, time.UTC)
+	const secret = "cw-token"
+	a := startWebhookAggregator(t, now, secret)
+	seq := []string{"conversation_created", "message_created_outgoing", "message_created_incoming",
+		"conversation_status_changed_snoozed", "conversation_status_changed_resolved", "message_updated_csat"}
+	for _, n := range seq {
+		d := readFixture(t, "chatwoot", n)
+		code, body := post(t, a.url+"/api/v1/webhooks/chatwoot?token="+secret, d.body, "Content-Type", "application/json")
+		require.Equal(t, http.StatusOK, code, "%s: %s", n, body)
+	}
+	m := waitHandled(t, a.url, len(seq))
+	all := map[string]string{"window": "24h", "channel": "all", "priority": "all", "team": "all"}
+	for name, want := range map[string]float64{
+		"helpdesk_tickets_opened": 1, "helpdesk_tickets_resolved": 1, "helpdesk_first_replies": 1,
+		"helpdesk_first_reply_time_avg_seconds": 453.118, "helpdesk_resolution_time_avg_seconds": 10586.090,
+		"helpdesk_agent_replies": 1, "helpdesk_customer_messages": 1, "helpdesk_next_replies": 0, "helpdesk_fcr_ratio": 1,
+		"helpdesk_csat_responses": 1, "helpdesk_csat_satisfied_responses": 1, "helpdesk_csat_score_avg": 4,
+	} {
+		require.InDelta(t, want, m[key(name, all)], 1e-9, name)
+	}
+	require.Equal(t, 1.0, m[key("helpdesk_tickets_opened", map[string]string{"window": "24h", "channel": "chat", "priority": "all", "team": "all"})])
+	require.Equal(t, 1.0, m[key("helpdesk_csat_responses", map[string]string{"window": "24h", "channel": "all", "priority": "all", "team": "Billing"})])
+	sla := func(s, outcome string) float64 {
+		return m[key("helpdesk_sla_"+outcome, map[string]string{"window": "24h", "sla": s, "policy": "all", "priority": "all", "channel": "all", "team": "all"})]
+	}
+	require.Equal(t, [2]float64{1, 0}, [2]float64{sla("first_reply", "achieved"), sla("first_reply", "breached")})
+	require.Equal(t, [2]float64{0, 1}, [2]float64{sla("next_reply", "achieved"), sla("next_reply", "breached")})
+	require.Equal(t, [2]float64{1, 0}, [2]float64{sla("resolution", "achieved"), sla("resolution", "breached")})
+	require.Equal(t, 1.0, m[key("helpdesk_survey_responses_total", map[string]string{"kind": "csat", "score": "4"})])
+}
+
+// TestWebhookBadInput: each bad delivery gets a clear 4xx, is counted by
+// result, and publishes nothing.
+func TestWebhookBadInput(t *testing.T) {
+	now := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+	const secret = "zd-signing-secret"
+	a := startWebhookAggregator(t, now, secret, func(c *Config) { c.HTTPIngest.MaxBodyBytes = 4096 })
+	created := readFixture(t, "zendesk", "ticket_created")
+
+	// Signed with another secret.
+	code, body := zendeskPost(t, a.url, "not-the-secret", created, now)
+	require.Equal(t, http.StatusUnauthorized, code)
+	require.Contains(t, body, "signature mismatch")
+	require.NotContains(t, body, secret)
+	// A source without a secret is off.
+	code, body = post(t, a.url+"/api/v1/webhooks/jira", created.body)
+	require.Equal(t, http.StatusNotFound, code)
+	require.Contains(t, body, "ingest.webhooks.jira.secret_file")
+	// Too large.
+	code, _ = post(t, a.url+"/api/v1/webhooks/chatwoot?token="+secret, bytes.Repeat([]byte(" "), 5000))
+	require.Equal(t, http.StatusRequestEntityTooLarge, code)
+	// Not JSON, correctly signed: 400, and kept in the dead-letter stream.
+	code, body = zendeskPost(t, a.url, secret, hookDelivery{"broken", []byte(`{"type":"zen:event-type:ticket.created",`)}, now)
+	require.Equal(t, http.StatusBadRequest, code)
+	require.Contains(t, body, "bad payload")
+	// A Zendesk delivery (signed as Zendesk signs) posted to the Chatwoot
+	// endpoint: it carries no Chatwoot signature or token.
+	stamp := now.Format(time.RFC3339)
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write([]byte(stamp))
+	mac.Write(created.body)
+	code, body = post(t, a.url+"/api/v1/webhooks/chatwoot", created.body, "X-Zendesk-Webhook-Signature-Timestamp", stamp,
+		"X-Zendesk-Webhook-Signature", base64.StdEncoding.EncodeToString(mac.Sum(nil)))
+	require.Equal(t, http.StatusUnauthorized, code, body)
+
+	m := scrape(t, a.url)
+	res := func(source, result string) float64 {
+		return m[key("helpdesk_ingest_requests_total", map[string]string{"source": source, "result": result})]
+	}
+	require.Equal(t, 1.0, res("zendesk", "unauthorized"))
+	require.Equal(t, 1.0, res("jira", "off"))
+	require.Equal(t, 1.0, res("chatwoot", "too_large"))
+	require.Equal(t, 1.0, res("zendesk", "bad_request"))
+	require.Equal(t, 1.0, res("chatwoot", "unauthorized"))
+	for _, typ := range []string{"ticket.opened", "ticket.replied"} {
+		require.Equal(t, 0.0, m[key("helpdesk_events_total", map[string]string{"type": typ})])
+	}
+	require.Equal(t, 0.0, m[`helpdesk_consumer_pending_messages{}`])
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -187,6 +188,10 @@ func (h *Handler) answer(w http.ResponseWriter, source, result string, status in
 }
 
 func errorBody(msg string) map[string]string { return map[string]string{"error": msg} }
+
+// errText renders err on one line: joined errors ("unauthorized" and its
+// reason) are separated by ": ".
+func errText(err error) string { return strings.ReplaceAll(err.Error(), "\n", ": ") }
 
 // bodyError classifies an error reading a request body.
 func bodyError(err error) (status int, result, msg string) {

@@ -23,7 +23,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := h.checkToken(r); err != nil {
 		h.warnf(src, resultUnauthorized, err)
-		h.answer(w, src, resultUnauthorized, http.StatusUnauthorized, errorBody(err.Error()))
+		h.answer(w, src, resultUnauthorized, http.StatusUnauthorized, errorBody(errText(err)))
 		return
 	}
 	if !h.limited(w, src) {
@@ -87,7 +87,7 @@ func (h *Handler) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := src.Verify(r.Header, r.URL.Query(), body, hook.Secret, h.now()); err != nil {
 		h.warnf(name, resultUnauthorized, err)
-		h.answer(w, name, resultUnauthorized, http.StatusUnauthorized, errorBody(err.Error()))
+		h.answer(w, name, resultUnauthorized, http.StatusUnauthorized, errorBody(errText(err)))
 		return
 	}
 	evs, err := src.Map(r.Header, body, &hook.Labels)
@@ -96,7 +96,7 @@ func (h *Handler) serveWebhook(w http.ResponseWriter, r *http.Request) {
 		// the dead-letter stream so that nothing is lost.
 		h.deadLetter(r.Context(), name, body, err)
 		h.warnf(name, resultBadRequest, err)
-		h.answer(w, name, resultBadRequest, http.StatusBadRequest, errorBody(err.Error()))
+		h.answer(w, name, resultBadRequest, http.StatusBadRequest, errorBody(errText(err)))
 		return
 	}
 	if len(evs) == 0 {
@@ -106,7 +106,7 @@ func (h *Handler) serveWebhook(w http.ResponseWriter, r *http.Request) {
 	raws := make([][]byte, len(evs))
 	for i := range evs {
 		if raws[i], err = json.Marshal(&evs[i]); err != nil {
-			h.answer(w, name, resultBadRequest, http.StatusBadRequest, errorBody(err.Error()))
+			h.answer(w, name, resultBadRequest, http.StatusBadRequest, errorBody(errText(err)))
 			return
 		}
 	}
