@@ -15,7 +15,7 @@ import (
 // Freshdesk maps the deliveries of Freshdesk automation rules whose
 // action is "Trigger Webhook". Freshdesk has no webhook subscription of
 // its own: each rule posts a body the admin writes, so this source reads
-// the one JSON template of docs/webhooks/freshdesk.md (placeholders such
+// the one JSON template of docs/webhooks.md (Freshdesk) (placeholders such
 // as {{ticket.id}} and {{ticket.status}}, plus an "event" field the admin
 // sets per rule). Deliveries are unsigned, so Verify checks a shared token
 // that the rule sends in a custom Authorization header.
@@ -31,7 +31,7 @@ func (Freshdesk) Verify(h http.Header, query url.Values, _, secret []byte, _ tim
 	return VerifyToken(h, query, secret)
 }
 
-// freshdeskBody is the body template of docs/webhooks/freshdesk.md. Every
+// freshdeskBody is the body template of docs/webhooks.md (Freshdesk). Every
 // value is a string because Freshdesk renders placeholders as text; a
 // JSON number is accepted too where an admin leaves the quotes out.
 type freshdeskBody struct {
