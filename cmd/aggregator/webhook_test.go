@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -171,15 +172,33 @@ func TestZendeskWebhookEndToEnd(t *testing.T) {
 func TestChatwootWebhookEndToEnd(t *testing.T) {
 	now := time.Date(2026, 3, 2, 13, 0, 0, 0, time.UTC)
 	const secret = "cw-token"
-	a := startWebhookAggregator(t, now, secret)
 	seq := []string{"conversation_created", "message_created_outgoing", "message_created_incoming",
 		"conversation_status_changed_snoozed", "conversation_status_changed_resolved", "message_updated_csat"}
-	for _, n := range seq {
-		d := readFixture(t, "chatwoot", n)
-		code, body := post(t, a.url+"/api/v1/webhooks/chatwoot?token="+secret, d.body, "Content-Type", "application/json")
-		require.Equal(t, http.StatusOK, code, "%s: %s", n, body)
+	deliver := func(a *aggregator, names []string, want string) {
+		t.Helper()
+		for _, n := range names {
+			d := readFixture(t, "chatwoot", n)
+			code, body := post(t, a.url+"/api/v1/webhooks/chatwoot?token="+secret, d.body, "Content-Type", "application/json")
+			require.Equal(t, http.StatusOK, code, "%s: %s", n, body)
+			require.Contains(t, body, want, n)
+		}
 	}
-	m := waitHandled(t, a.url, len(seq))
+	a := startWebhookAggregator(t, now, secret)
+	deliver(a, seq, `"accepted": 1`)
+	checkChatwoot(t, waitHandled(t, a.url, len(seq)))
+	// Delivered twice: duplicates, the same numbers.
+	deliver(a, seq, `"duplicates": 1`)
+	checkChatwoot(t, scrape(t, a.url))
+	// Backwards, to another aggregator: the same numbers.
+	b := startWebhookAggregator(t, now, secret)
+	backwards := slices.Clone(seq)
+	slices.Reverse(backwards)
+	deliver(b, backwards, `"accepted": 1`)
+	checkChatwoot(t, waitHandled(t, b.url, len(seq)))
+}
+
+func checkChatwoot(t *testing.T, m map[string]float64) {
+	t.Helper()
 	all := map[string]string{"window": "24h", "channel": "all", "priority": "all", "team": "all"}
 	for name, want := range map[string]float64{
 		"helpdesk_tickets_opened": 1, "helpdesk_tickets_resolved": 1, "helpdesk_first_replies": 1,
