@@ -25,7 +25,7 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		if err != nil {
 			return nil, fmt.Errorf("the body is not gzip, as Content-Encoding says: %w", err)
 		}
-		defer zr.Close()
+		defer func() { _ = zr.Close() }() // a read error has been returned already
 		in = zr
 	default:
 		return nil, fmt.Errorf("Content-Encoding %q: only gzip is accepted", enc)
@@ -45,8 +45,8 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 }
 
 // splitEvents returns the events of a body: a JSON array of objects, or
-// NDJSON (one object per line; blank lines are skipped). At most max.
-func splitEvents(body []byte, max int) ([][]byte, error) {
+// NDJSON (one object per line; blank lines are skipped). At most limit.
+func splitEvents(body []byte, limit int) ([][]byte, error) {
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 {
 		return nil, errors.New("the body holds no events: send a JSON array of events or one event per line (NDJSON)")
@@ -62,8 +62,8 @@ func splitEvents(body []byte, max int) ([][]byte, error) {
 			if err := dec.Decode(&raw); err != nil {
 				return nil, fmt.Errorf("event %d: %w", len(out), err)
 			}
-			if out = append(out, raw); len(out) > max {
-				return nil, fmt.Errorf("%w: more than %d events in one request", errTooLarge, max)
+			if out = append(out, raw); len(out) > limit {
+				return nil, fmt.Errorf("%w: more than %d events in one request", errTooLarge, limit)
 			}
 		}
 		if _, err := dec.Token(); err != nil {
@@ -81,8 +81,8 @@ func splitEvents(body []byte, max int) ([][]byte, error) {
 		if len(line) == 0 {
 			continue
 		}
-		if out = append(out, line); len(out) > max {
-			return nil, fmt.Errorf("%w: more than %d events in one request", errTooLarge, max)
+		if out = append(out, line); len(out) > limit {
+			return nil, fmt.Errorf("%w: more than %d events in one request", errTooLarge, limit)
 		}
 	}
 	return out, sc.Err()

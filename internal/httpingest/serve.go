@@ -33,7 +33,7 @@ func (h *Handler) serveEvents(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		var raws [][]byte
 		if raws, err = splitEvents(body, h.cfg.MaxEvents); err == nil {
-			h.publish(w, r.Context(), src, raws)
+			h.publish(r.Context(), w, src, raws)
 			return
 		}
 	}
@@ -110,12 +110,12 @@ func (h *Handler) serveWebhook(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.publish(w, r.Context(), name, raws)
+	h.publish(r.Context(), w, name, raws)
 }
 
 // publish validates raws with the aggregator's decoder, publishes the
 // valid ones and answers with the outcome.
-func (h *Handler) publish(w http.ResponseWriter, ctx context.Context, src string, raws [][]byte) {
+func (h *Handler) publish(ctx context.Context, w http.ResponseWriter, src string, raws [][]byte) {
 	out := outcome{Rejected: []rejection{}}
 	var msgs []*nats.Msg
 	var ev events.Event
