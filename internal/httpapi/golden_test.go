@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -71,4 +72,37 @@ func TestKPIsGolden(t *testing.T) {
 			require.Equal(t, string(want), rec.Body.String())
 		})
 	}
+}
+
+// TestKPIsSLA: the SLA numbers of /api/v1/kpis, worked out by hand for
+// the golden state (default targets; now 12:00). First reply: T1 (normal,
+// 4h) answered at 11:15 and T2 (urgent, 15m) at 11:23, both achieved in
+// the hour; T3 (normal, opened 07:00) unanswered, breached at 11:00 and
+// open. Resolution: T1 (normal, 24h) resolved at 11:30 and T2 (urgent,
+// 4h) at 11:50, achieved; T1 reopened at 11:40 (due 11:40 tomorrow), T3
+// due 07:00 tomorrow: the next breach in 19h.
+func TestKPIsSLA(t *testing.T) {
+	h := Handler(goldenSource(t), prometheus.NewRegistry(), Options{})
+	rec := get(h, "/api/v1/kpis?window=1h", "")
+	require.Equal(t, 200, rec.Code)
+	var resp struct {
+		SLA []map[string]any `json:"sla"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &resp))
+	overall := map[string]map[string]any{}
+	for _, s := range resp.SLA {
+		if s["policy"] == "all" && s["priority"] == "all" && s["channel"] == "all" && s["team"] == "all" {
+			overall[s["sla"].(string)] = s
+		}
+	}
+	fr, res := overall["first_reply"], overall["resolution"]
+	require.Equal(t, 2.0, fr["achieved"])
+	require.Equal(t, 1.0, fr["compliance_ratio"])
+	require.Equal(t, 1.0, fr["breached_open_tickets"])
+	require.NotContains(t, fr, "next_breach_seconds")
+	require.Equal(t, 2.0, res["achieved"])
+	require.Equal(t, 0.0, res["breached_open_tickets"])
+	require.Equal(t, float64(19*3600), res["next_breach_seconds"])
+	require.Equal(t, 0.0, overall["next_reply"]["achieved"])
+	require.NotContains(t, overall["next_reply"], "compliance_ratio")
 }

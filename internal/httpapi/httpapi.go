@@ -154,6 +154,7 @@ func (l *limiter) limited(h http.HandlerFunc) http.Handler {
 type kpiSeries struct {
 	cell      kpi.Cell
 	open      int64
+	byStatus  map[string]int64 // open tickets by status
 	values    *kpi.Values
 	catalog   []kpi.Windowed
 	quantiles []string // label values of the view's quantiles
@@ -201,11 +202,13 @@ func (s kpiSeries) MarshalJSON() ([]byte, error) {
 		}
 		if k.Name == openTicketsAfter {
 			member("open_tickets", s.open)
+			member("open_tickets_by_status", s.byStatus)
 			openWritten = true
 		}
 	}
 	if !openWritten {
 		member("open_tickets", s.open)
+		member("open_tickets_by_status", s.byStatus)
 	}
 	if err != nil {
 		return nil, err
@@ -217,6 +220,49 @@ type kpiResponse struct {
 	Window string      `json:"window"`
 	Time   time.Time   `json:"time"`
 	Series []kpiSeries `json:"series"`
+	// SLA holds the SLA series of /metrics for this window, by SLA and
+	// SLA cell (the breakdown rule over policy, priority, channel, team).
+	SLA []slaSeries `json:"sla"`
+}
+
+// slaSeries is one SLA of one SLA cell: the values of the helpdesk_sla_*
+// gauges, named without the helpdesk_sla_ prefix; ratios and the next
+// breach are omitted while they have no value, as in /metrics.
+type slaSeries struct {
+	SLA               string   `json:"sla"`
+	Policy            string   `json:"policy"`
+	Priority          string   `json:"priority"`
+	Channel           string   `json:"channel"`
+	Team              string   `json:"team"`
+	Achieved          int64    `json:"achieved"`
+	Breached          int64    `json:"breached"`
+	ComplianceRatio   *float64 `json:"compliance_ratio,omitempty"`
+	AtRiskTickets     int64    `json:"at_risk_tickets"`
+	BreachedOpen      int64    `json:"breached_open_tickets"`
+	PausedTickets     int64    `json:"paused_tickets"`
+	NextBreachSeconds *float64 `json:"next_breach_seconds,omitempty"`
+}
+
+func slaSeriesOf(s *kpi.View, win *kpi.WindowValues) []slaSeries {
+	var out []slaSeries
+	st := &s.SLA
+	for k := range sla.NumKinds {
+		for i, c := range s.SLACells {
+			v := &win.SLA[i]
+			x := slaSeries{SLA: k.String(), Policy: c.Policy, Priority: c.Priority, Channel: c.Channel, Team: c.Team,
+				Achieved: v.Achieved[k], Breached: v.Breached[k], AtRiskTickets: st.AtRisk[k][i],
+				BreachedOpen: st.BreachedOpen[k][i], PausedTickets: st.Paused[k][i]}
+			if r, ok := v.Compliance(k); ok {
+				x.ComplianceRatio = &r
+			}
+			if st.HasNextBreach[k][i] {
+				secs := float64(st.NextBreach[k][i]-s.Time) / 1e9
+				x.NextBreachSeconds = &secs
+			}
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // quantileMap pairs quantile labels with values; JSON sorts its keys.
@@ -251,9 +297,13 @@ func serveKPIs(w http.ResponseWriter, r *http.Request, s *kpi.View) {
 	for i, q := range s.Quantiles {
 		quantiles[i] = strconv.FormatFloat(q, 'f', -1, 64)
 	}
-	resp := kpiResponse{Window: name, Time: time.Unix(0, s.Time).UTC(), Series: make([]kpiSeries, len(s.Cells))}
+	resp := kpiResponse{Window: name, Time: time.Unix(0, s.Time).UTC(), Series: make([]kpiSeries, len(s.Cells)), SLA: slaSeriesOf(s, win)}
 	for i, c := range s.Cells {
-		resp.Series[i] = kpiSeries{cell: c, open: s.Open[i], values: &win.Cells[i], catalog: catalog, quantiles: quantiles}
+		byStatus := make(map[string]int64, events.NumStatuses)
+		for st := range events.Status(events.NumStatuses) {
+			byStatus[st.String()] = s.OpenByStatus[st][i]
+		}
+		resp.Series[i] = kpiSeries{cell: c, open: s.Open[i], byStatus: byStatus, values: &win.Cells[i], catalog: catalog, quantiles: quantiles}
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
