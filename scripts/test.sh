@@ -26,6 +26,8 @@ apt_install() {
 
 # The race detector needs cgo, so a C compiler.
 have gcc || apt_install gcc libc6-dev
+# curl and grep run the README's commands in TestReadmeCommands.
+have curl || apt_install curl
 # promtool for the alert rule and PromQL checks (internal/deploytest), the
 # Prometheus server and Alertmanager for the end-to-end alerting test.
 ./scripts/ensure-prometheus.sh
