@@ -50,7 +50,7 @@ func at(year int, month time.Month, day, hour, minute, sec, nsec int) int64 {
 	return time.Date(year, month, day, hour, minute, sec, nsec, time.UTC).UnixNano()
 }
 
-// The examples of contract section 1.
+// The examples of the v2 event format (docs/events.md).
 const (
 	exampleOpened     = `{"id":"e-7f3a","type":"ticket.opened","ticket_id":"T-1042","occurred_at":"2026-11-23T08:00:00Z","channel":"email","priority":"high","team":"billing"}`
 	exampleFirstReply = `{"id":"e-7f3b","type":"ticket.first_reply","ticket_id":"T-1042","occurred_at":"2026-11-23T08:12:30Z","agent_id":"a-17"}`

@@ -1,7 +1,7 @@
 // Package events is the wire contract of the helpdesk event stream: the event
-// types of contract v2 section 1 (the five of v1, and ticket.replied,
+// types that docs/events.md documents (the five of v1, and ticket.replied,
 // ticket.customer_message, ticket.status_changed and ticket.updated), a
-// decoder for their JSON form and the validation rules of that section.
+// decoder for their JSON form and the validation rules of that page.
 //
 // It knows nothing about NATS, windows or KPIs: what an event means for a
 // ticket (a status that pauses an SLA clock, an update that moves a ticket

@@ -85,7 +85,7 @@ func FuzzDecode(f *testing.F) {
 // rfc3339 is the timestamp syntax of the contract.
 const rfc3339 = `^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?([Zz]|[+-][0-9]{2}:[0-9]{2})$`
 
-// oracle decodes data the slow way, stating the rules of contract section 1
+// oracle decodes data the slow way, stating the rules of docs/events.md
 // once more, in the order Decode checks them.
 func oracle(data []byte) (decoded, *Error) {
 	fail := func(r Reason, field string) (decoded, *Error) {

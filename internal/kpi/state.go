@@ -12,7 +12,7 @@
 // order extends the fold by one step; one that arrives out of order takes
 // the ticket's whole contribution back (every aggregate here can be
 // subtracted exactly), inserts the event and folds again. So the result does
-// not depend on arrival order, as contract section 1 requires.
+// not depend on arrival order, as docs/events.md promises.
 package kpi
 
 import (

@@ -1,5 +1,5 @@
 // Package simulate produces a realistic, synthetic stream of helpdesk events
-// in the wire format of contract section 1, and publishes it to JetStream.
+// in the wire format of docs/events.md, and publishes it to JetStream.
 //
 // It is for demos, load tests and end-to-end tests of the aggregator: a
 // Generator turns a seed into an endless, reproducible stream of tickets that

@@ -15,7 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// wireEvent is an event as contract section 1 describes it. Pointers tell
+// wireEvent is an event as docs/events.md describes it. Pointers tell
 // absent fields from zero values.
 type wireEvent struct {
 	ID            *string  `json:"id"`

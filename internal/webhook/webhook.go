@@ -1,7 +1,7 @@
 // Package webhook maps helpdesks' own webhook payloads to contract events
 // (contract section 4, v2): one Source per helpdesk, which checks a
 // delivery's signature (or shared token) and turns its payload into the
-// events of contract section 1.
+// events of docs/events.md.
 //
 // It knows nothing about HTTP servers or NATS: package httpingest serves
 // the endpoints, validates what a Source returns with the same decoder as
@@ -19,7 +19,7 @@ import (
 	"time"
 )
 
-// Event is one contract event in its JSON form (contract section 1).
+// Event is one contract event in its JSON form (docs/events.md).
 // Optional fields are left out when empty.
 type Event struct {
 	ID         string    `json:"id"`
