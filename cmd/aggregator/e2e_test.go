@@ -43,8 +43,14 @@ const (
 	// (HelpdeskAggregatorDown).
 	e2eJob = "helpdesk-kpi-aggregator"
 
-	e2eAtRisk   = "HelpdeskUrgentFirstReplySLAAtRisk"
-	e2eBreached = "HelpdeskSLABreachedOpenTickets"
+	e2eAtRisk = "HelpdeskUrgentFirstReplySLAAtRisk"
+	// e2eBreached is the page on a new breach: an increase of the breached
+	// outcomes over a range (15m in alerts.yml). e2eShortRules shortens
+	// that one range to e2eBreachRange, as it shortens every for:, so that
+	// the test sees the alert clear by itself once the range has passed.
+	e2eBreached      = "HelpdeskSLABreached"
+	e2eBreachRange   = 10 * time.Second
+	e2eBreachRangeIn = "[15m]" // the range in the shipped rule
 
 	e2eRunbookBase = "https://github.com/helpdesk-kpi/aggregator/blob/main/docs/runbooks.md#"
 )
@@ -73,11 +79,14 @@ sla:
 
 // TestEndToEndAlerting runs the aggregator (in-process, with a clock the
 // test moves), a real Prometheus scraping it every second with the shipped
-// alert rules (every `for:` shortened to 1s) and a real Alertmanager that
-// sends to a webhook receiver in the test, and walks an urgent ticket
-// through its first reply SLA: at risk, breached, replied. The webhook must
-// receive the at-risk alert, then the breach alert, with the right labels,
-// and the breach's resolved notification after the reply. Then a second
+// alert rules (every `for:` shortened to 1s, the new-breach range to 10s)
+// and a real Alertmanager that sends to a webhook receiver in the test, and
+// walks an urgent ticket through its first reply SLA: at risk, breached,
+// replied. The webhook must receive the at-risk alert, then the new-breach
+// page, with the right labels, once, and the page's resolved notification
+// once the range has passed (a page about the breach, not about the ticket
+// staying open); one breached open ticket is under the threshold of the
+// level warning HelpdeskSLABreachedOpenTickets, which never notifies. Then a second
 // urgent ticket, on hold past its warning point: no page while it is
 // paused, however many times Prometheus evaluates the rule, and the
 // at-risk page once it is taken off hold, close to its deadline.
@@ -225,31 +234,47 @@ func TestEndToEndAlerting(t *testing.T) {
 	require.Equal(t, 0.0, m[breachedFR], breachedFR)
 	atRiskFiring := e.waitAlert(0, e2eAtRisk, "firing")
 	e.checkAlert(atRiskFiring, e2eAtRisk, aggInstance)
+	outcomesFR := key("helpdesk_sla_outcomes_total", map[string]string{"sla": "first_reply", "policy": "all", "priority": "urgent", "team": "all", "outcome": "breached"})
+	require.Equal(t, 0.0, m[outcomesFR], outcomesFR)
 	_, _, early := e.hook.find(0, e2eBreached, "")
 	require.Falsef(t, early, "%s notified before the deadline", e2eBreached)
 
-	// 2. T+3m: a minute past the deadline, no reply. The breach fires;
-	// the ticket is no longer "at risk", so that alert resolves.
+	// 2. T+3m: a minute past the deadline, no reply; the helpdesk goes on
+	// (another ticket, low priority, opens at T+3m). The ticket is no
+	// longer "at risk", so that alert resolves; it is breached and open.
+	// The cumulative counter counts the breach by the stream's own time
+	// (the ledger clock, internal/kpi/ledgerclock.go): this stream holds
+	// an event dated 13 minutes before it was stored, so it is not live
+	// and its time is its newest event's, which the opening at T+3m moves
+	// past the deadline. The breached outcome counter goes 0 -> 1 and the
+	// new-breach alert pages.
 	mark := e.hook.len()
 	moved := time.Now()
 	h.set(T.Add(3 * time.Minute))
+	h.publish([]string{"e2e-o3", "ticket.opened", "E2E-3", at(3 * time.Minute), `,"priority":"low","channel":"chat","team":"billing"`})
 	m = scrape(t, h.agg.url)
 	require.Equal(t, 0.0, m[urgentFR], urgentFR)
 	require.Equal(t, 1.0, m[breachedFR], breachedFR)
+	require.Equal(t, 1.0, m[outcomesFR], outcomesFR)
 	breachFiring := e.waitAlert(mark, e2eBreached, "firing")
 	e.checkAlert(breachFiring, e2eBreached, aggInstance)
 	atRiskResolved := e.waitAlert(mark, e2eAtRisk, "resolved")
 	e.checkAlert(atRiskResolved, e2eAtRisk, aggInstance)
 
 	// 3. The first reply, sent now (late): the ticket leaves the open
-	// breaches and the breach alert resolves.
-	mark = e.hook.len()
+	// breaches; the breach stays counted. The page resolves by itself
+	// once the range no longer holds the sample from before the breach:
+	// not before e2eBreachRange (less one scrape interval) after the
+	// clock passed the deadline.
 	replied := time.Now()
 	h.publish([]string{"e2e-r1", "ticket.first_reply", "E2E-1", at(3 * time.Minute), ``})
 	m = scrape(t, h.agg.url)
 	require.Equal(t, 0.0, m[breachedFR], breachedFR)
-	breachResolved := e.waitAlert(mark, e2eBreached, "resolved")
+	require.Equal(t, 1.0, m[outcomesFR], outcomesFR)
+	breachResolved := e.waitAlert(breachFiring.Index, e2eBreached, "resolved")
 	e.checkAlert(breachResolved, e2eBreached, aggInstance)
+	require.GreaterOrEqualf(t, breachResolved.Received.Sub(moved), e2eBreachRange-time.Second,
+		"%s resolved before its range of %v had passed since the breach", e2eBreached, e2eBreachRange)
 
 	// 4. A paused clock. The clock stands at S = T+3m. E2E-2, urgent, is
 	// opened at S−14m (T−11m) and put on hold at S−1m (T+2m): its first
@@ -332,10 +357,10 @@ func TestEndToEndAlerting(t *testing.T) {
 	}
 	require.Empty(t, e.hook.errors(), "webhook errors")
 	ms := func(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
-	t.Logf("notified: at risk %v after the opening was published; breach %v and at risk resolved %v after the clock passed the deadline; breach resolved %v after the reply; "+
+	t.Logf("notified: at risk %v after the opening was published; breach %v and at risk resolved %v after the clock passed the deadline; breach resolved %v after the reply (range %v); "+
 		"no at risk for %v (%d evaluations) while paused; at risk %v after the resume; %d alerts in %d notifications in all",
 		ms(atRiskFiring.Received.Sub(published)), ms(breachFiring.Received.Sub(moved)), ms(atRiskResolved.Received.Sub(moved)),
-		ms(breachResolved.Received.Sub(replied)), ms(observed), evals, ms(resumedFiring.Received.Sub(resumed)), len(events), events[len(events)-1].Notification)
+		ms(breachResolved.Received.Sub(replied)), e2eBreachRange, ms(observed), evals, ms(resumedFiring.Received.Sub(resumed)), len(events), events[len(events)-1].Notification)
 }
 
 // e2eEnv is one run's servers, clients and deadline.
@@ -416,23 +441,36 @@ func (e *e2eEnv) waitAlert(from int, name, status string) e2eEvent {
 	return ev
 }
 
-// checkAlert requires the exact labels the shipped rule gives an urgent
-// first reply alert, and annotations that rendered.
+// checkAlert requires the exact labels the shipped rules give the urgent
+// first reply alerts, and annotations that rendered: team is the on-call
+// team (support), helpdesk_team the helpdesk team of the series (all, the
+// whole helpdesk: the priority breakdown). The at-risk alert is from a
+// gauge with a channel label; the new-breach page is from the outcome
+// counter, which has outcome and no channel.
 func (e *e2eEnv) checkAlert(ev e2eEvent, name, instance string) {
 	t := e.t
 	t.Helper()
-	require.Equalf(t, map[string]string{
-		"alertname": name,
-		"sla":       "first_reply",
-		"policy":    "all",
-		"priority":  "urgent",
-		"channel":   "all",
-		"severity":  "critical",
-		"category":  "business",
-		"team":      "support",
-		"job":       e2eJob,
-		"instance":  instance,
-	}, ev.Labels, "labels of %s", ev)
+	want := map[string]string{
+		"alertname":     name,
+		"sla":           "first_reply",
+		"policy":        "all",
+		"priority":      "urgent",
+		"severity":      "critical",
+		"category":      "business",
+		"team":          "support",
+		"helpdesk_team": "all",
+		"job":           e2eJob,
+		"instance":      instance,
+	}
+	switch name {
+	case e2eAtRisk:
+		want["channel"] = "all"
+	case e2eBreached:
+		want["outcome"] = "breached"
+	default:
+		t.Fatalf("checkAlert: no labels known for %s", name)
+	}
+	require.Equalf(t, want, ev.Labels, "labels of %s", ev)
 	require.NotEmptyf(t, ev.Annotations["summary"], "summary of %s", ev)
 	require.Equalf(t, e2eRunbookBase+strings.ToLower(name), ev.Annotations["runbook_url"], "runbook_url of %s", ev)
 	for k, v := range ev.Annotations {
@@ -645,7 +683,8 @@ func (w *e2eWebhook) errors() []string {
 }
 
 // e2eShortRules copies the rule file from to the file to with every
-// alerting rule's `for:` set to e2eFor, editing the parsed YAML (comments
+// alerting rule's `for:` set to e2eFor and the range of e2eBreached set to
+// e2eBreachRange, editing the parsed YAML (comments
 // and everything else stay as they are). It returns to and the number of
 // alerting rules.
 func e2eShortRules(t *testing.T, from, to string) (string, int) {
@@ -657,15 +696,23 @@ func e2eShortRules(t *testing.T, from, to string) (string, int) {
 	require.Equal(t, yaml.DocumentNode, doc.Kind)
 	groups := e2eField(doc.Content[0], "groups")
 	require.NotNilf(t, groups, "%s: no groups", from)
-	n := 0
+	n, breachRules := 0, 0
 	for _, g := range groups.Content {
 		rules := e2eField(g, "rules")
 		require.NotNilf(t, rules, "%s: a group without rules", from)
 		for _, r := range rules.Content {
-			if e2eField(r, "alert") == nil {
+			alert := e2eField(r, "alert")
+			if alert == nil {
 				continue // a recording rule
 			}
 			n++
+			if alert.Value == e2eBreached {
+				expr := e2eField(r, "expr")
+				require.NotNilf(t, expr, "%s: %s has no expr", from, e2eBreached)
+				require.Equalf(t, 1, strings.Count(expr.Value, e2eBreachRangeIn), "%s: %s: the range %s, once, in %s", from, e2eBreached, e2eBreachRangeIn, expr.Value)
+				expr.SetString(strings.Replace(expr.Value, e2eBreachRangeIn, "["+e2eBreachRange.String()+"]", 1))
+				breachRules++
+			}
 			if f := e2eField(r, "for"); f != nil {
 				f.SetString(e2eFor)
 				continue
@@ -677,6 +724,7 @@ func e2eShortRules(t *testing.T, from, to string) (string, int) {
 		}
 	}
 	require.Positivef(t, n, "%s: no alerting rules", from)
+	require.Equalf(t, 1, breachRules, "%s: rules of %s", from, e2eBreached)
 	out, err := yaml.Marshal(&doc)
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(to, out, 0o600))

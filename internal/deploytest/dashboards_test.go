@@ -66,6 +66,8 @@ type variable struct {
 	Datasource *datasourceRef  `json:"datasource"`
 	Multi      bool            `json:"multi"`
 	IncludeAll bool            `json:"includeAll"`
+	AllValue   string          `json:"allValue"`
+	Regex      string          `json:"regex"`
 	Current    struct {
 		Value any `json:"value"`
 	} `json:"current"`
@@ -202,9 +204,29 @@ func TestDashboards(t *testing.T) {
 		require.Truef(t, ok, "overview: no variable %s", label)
 		require.Equal(t, "query", v.Type)
 		require.Regexpf(t, `^label_values\(helpdesk_[a-z_]+\{.*\},\s*`+label+`\)$`, v.queryText(), "variable %s: query", label)
-		// The series with the label set to all are the overall values: the
-		// variables hold one value, never Grafana's own All.
-		require.Falsef(t, v.Multi || v.IncludeAll, "variable %s: single value; all is a label value", label)
+		// Multi-select with All; All is the label value all (the overall
+		// series), never Grafana's list of every value, which would add the
+		// breakdowns up; all itself is not offered twice.
+		require.Truef(t, v.Multi && v.IncludeAll, "variable %s: multi-select with All", label)
+		require.Equalf(t, "all", v.AllValue, "variable %s: All must select the series %s=\"all\"", label, label)
+		require.Equalf(t, "/^(?!all$).+$/", v.Regex, "variable %s: the value all is offered as All", label)
+	}
+	// A multi-select variable holds a regular expression: every use is a
+	// regex matcher (label=~"$var").
+	for file, d := range dashboards {
+		multi := map[string]bool{}
+		for _, v := range d.Templating.List {
+			multi[v.Name] = v.Multi
+		}
+		walkPanels(d.Panels, func(p panel) {
+			for _, tg := range p.Targets {
+				for _, m := range regexp.MustCompile(`(\w+)\s*(=~|!~|!=|=)\s*"\$\{?(\w+)`).FindAllStringSubmatch(tg.Expr, -1) {
+					if multi[m[3]] {
+						require.Equalf(t, "=~", m[2], "%s: panel %d %q: %s%s\"$%s\" on a multi-select variable", file, p.ID, p.Title, m[1], m[2], m[3])
+					}
+				}
+			}
+		})
 	}
 }
 
@@ -411,4 +433,96 @@ func TestDashboardAndRuleExpressionsParse(t *testing.T) {
 		t.Fatalf("promtool check rules: expressions that do not parse (%v):\n%s\n%s", err, out, failed.String())
 	}
 	require.Containsf(t, out, fmt.Sprintf("%d rules found", len(exprs)), "promtool check rules:\n%s", out)
+}
+
+// TestDashboardAxesAndThresholds: quantile panels use a log axis (a p99 of
+// hours next to a p50 of minutes squashes the p50 on a linear one), and the
+// burn-rate panel draws a threshold at every burn rate the
+// HelpdeskSLAErrorBudgetBurn tiers use.
+func TestDashboardAxesAndThresholds(t *testing.T) {
+	root := promtest.RepoRoot(t)
+	files, err := filepath.Glob(filepath.Join(root, dashboardsDir, "*.json"))
+	require.NoError(t, err)
+	type rawPanel struct {
+		ID          int    `json:"id"`
+		Type        string `json:"type"`
+		Title       string `json:"title"`
+		FieldConfig struct {
+			Defaults struct {
+				Custom struct {
+					ScaleDistribution struct {
+						Type string `json:"type"`
+					} `json:"scaleDistribution"`
+					ThresholdsStyle struct {
+						Mode string `json:"mode"`
+					} `json:"thresholdsStyle"`
+				} `json:"custom"`
+				Thresholds struct {
+					Steps []struct {
+						Value *float64 `json:"value"`
+					} `json:"steps"`
+				} `json:"thresholds"`
+			} `json:"defaults"`
+		} `json:"fieldConfig"`
+		Targets []struct {
+			Expr string `json:"expr"`
+		} `json:"targets"`
+		Panels []json.RawMessage `json:"panels"`
+	}
+	var burnRates []float64
+	for _, r := range alertsByName(t, root)["HelpdeskSLAErrorBudgetBurn"] {
+		for _, m := range regexp.MustCompile(`slo:error_budget:ratio > ([0-9.]+)`).FindAllStringSubmatch(r.Expr, -1) {
+			f, err := strconv.ParseFloat(m[1], 64)
+			require.NoError(t, err)
+			if !slices.Contains(burnRates, f) {
+				burnRates = append(burnRates, f)
+			}
+		}
+	}
+	require.Len(t, burnRates, 4, "burn rates of HelpdeskSLAErrorBudgetBurn")
+	quantile := regexp.MustCompile(`_time_seconds\{|histogram_quantile\(`)
+	burnPanels := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		require.NoError(t, err)
+		var d struct {
+			Panels []json.RawMessage `json:"panels"`
+		}
+		require.NoError(t, json.Unmarshal(data, &d))
+		var check func([]json.RawMessage)
+		check = func(ps []json.RawMessage) {
+			for _, raw := range ps {
+				var p rawPanel
+				require.NoError(t, json.Unmarshal(raw, &p))
+				check(p.Panels)
+				if p.Type != "timeseries" {
+					continue
+				}
+				where := fmt.Sprintf("%s: panel %d %q", filepath.Base(f), p.ID, p.Title)
+				isQuantile, isBurn := false, false
+				for _, tg := range p.Targets {
+					isQuantile = isQuantile || quantile.MatchString(tg.Expr)
+					isBurn = isBurn || strings.Contains(tg.Expr, "burn_rate") || strings.Contains(tg.Expr, "slo:error_budget:ratio")
+				}
+				if isQuantile {
+					require.Equalf(t, "log", p.FieldConfig.Defaults.Custom.ScaleDistribution.Type, "%s: quantiles on a log axis", where)
+				}
+				if isBurn {
+					burnPanels++
+					require.NotEqualf(t, "off", p.FieldConfig.Defaults.Custom.ThresholdsStyle.Mode, "%s: thresholds drawn", where)
+					var steps []float64
+					for _, s := range p.FieldConfig.Defaults.Thresholds.Steps {
+						if s.Value != nil {
+							steps = append(steps, *s.Value)
+						}
+					}
+					for _, br := range burnRates {
+						require.Containsf(t, steps, br, "%s: no threshold at burn rate %v", where, br)
+					}
+				}
+			}
+		}
+		check(d.Panels)
+	}
+	require.Positive(t, burnPanels, "no burn-rate panel")
 }

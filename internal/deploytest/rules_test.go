@@ -88,23 +88,31 @@ func TestAlertmanagerConfig(t *testing.T) {
 		require.NoErrorf(t, err, "amtool check-config %s:\n%s", amConfigFile, out)
 	})
 
-	// The per-team at-risk alert carries team="support" (the on-call team)
-	// and the helpdesk team in helpdesk_team; the example routes it on
-	// helpdesk_team to that team's channel, and on to the support leads.
-	t.Run("next reply at risk routes on helpdesk_team", func(t *testing.T) {
+	// team is the on-call owner and helpdesk_team the helpdesk team: the
+	// example routes a helpdesk team's alerts to its channel on
+	// helpdesk_team (and on to the support leads), and a helpdesk team
+	// named like an on-call team ("platform") never reaches that on-call.
+	t.Run("routes on helpdesk_team, team is the on-call team", func(t *testing.T) {
 		amtool, err := exec.LookPath("amtool")
 		if err != nil {
 			t.Skip("amtool not installed (Debian package prometheus-alertmanager); skipping the routing test")
 		}
-		for _, tc := range []struct{ helpdeskTeam, want string }{
-			{"billing", "billing-chat,support-chat"},
-			{"tier-2", "support-chat"},
+		for _, tc := range []struct {
+			labels []string
+			want   string
+		}{
+			{[]string{"alertname=HelpdeskNextReplySLAAtRisk", "severity=warning", "team=support", "sla=next_reply", "helpdesk_team=billing"}, "billing-chat,support-chat"},
+			{[]string{"alertname=HelpdeskNextReplySLAAtRisk", "severity=warning", "team=support", "sla=next_reply", "helpdesk_team=tier-2"}, "support-chat"},
+			{[]string{"alertname=HelpdeskCSATDrop", "severity=warning", "team=support", "window=24h", "helpdesk_team=billing"}, "billing-chat,support-chat"},
+			{[]string{"alertname=HelpdeskBacklogSurge", "severity=warning", "team=support", "helpdesk_team=platform"}, "support-chat"},
+			{[]string{"alertname=HelpdeskSLABreached", "severity=critical", "team=support", "sla=first_reply", "priority=urgent", "helpdesk_team=all"}, "support-pager"},
+			{[]string{"alertname=HelpdeskSLABreachedOpenTickets", "severity=warning", "team=support", "sla=first_reply", "priority=urgent", "helpdesk_team=all"}, "support-chat"},
+			{[]string{"alertname=HelpdeskAggregatorDown", "severity=critical", "team=platform"}, "platform-pager"},
 		} {
-			out, err := run(t, root, amtool, "config", "routes", "test", "--config.file="+amConfigFile,
-				"alertname=HelpdeskNextReplySLAAtRisk", "severity=warning", "category=business", "team=support",
-				"sla=next_reply", "helpdesk_team="+tc.helpdeskTeam)
+			args := append([]string{"config", "routes", "test", "--config.file=" + amConfigFile, "category=business"}, tc.labels...)
+			out, err := run(t, root, amtool, args...)
 			require.NoErrorf(t, err, "amtool config routes test:\n%s", out)
-			require.Equalf(t, tc.want, lastLine(out), "helpdesk_team=%s: receivers", tc.helpdeskTeam)
+			require.Equalf(t, tc.want, lastLine(out), "%v: receivers", tc.labels)
 		}
 	})
 
@@ -152,6 +160,13 @@ func TestAlertsAreComplete(t *testing.T) {
 	alerts := alertsByName(t, root)
 	require.NotEmpty(t, alerts)
 	anchors := markdownAnchors(t, filepath.Join(root, runbooksFile))
+	runbooks, err := os.ReadFile(filepath.Join(root, runbooksFile))
+	require.NoError(t, err)
+	sections := map[string]string{} // by heading
+	for _, sec := range strings.Split(string(runbooks), "\n## ")[1:] {
+		heading, body, _ := strings.Cut(sec, "\n")
+		sections[strings.TrimSpace(heading)] = body
+	}
 
 	for name, rules := range alerts {
 		t.Run(name, func(t *testing.T) {
@@ -167,8 +182,38 @@ func TestAlertsAreComplete(t *testing.T) {
 				require.Truef(t, strings.HasPrefix(url, runbookBase), "%s: runbook_url %q does not start with %s", where, url, runbookBase)
 				anchor := strings.TrimPrefix(url, runbookBase)
 				require.Containsf(t, anchors, anchor, "%s: runbook_url anchor #%s is not a heading in %s", where, anchor, runbooksFile)
+				// Every alert says what it asks of the responder and when it
+				// clears, in its own section.
+				for _, part := range []string{"**Asks you to…**", "**Clears when…**"} {
+					require.Containsf(t, sections[name], part, "%s: the section ## %s of %s has no %s", where, name, runbooksFile, part)
+				}
 			}
 		})
+	}
+}
+
+// TestAlertTeamLabels checks the meaning of team and helpdesk_team in every
+// rule: team is a fixed label of the rule (the on-call owner, never a
+// series' team, which the rule label replaces), and every business alert
+// that reads a helpdesk_ series (which all have a team label) copies the
+// series' team to helpdesk_team with label_replace first. Only alerts on
+// recorded series that sum the teams away (the burn rate) have none.
+func TestAlertTeamLabels(t *testing.T) {
+	root := promtest.RepoRoot(t)
+	copyTeam := regexp.MustCompile(`label_replace\(\s*[\s\S]*"helpdesk_team",\s*"\$1",\s*"team",\s*"\(\.\*\)"\s*\)`)
+	rawSeries := regexp.MustCompile(`(^|[^:\w])helpdesk_\w+`)
+	for name, rules := range alertsByName(t, root) {
+		for i, r := range rules {
+			where := name + " rule " + strconv.Itoa(i+1)
+			require.Containsf(t, []string{"platform", "support"}, r.Labels["team"], "%s: label team must be the on-call team, set by the rule", where)
+			require.NotContainsf(t, r.Labels, "helpdesk_team", "%s: helpdesk_team comes from the series, not the rule", where)
+			for _, a := range []string{"summary", "description"} {
+				require.NotContainsf(t, r.Annotations[a], "$labels.team", "%s: %s uses $labels.team, the on-call team; the helpdesk team is $labels.helpdesk_team", where, a)
+			}
+			if r.Labels["category"] == "business" && rawSeries.MatchString(r.Expr) {
+				require.Regexpf(t, copyTeam, r.Expr, "%s: reads helpdesk series but does not copy their team to helpdesk_team", where)
+			}
+		}
 	}
 }
 
