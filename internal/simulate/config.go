@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -54,6 +56,17 @@ type Config struct {
 	// pending and on-hold periods, escalations and transfers (see the
 	// package documentation).
 	V1 bool
+
+	// Overloaded selects a team in crisis instead of a healthy one: first
+	// replies and resolutions take two to three times as long and have
+	// tails of days, unanswered tickets wait two days to be closed, so the
+	// backlog grows for days and the SLA alerts fire. By default the team
+	// keeps pace: the backlog levels off within the first day of the
+	// stream, and about 90 to 95% of first replies and resolutions meet
+	// the contract's default targets. A v1 stream always has the
+	// overloaded team, the only one there was when v1 was current, so
+	// that it stays the same message for message.
+	Overloaded bool
 
 	// DuplicateShare, from 0 to 0.5, is the share of all messages that
 	// repeat an earlier message with the same id and body, as a publish
@@ -124,6 +137,43 @@ func (c Config) Validate() error {
 	errs = append(errs, validateNames("Channels", c.Channels)...)
 	errs = append(errs, validateNames("Teams", c.Teams)...)
 	return errors.Join(errs...)
+}
+
+// Run returns what identifies the stream of c apart from its start: the
+// contract version, the seed, the arrival rate, the shares, the team's
+// model and the channels and teams, normalised so that zero values and
+// their defaults read the same. Publishers write it in the
+// Helpdesk-Sim-Run header, so that a simulator can tell whether a stream
+// holds its own run (see LastStored). It is one line of printable text.
+func (c Config) Run() string {
+	var b strings.Builder
+	version, model := "v2", "healthy"
+	if c.V1 {
+		version = "v1"
+	}
+	if c.V1 || c.Overloaded {
+		model = "overloaded"
+	}
+	perHour := c.TicketsPerHour
+	if perHour == 0 {
+		perHour = DefaultTicketsPerHour
+	}
+	fmt.Fprintf(&b, "contract=%s seed=%d tickets-per-hour=%g duplicates=%g disorder=%g team=%s", version, c.Seed, perHour, c.DuplicateShare, c.DisorderShare, model)
+	names := func(key string, names []string, defaults []weighted) {
+		if isDefault(names, defaults) {
+			return
+		}
+		b.WriteString(" " + key + "=")
+		for i, n := range names {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(strconv.QuoteToASCII(n))
+		}
+	}
+	names("channels", c.Channels, defaultChannels())
+	names("teams", c.Teams, defaultTeams())
+	return b.String()
 }
 
 // RealTimeRate returns the long-run mean number of messages per second of
@@ -218,6 +268,12 @@ func defaultStart() time.Time {
 	return time.Date(2026, time.January, 5, 8, 0, 0, 0, time.UTC)
 }
 
+// isDefault reports whether names stands for the defaults: empty, or the
+// defaults in their order.
+func isDefault(names []string, defaults []weighted) bool {
+	return len(names) == 0 || slices.EqualFunc(names, defaults, func(n string, d weighted) bool { return n == d.name })
+}
+
 // weighted is a name with its relative share.
 type weighted struct {
 	name   string
@@ -236,10 +292,7 @@ func defaultTeams() []weighted {
 // empty or lists the defaults in order, otherwise shares proportional to
 // 1/(i+1).
 func shares(names []string, defaults []weighted) []weighted {
-	if len(names) == 0 {
-		return defaults
-	}
-	if slices.EqualFunc(names, defaults, func(n string, d weighted) bool { return n == d.name }) {
+	if isDefault(names, defaults) {
 		return defaults
 	}
 	w := make([]weighted, len(names))

@@ -130,12 +130,12 @@ func (g *Generator) afterTurn(t entry) {
 		if t.reopened {
 			factor *= reresolveFactor
 		}
-		median := g.prios[t.prio].resolveMedian * g.channels[t.channel].resolveFactor * factor
-		g.scheduleResolve(t, lognormal(g.rng, median, resolveSigma, resolveMin, resolveMax))
+		median := g.prios[t.prio].resolveMedian * g.pace.resolve[t.prio] * g.channels[t.channel].resolveFactor * factor
+		g.scheduleResolve(t, lognormal(g.rng, median, g.pace.resolveSigma, resolveMin, g.pace.resolveMax))
 		return
 	}
 	t.kind = kindCustomerMessage
-	t.at += lognormal(g.rng, g.channels[t.channel].customerMedian, customerSigma, customerMin, customerMax)
+	t.at += lognormal(g.rng, g.channels[t.channel].customerMedian, g.pace.customerSigma, customerMin, g.pace.customerMax)
 	g.schedule(t)
 }
 
@@ -160,12 +160,12 @@ func (g *Generator) afterMessage(t entry) {
 	switch {
 	case t.msgs == 0 && t.flags&flagThanks != 0:
 		t.flags &^= flagThanks
-		g.scheduleResolve(t, lognormal(g.rng, thanksMedian, resolveSigma, resolveMin, resolveMax))
+		g.scheduleResolve(t, lognormal(g.rng, thanksMedian, g.pace.resolveSigma, resolveMin, g.pace.resolveMax))
 	case g.rng.Float64() < holdShare:
 		g.scheduleStatus(t, statusOnHold, lognormal(g.rng, statusMedian, statusSigma, statusMin, statusMax))
 	default:
 		t.kind = kindReply
-		t.at += lognormal(g.rng, g.prios[t.prio].nextReplyMedian, nextReplySigma, nextReplyMin, nextReplyMax)
+		t.at += lognormal(g.rng, g.prios[t.prio].nextReplyMedian*g.pace.nextReply, nextReplySigma, nextReplyMin, g.pace.nextReplyMax)
 		g.schedule(t)
 	}
 }
@@ -213,7 +213,7 @@ func (g *Generator) statusChange(t entry) Message {
 		g.schedule(t)
 	case from == statusOnHold:
 		t.kind = kindReply
-		t.at += lognormal(g.rng, afterHoldMedian, afterHoldSigma, nextReplyMin, nextReplyMax)
+		t.at += lognormal(g.rng, afterHoldMedian, afterHoldSigma, nextReplyMin, g.pace.nextReplyMax)
 		g.schedule(t)
 	default: // open again because the customer wrote
 		g.afterMessage(t)

@@ -29,6 +29,19 @@
 // the stream of contract v1 instead, message for message the same as before
 // v2 existed.
 //
+// The team is healthy by default: it keeps pace with the arrivals, so that
+// the open backlog levels off within the first day of the stream, and
+// about 92% of first replies and 97% of resolutions meet the contract's
+// default targets. Config.Overloaded selects a team in crisis instead
+// (first replies and resolutions two to three times as slow, with tails of
+// days), whose backlog grows for days; v1 streams always have that team.
+//
+// Every message carries its Position in the stream, and publishers write
+// it with the stream's Config.Run and start in Helpdesk-Sim-… headers, so
+// that a simulator started again can find the last stored message
+// (LastStored), Skip a new Generator of the same Config to it, and go on
+// without a gap and without a message stored twice.
+//
 // It is not a model of any real helpdesk, and the numbers it yields carry no
 // meaning beyond "plausible": shares and delays are fixed constants chosen to
 // make dashboards and SLA panels look alive. It is not a reference

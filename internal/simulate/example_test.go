@@ -14,9 +14,11 @@ import (
 )
 
 // The life of one ticket in the v2 stream: the first reply, a conversation
-// with pending periods, the resolution and a survey.
+// with pending periods, the resolution and a survey, at the overloaded
+// team's pace.
 func ExampleGenerator() {
 	gen := simulate.NewGenerator(simulate.Config{
+		Overloaded:     true,
 		Seed:           1,
 		Start:          time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC),
 		TicketsPerHour: 120,

@@ -38,6 +38,10 @@ type Message struct {
 	Data []byte
 	// OccurredAt is the event time, in UTC, as written in Data.
 	OccurredAt time.Time
+	// Position is the message's place in the stream, from 1, repeats
+	// included: a Generator resumed with Skip(n) goes on with position
+	// n+1. Publishers write it in the Helpdesk-Sim-Position header.
+	Position uint64
 }
 
 // Generator yields an endless, deterministic stream of events. It is not
@@ -69,11 +73,14 @@ type Generator struct {
 	out        outQueue // produced messages on their way out
 	lastEvent  uint64   // number of the latest event id
 	lastTicket uint64   // number of the latest ticket
+	pos        uint64   // position of the latest message returned by Next
+	skipped    uint64   // Skip's n: repeats of messages up to it are dropped
 
 	channels       []channelProfile
 	channelDist    categorical
 	teams          [][]byte // names as JSON strings
 	teamDist       categorical
+	pace           pace
 	prios          [events.NumPriorities]priorityProfile
 	prioDist       categorical
 	csat, nps, ces categorical
@@ -84,6 +91,8 @@ type Generator struct {
 	v2             bool   // write contract v2 (not Config.V1)
 	ticketLimit    uint64 // for tests: the number of tickets to open, 0 for no end
 
+	run       string // Config.Run
+	startHdr  string // the start, as in the Helpdesk-Sim-Start header
 	idPrefix  []byte // `{"id":"e-<seed>-`
 	buf       []byte // the message being written
 	idEnd     int    // end of the id in buf
@@ -114,6 +123,7 @@ func NewGenerator(cfg Config) *Generator {
 		surveyGap:      hour / (perHour * ticketlessSurveyShare),
 		retryProb:      cfg.DuplicateShare / (1 - cfg.DuplicateShare),
 		disorderShare:  cfg.DisorderShare,
+		pace:           healthyPace(),
 		prios:          priorityProfiles(),
 		csat:           newCategorical(csatWeights()),
 		nps:            newCategorical(npsWeights()),
@@ -124,8 +134,13 @@ func NewGenerator(cfg Config) *Generator {
 		v2:             !cfg.V1,
 		idPrefix:       strconv.AppendUint([]byte(`{"id":"e-`), cfg.Seed, 10),
 		day:            -1 << 62,
+		run:            cfg.Run(),
+		startHdr:       time.UnixMilli(start.UnixMilli()).UTC().Format(startLayout),
 	}
 	g.idPrefix = append(g.idPrefix, '-')
+	if cfg.V1 || cfg.Overloaded {
+		g.pace = overloadedPace()
+	}
 
 	var weights []float64
 	for _, c := range shares(cfg.Channels, defaultChannels()) {
@@ -159,6 +174,32 @@ func NewGenerator(cfg Config) *Generator {
 // deliberately delayed events and the repeats of DuplicateShare.
 func (g *Generator) Next() Message {
 	for {
+		m := g.next()
+		if m.dup && m.orig <= g.skipped {
+			continue // a repeat of a message before Skip's end: see Skip
+		}
+		return m.msg
+	}
+}
+
+// Skip discards the messages up to position n, as if a publisher had sent
+// them already, so that the next message is the one at position n+1 of the
+// stream. From then on, Next also leaves out the repeats of messages up to
+// n, which come a few positions later: JetStream stored their originals
+// long ago, possibly outside its duplicate window. Thus Skip(n) on a new
+// Generator, then Next, yields exactly the messages of an uninterrupted
+// Generator after position n that a stream holding positions 1 to n would
+// store. Skip to a position before the current one does nothing.
+func (g *Generator) Skip(n uint64) {
+	for g.pos < n {
+		g.next()
+	}
+	g.skipped = max(g.skipped, n)
+}
+
+// next is Next with the repeats of skipped messages.
+func (g *Generator) next() queued {
+	for {
 		for g.out.distinct <= maxDisorderDistance {
 			g.out.pushBack(queued{msg: g.produce()})
 		}
@@ -179,12 +220,14 @@ func (g *Generator) Next() Message {
 				}
 			}
 		}
+		g.pos++
+		q.msg.Position = g.pos
 		if !q.dup && g.retryProb > 0 && g.rng.Float64() < g.retryProb {
-			r := queued{msg: q.msg, dup: true}
+			r := queued{msg: q.msg, dup: true, orig: g.pos}
 			r.msg.Data = append([]byte(nil), q.msg.Data...)
 			g.out.insert(min(g.rng.IntN(maxRetryDistance+1), g.out.n), r)
 		}
-		return q.msg
+		return q
 	}
 }
 
@@ -246,10 +289,10 @@ func (g *Generator) open(at int64) Message {
 	ch, p := &g.channels[t.channel], &g.prios[t.prio]
 	if g.rng.Float64() < replyShare {
 		t.kind = kindFirstReply
-		t.at = at + lognormal(g.rng, ch.firstReplyMedian*p.firstReplyFactor, firstReplySigma, firstReplyMin, firstReplyMax)
+		t.at = at + lognormal(g.rng, ch.firstReplyMedian*p.firstReplyFactor*g.pace.firstReply, firstReplySigma, firstReplyMin, g.pace.firstReplyMax)
 	} else {
 		t.kind = kindResolve
-		t.at = at + lognormal(g.rng, closeUnansweredMedian, closeUnansweredSigma, closeUnansweredMin, closeUnansweredMax)
+		t.at = at + lognormal(g.rng, g.pace.closeUnansweredMedian, closeUnansweredSigma, min(closeUnansweredMin, g.pace.closeUnansweredMedian), g.pace.closeUnansweredMax)
 		t.handle = lognormal(g.rng, triageMedian, handleSigma, 5*second, 10*minute)
 	}
 	if g.v2 {
@@ -379,6 +422,6 @@ func (g *Generator) drawHandle(channel uint16, n int32) int64 {
 // drawResolveDelay draws the time from a first reply (or reopening) to the
 // resolution that n more replies lead to.
 func (g *Generator) drawResolveDelay(t entry, n int32, factor float64) int64 {
-	median := g.prios[t.prio].resolveMedian * g.channels[t.channel].resolveFactor * factor * (0.6 + 0.4*float64(n))
-	return lognormal(g.rng, median, resolveSigma, resolveMin, resolveMax)
+	median := g.prios[t.prio].resolveMedian * g.pace.resolve[t.prio] * g.channels[t.channel].resolveFactor * factor * (0.6 + 0.4*float64(n))
+	return lognormal(g.rng, median, g.pace.resolveSigma, resolveMin, g.pace.resolveMax)
 }

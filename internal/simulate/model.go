@@ -119,6 +119,56 @@ const (
 	reopenMessageDelay = 5 * second // from a reopening to the customer message that caused it
 )
 
+// pace is how fast the helpdesk works: the delays that are the team's to
+// make, as factors of the medians above and as upper bounds. Customers'
+// delays (their answers, third parties on hold, reopenings, surveys) do
+// not depend on it, except that a healthy team does not wait more than a
+// day and a half for a customer's answer before it moves on (the
+// customer's answer comes by then, or the ticket is resolved).
+type pace struct {
+	firstReply float64                       // multiplies the first reply medians
+	nextReply  float64                       // multiplies the next reply medians
+	resolve    [events.NumPriorities]float64 // multiplies the resolution medians, by priority
+
+	resolveSigma  float64 // of the resolution delays
+	customerSigma float64 // of the customers' answer times
+
+	firstReplyMax, nextReplyMax, resolveMax, customerMax float64
+
+	// Tickets closed without a reply (spam, duplicates, "never mind").
+	closeUnansweredMedian, closeUnansweredMax float64
+}
+
+// overloadedPace is the team of Config.Overloaded, and of every v1 stream:
+// fewer agents than work, so that the backlog grows for days and the SLA
+// alerts fire. It is the only model there was before the healthy one.
+func overloadedPace() pace {
+	return pace{
+		firstReply: 1, nextReply: 1, resolve: [events.NumPriorities]float64{1, 1, 1, 1}, resolveSigma: resolveSigma, customerSigma: customerSigma,
+		firstReplyMax: firstReplyMax, nextReplyMax: nextReplyMax, resolveMax: resolveMax, customerMax: customerMax,
+		closeUnansweredMedian: closeUnansweredMedian, closeUnansweredMax: closeUnansweredMax,
+	}
+}
+
+// healthyPace is the default team: it keeps pace with the arrivals, so
+// that the backlog levels off within the first day and about 90 to 95% of
+// the first reply and resolution clocks are met (see TestModelHealth).
+func healthyPace() pace {
+	return pace{
+		firstReply: 0.4, nextReply: 1, resolveSigma: 0.8, customerSigma: 0.9,
+		resolve:       resolveFactors(2.5, 2, 0.4, 0.25),
+		firstReplyMax: 1 * day, nextReplyMax: 1 * day, resolveMax: 3 * day, customerMax: 1 * day,
+		closeUnansweredMedian: 30 * minute, closeUnansweredMax: 4 * hour,
+	}
+}
+
+// resolveFactors returns factors indexed by events.Priority.
+func resolveFactors(urgent, high, normal, low float64) [events.NumPriorities]float64 {
+	var f [events.NumPriorities]float64
+	f[events.PriorityUrgent], f[events.PriorityHigh], f[events.PriorityNormal], f[events.PriorityLow] = urgent, high, normal, low
+	return f
+}
+
 // priorityProfile is how a priority shapes a ticket's life.
 type priorityProfile struct {
 	share            float64

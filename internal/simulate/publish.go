@@ -2,10 +2,12 @@ package simulate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -32,6 +34,97 @@ const (
 	// looks at its context and its progress ticker.
 	unpacedBatch = 256
 )
+
+// Headers of every message that Publish, Preload and NATSMsg write, beside
+// Nats-Msg-Id, so that a simulator started again can find where the
+// stream stands (see LastStored) and go on from there.
+const (
+	// RunHeader holds the Config.Run of the stream.
+	RunHeader = "Helpdesk-Sim-Run"
+	// StartHeader holds the Config.Start of the stream, in UTC with
+	// millisecond precision (the Generator uses no finer part).
+	StartHeader = "Helpdesk-Sim-Start"
+	// PositionHeader holds the Message.Position, in decimal.
+	PositionHeader = "Helpdesk-Sim-Position"
+)
+
+const (
+	startLayout = "2006-01-02T15:04:05.000Z07:00"
+
+	// lookBack is how many messages LastStored reads back from the end of
+	// the stream for one of the simulator's.
+	lookBack = 1000
+)
+
+// NATSMsg returns m as a NATS message of gen's stream: its subject and
+// data, the Nats-Msg-Id header set to its id, and the Helpdesk-Sim-…
+// headers.
+func (g *Generator) NATSMsg(m Message) *nats.Msg {
+	msg := nats.NewMsg(m.Subject)
+	msg.Data = m.Data
+	msg.Header[jetstream.MsgIDHeader] = []string{m.MsgID}
+	msg.Header[RunHeader] = []string{g.run}
+	msg.Header[StartHeader] = []string{g.startHdr}
+	msg.Header[PositionHeader] = []string{strconv.FormatUint(m.Position, 10)}
+	return msg
+}
+
+// Stored is where a stream stands with a simulated helpdesk: its latest
+// message from a simulator.
+type Stored struct {
+	Run        string    // the Config.Run of the stream
+	Start      time.Time // its Config.Start
+	Position   uint64    // the message's Position: resume with Generator.Skip(Position)
+	OccurredAt time.Time // its event time, the occurred_at of its data
+	Sequence   uint64    // its sequence in the JetStream stream
+}
+
+// LastStored returns the latest message in stream that a simulator
+// published (one with the Helpdesk-Sim-… headers), looking back at most
+// 1000 messages from the end, so that a few events of other publishers
+// after it do not hide it. found is false when the stream is empty or
+// none of those messages is a simulator's.
+//
+// Messages are stored in the order of their publishing, so every position
+// up to Position is stored (or was a repeat that JetStream dropped), and
+// none after it: a Generator of the same Config, Start included, that
+// Skips to Position goes on without a gap and without storing anything
+// twice.
+func LastStored(ctx context.Context, stream jetstream.Stream) (last Stored, found bool, err error) {
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return Stored{}, false, fmt.Errorf("simulate: read the stream's state: %w", err)
+	}
+	for seq := info.State.LastSeq; seq >= max(info.State.FirstSeq, 1) && info.State.LastSeq-seq < lookBack; seq-- {
+		m, err := stream.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue // deleted
+		}
+		if err != nil {
+			return Stored{}, false, fmt.Errorf("simulate: read message %d of the stream: %w", seq, err)
+		}
+		run := m.Header.Get(RunHeader)
+		if run == "" {
+			continue
+		}
+		last = Stored{Run: run, Sequence: seq}
+		if last.Start, err = time.Parse(startLayout, m.Header.Get(StartHeader)); err != nil {
+			return Stored{}, false, fmt.Errorf("simulate: message %d of the stream: header %s: %w", seq, StartHeader, err)
+		}
+		if last.Position, err = strconv.ParseUint(m.Header.Get(PositionHeader), 10, 64); err != nil {
+			return Stored{}, false, fmt.Errorf("simulate: message %d of the stream: header %s: %w", seq, PositionHeader, err)
+		}
+		var ev struct {
+			OccurredAt time.Time `json:"occurred_at"`
+		}
+		if err := json.Unmarshal(m.Data, &ev); err != nil {
+			return Stored{}, false, fmt.Errorf("simulate: message %d of the stream: %w", seq, err)
+		}
+		last.OccurredAt = ev.OccurredAt.UTC()
+		return last, true, nil
+	}
+	return Stored{}, false, nil
+}
 
 // PublishConfig says how fast and how much Publish sends.
 type PublishConfig struct {
@@ -216,11 +309,11 @@ func (p *publisher) runPaced(ctx context.Context, rate float64, prog *progress) 
 // that every message sent is either acknowledged or reported as failed.
 func (p *publisher) send(ctx context.Context) error {
 	m := p.gen.Next()
-	msg := &nats.Msg{Subject: m.Subject, Data: m.Data}
+	msg := p.gen.NATSMsg(m)
 	p.sent++
 	if !p.async {
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ackWait)
-		_, err := p.js.PublishMsg(pctx, msg, jetstream.WithMsgID(m.MsgID))
+		_, err := p.js.PublishMsg(pctx, msg)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("publish %s: %w", m.MsgID, err)
@@ -237,7 +330,7 @@ func (p *publisher) send(ctx context.Context) error {
 		}
 	}
 	for {
-		f, err := p.js.PublishMsgAsync(msg, jetstream.WithMsgID(m.MsgID))
+		f, err := p.js.PublishMsgAsync(msg)
 		if errors.Is(err, jetstream.ErrTooManyStalledMsgs) && p.n > 0 {
 			// The client's own bound is lower than ours: make room.
 			if err := p.awaitOldest(); err != nil {

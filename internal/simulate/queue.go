@@ -130,8 +130,9 @@ func (s *schedule) pop() entry {
 // queued is a produced message waiting in the outQueue.
 type queued struct {
 	msg     Message
-	dup     bool // a repeat of an earlier message
-	delayed bool // moved behind some of its successors already
+	dup     bool   // a repeat of an earlier message
+	delayed bool   // moved behind some of its successors already
+	orig    uint64 // of a repeat: the position of its original
 }
 
 // outQueue is a FIFO ring of messages with insertion in the middle, which
