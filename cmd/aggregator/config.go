@@ -53,7 +53,8 @@ type Config struct {
 
 	// Test hooks, never set from flags.
 	now       func() time.Time
-	listening func(httpAddr string) // called once the HTTP listener is bound
+	bound     func(httpAddr string) // called once the HTTP listener is bound, before NATS is connected
+	listening func(httpAddr string) // called once HTTP serves the API, before the components run
 	// snapshotStore, when set, replaces the store -snapshot-store names.
 	snapshotStore snapshot.Store
 }

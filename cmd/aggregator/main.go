@@ -81,7 +81,19 @@ func newLogger(cfg Config, w io.Writer) (zerolog.Logger, error) {
 		return zerolog.Nop(), fmt.Errorf("-log-level: %w", err)
 	}
 	if cfg.LogFormat == "console" {
-		w = zerolog.ConsoleWriter{Out: w}
+		// Colours only on a terminal: a pipe, a file or a log collector
+		// gets no ANSI escapes.
+		w = zerolog.ConsoleWriter{Out: w, NoColor: !isTerminal(w)}
 	}
 	return zerolog.New(w).Level(level).With().Timestamp().Logger(), nil
+}
+
+// isTerminal says whether w is a terminal (a character device).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	info, err := f.Stat()
+	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }

@@ -3,17 +3,22 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/pprof"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -63,6 +68,7 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 		return err
 	}
 
+	logConfig(log, cfg)
 	if cfg.NATSURL == "" || cfg.SnapshotStore == "dir" {
 		// Only what lives there needs it: a read-only root file system
 		// with an external NATS and object store snapshots works.
@@ -70,10 +76,28 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 			return fmt.Errorf("-data-dir: %w", err)
 		}
 	}
+	// Every listener first: a port in use fails at once, before anything
+	// waits for NATS.
+	ln, err := listen("-http-addr", cfg.HTTPAddr, "another aggregator?")
+	if err != nil {
+		return err
+	}
+	undo = append(undo, func() { _ = ln.Close() })
+	var pprofSrv *http.Server
+	var pprofLn net.Listener
+	if cfg.PprofAddr != "" {
+		if pprofSrv, pprofLn, err = listenPprof(cfg.PprofAddr, log); err != nil {
+			return err
+		}
+		undo = append(undo, func() { _ = pprofLn.Close() })
+	}
 	natsURL := cfg.NATSURL
 	var ns *server.Server
 	if natsURL == "" {
 		host, port, _ := natsserver.ParseAddr(cfg.EmbeddedNATSAddr)
+		if err := portFree("-embedded-nats-addr", cfg.EmbeddedNATSAddr, "another aggregator or NATS server?"); err != nil {
+			return err
+		}
 		always, interval, _ := cfg.embeddedSync()
 		var err error
 		ns, err = natsserver.Start(natsserver.Config{Host: host, Port: port, StoreDir: filepath.Join(cfg.DataDir, "jetstream"),
@@ -90,9 +114,47 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 				Msg("the embedded NATS server accepts unauthenticated connections from the network (-embedded-nats-allow-remote): anyone who reaches this address can publish events and read or purge the stream")
 		}
 	}
-	nc, err := connectNATS(natsURL, cfg.NATS, log)
+
+	// HTTP serves from here on: /healthz answers while the rest starts,
+	// and /readyz says what the start waits for (phase), until the API
+	// replaces the start-up handler once the engine exists.
+	phase := &httpapi.Phase{}
+	phase.Set("starting")
+	var handler atomic.Pointer[http.Handler]
+	starting := httpapi.Starting(phase)
+	handler.Store(&starting)
+	srv := &http.Server{
+		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	// httpErr is the HTTP server's end, to read once httpExited is closed.
+	var httpErr error
+	httpExited := make(chan struct{})
+	go func() {
+		defer close(httpExited)
+		webCfg := &web.FlagConfig{WebConfigFile: &cfg.WebConfigFile}
+		err := web.Serve(ln, srv, webCfg, slog.New(zerolog.NewSlogHandler(log.With().Str("component", "http").Logger())))
+		_ = ln.Close() // web.Serve leaves it open when it fails before serving
+		if !errors.Is(err, http.ErrServerClosed) {
+			httpErr = fmt.Errorf("HTTP server: %w", err)
+		}
+	}()
+	undo = append(undo, func() { _ = srv.Close(); <-httpExited })
+	log.Info().Str("addr", ln.Addr().String()).Bool("web_config", cfg.WebConfigFile != "").Msg("serving HTTP; /readyz answers 503 until the state is restored and caught up")
+	if cfg.bound != nil {
+		cfg.bound(ln.Addr().String())
+	}
+
+	nc, err := connectNATSRetrying(ctx, natsURL, cfg.NATS, log, phase, httpExited)
+	if errors.Is(err, errHTTPExited) {
+		return httpErr
+	}
 	if err != nil {
-		return err
+		return stopped(err)
 	}
 	undo = append(undo, nc.Close)
 	// The connection reconnects forever, so only Close or the end of a
@@ -104,6 +166,11 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 	if err != nil {
 		return err
 	}
+	if cfg.Ingest.CreateStream {
+		phase.Set("creating the stream %s (or checking it)", cfg.Ingest.Stream)
+	} else {
+		phase.Set("looking up the stream %s", cfg.Ingest.Stream)
+	}
 	setupCtx, cancelSetup := context.WithTimeout(ctx, 30*time.Second)
 	stream, err := consumer.EnsureStream(setupCtx)
 	cancelSetup()
@@ -111,14 +178,17 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 		return stopped(err)
 	}
 
+	phase.Set("opening the snapshot store (-snapshot-store %s)", cfg.SnapshotStore)
 	snapshots, err := openSnapshots(ctx, cfg, nc, log, reg)
 	if err != nil {
 		return stopped(err)
 	}
+	phase.Set("restoring the snapshot")
 	state, applied, err := restore(ctx, cfg, snapshots, log)
 	if err != nil {
 		return stopped(err)
 	}
+	phase.Set("finding where to resume in the stream %s", cfg.Ingest.Stream)
 	start, err := consumer.StartSeq(ctx, stream, applied)
 	if err != nil {
 		return stopped(err)
@@ -131,11 +201,6 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 	// from, the engine's loop.
 	reg.MustRegister(metrics.NewCollector(eng.Latest))
 
-	ln, err := net.Listen("tcp", cfg.HTTPAddr)
-	if err != nil {
-		return fmt.Errorf("-http-addr %s: %w", cfg.HTTPAddr, err)
-	}
-	undo = append(undo, func() { _ = ln.Close() })
 	ingestCfg, err := httpIngestConfig(cfg.HTTPIngest, cfg)
 	if err != nil {
 		return stopped(err)
@@ -148,28 +213,15 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 	if err != nil {
 		return stopped(err)
 	}
+	phase.Set("catching up with the stream %s", cfg.Ingest.Stream)
 	mux := http.NewServeMux()
 	ingestHTTP.Register(mux)
-	mux.Handle("/", httpapi.Handler(eng, reg, httpapi.Options{}))
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
-	log.Info().Str("addr", ln.Addr().String()).Bool("web_config", cfg.WebConfigFile != "").Msg("serving HTTP")
+	mux.Handle("/", httpapi.Handler(eng, reg, httpapi.Options{Phase: phase}))
+	var api http.Handler = mux
+	handler.Store(&api)
+	log.Info().Str("addr", ln.Addr().String()).Msg("serving the API")
 	if cfg.listening != nil {
 		cfg.listening(ln.Addr().String())
-	}
-	var pprofSrv *http.Server
-	var pprofLn net.Listener
-	if cfg.PprofAddr != "" {
-		if pprofSrv, pprofLn, err = listenPprof(cfg.PprofAddr, log); err != nil {
-			return err
-		}
-		undo = append(undo, func() { _ = pprofLn.Close() })
 	}
 
 	// The group calls the interrupts one after another, in the order the
@@ -250,17 +302,12 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 		})
 	}
 	{
-		// HTTP: serves /metrics and the API until Shutdown, which lets
-		// the requests in flight finish (within -shutdown-timeout) and
-		// then closes the rest.
+		// HTTP: serves /metrics and the API (since before the group ran)
+		// until Shutdown, which lets the requests in flight finish
+		// (within -shutdown-timeout) and then closes the rest.
 		g.Add(func() error {
-			webCfg := &web.FlagConfig{WebConfigFile: &cfg.WebConfigFile}
-			err := web.Serve(ln, srv, webCfg, slog.New(zerolog.NewSlogHandler(log.With().Str("component", "http").Logger())))
-			_ = ln.Close() // web.Serve leaves it open when it fails before serving
-			if errors.Is(err, http.ErrServerClosed) {
-				return nil
-			}
-			return fmt.Errorf("HTTP server: %w", err)
+			<-httpExited
+			return httpErr
 		}, func(error) {
 			waitingFor("HTTP requests in flight")
 			shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
@@ -348,10 +395,91 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 	}
 }
 
-// connectNATS connects with every configured credential, reconnecting
-// forever once connected. Its errors and log lines have the secrets in
-// urls and auth redacted.
+// Backoff of the first connection to NATS: the delay after the first
+// failure, doubled after each one up to the last.
+const (
+	connectRetryFirst = time.Second
+	connectRetryMax   = 30 * time.Second
+)
+
+// errHTTPExited is connectNATSRetrying giving up because the HTTP server ended.
+var errHTTPExited = errors.New("the HTTP server stopped")
+
+// connectNATSRetrying makes the first connection to NATS. A failure that waiting
+// can cure (no server listening yet, a timeout, a name not resolving yet)
+// is logged and retried with backoff, with phase saying so for /readyz,
+// until ctx ends (its error returned) or httpExited is closed
+// (errHTTPExited); a failure that waiting cannot cure (credentials, TLS
+// verification, a file) is returned at once. Its errors, log lines and
+// phases have the secrets of urls and auth redacted.
+func connectNATSRetrying(ctx context.Context, urls string, auth NATSAuth, log zerolog.Logger, phase *httpapi.Phase, httpExited <-chan struct{}) (*nats.Conn, error) {
+	at := redactURLs(urls)
+	delay := connectRetryFirst
+	for attempt := 1; ; attempt++ {
+		phase.Set("connecting to NATS at %s", at)
+		nc, err := dialNATS(urls, auth, log)
+		if err == nil {
+			log.Info().Str("component", "nats").Str("url", redactURLs(nc.ConnectedUrl())).Int("attempt", attempt).Msg("connected to NATS")
+			return nc, nil
+		}
+		if !retryableConnectError(err) {
+			return nil, redactError(fmt.Errorf("connect to NATS at %s: %w (check -nats-url and credentials)", at, err), urls, auth)
+		}
+		err = redactError(err, urls, auth)
+		phase.Set("connecting to NATS at %s: %v; retrying in %v", at, err, delay)
+		log.Warn().Str("component", "nats").Err(err).Str("url", at).Int("attempt", attempt).Float64("retry_in_seconds", delay.Seconds()).
+			Msg("cannot connect to NATS; retrying (check -nats-url if this goes on)")
+		wait := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			wait.Stop()
+			return nil, fmt.Errorf("connecting to NATS at %s: %w", at, ctx.Err())
+		case <-httpExited:
+			wait.Stop()
+			return nil, errHTTPExited
+		case <-wait.C:
+		}
+		delay = min(2*delay, connectRetryMax)
+	}
+}
+
+// retryableConnectError says whether a failed connection may succeed
+// later without a change of configuration: not when the server refuses
+// the credentials, when TLS cannot verify or is not agreed on, or when a
+// local file (credentials, nkey seed, certificates) cannot be read.
+func retryableConnectError(err error) bool {
+	var (
+		verify   *tls.CertificateVerificationError
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		file     *fs.PathError
+	)
+	switch {
+	case errors.Is(err, nats.ErrAuthorization), errors.Is(err, nats.ErrAuthExpired), errors.Is(err, nats.ErrAuthRevoked),
+		errors.Is(err, nats.ErrAccountAuthExpired), errors.Is(err, nats.ErrSecureConnRequired), errors.Is(err, nats.ErrSecureConnWanted),
+		errors.As(err, &verify), errors.As(err, &unknown), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &file):
+		return false
+	}
+	return !strings.Contains(strings.ToLower(err.Error()), "authorization violation")
+}
+
+// connectNATS connects once, for a client that does not wait for NATS
+// (simulate). Its errors and log lines have the secrets in urls and auth
+// redacted.
 func connectNATS(urls string, auth NATSAuth, log zerolog.Logger) (*nats.Conn, error) {
+	nc, err := dialNATS(urls, auth, log)
+	if err != nil {
+		return nil, redactError(fmt.Errorf("connect to NATS at %s: %w (check -nats-url and credentials)", redactURLs(urls), err), urls, auth)
+	}
+	log.Info().Str("component", "nats").Str("url", redactURLs(nc.ConnectedUrl())).Msg("connected to NATS")
+	return nc, nil
+}
+
+// dialNATS connects once with every configured credential, reconnecting
+// forever once connected. The log lines of its callbacks have the
+// secrets in urls and auth redacted; its error does not.
+func dialNATS(urls string, auth NATSAuth, log zerolog.Logger) (*nats.Conn, error) {
 	log = log.With().Str("component", "nats").Logger()
 	opts := []nats.Option{
 		nats.Name("helpdesk-kpi-aggregator"),
@@ -388,12 +516,115 @@ func connectNATS(urls string, auth NATSAuth, log zerolog.Logger) (*nats.Conn, er
 	if auth.TLSCA != "" || auth.TLSCert != "" {
 		opts = append(opts, nats.Secure(&tls.Config{MinVersion: tls.VersionTLS12}))
 	}
-	nc, err := nats.Connect(urls, opts...)
+	return nats.Connect(urls, opts...)
+}
+
+// listen listens on addr, the value of flagName; a port in use says so,
+// who may hold it, and which flag chooses another.
+func listen(flagName, addr, who string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, redactError(fmt.Errorf("connect to NATS at %s: %w (check -nats-url and credentials)", redactURLs(urls), err), urls, auth)
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("%s %s: port already in use (%s); choose another with %s", flagName, addr, who, flagName)
+		}
+		return nil, fmt.Errorf("%s %s: %w", flagName, addr, err)
 	}
-	log.Info().Str("url", redactURLs(nc.ConnectedUrl())).Msg("connected to NATS")
-	return nc, nil
+	return ln, nil
+}
+
+// portFree fails, as listen does, when the port of addr is taken: for a
+// server that listens itself (the embedded NATS server, which would only
+// time out). Port 0 or -1 picks a free one.
+func portFree(flagName, addr, who string) error {
+	if _, port, err := net.SplitHostPort(addr); err != nil || port == "0" || port == "-1" {
+		return nil
+	}
+	ln, err := listen(flagName, addr, who)
+	if err != nil {
+		return err
+	}
+	return ln.Close()
+}
+
+// logConfig logs the effective configuration on one line. No secret is in
+// it: URLs have their password or token redacted, the NATS password is
+// only said to be set, and files (credentials, nkey seed, certificates,
+// tokens, webhook secrets) are named, never read here.
+func logConfig(log zerolog.Logger, cfg Config) {
+	seconds := func(d time.Duration) float64 { return d.Seconds() }
+	windows := make([]string, len(cfg.KPI.Windows))
+	for i, w := range cfg.KPI.Windows {
+		windows[i] = w.Name
+	}
+	policies := make([]string, len(cfg.KPI.SLA.Policies))
+	for i, p := range cfg.KPI.SLA.Policies {
+		policies[i] = p.Name
+	}
+	webhooks := zerolog.Dict()
+	for _, name := range slices.Sorted(maps.Keys(cfg.HTTPIngest.Webhooks)) {
+		webhooks.Dict(name, zerolog.Dict().Str("secret_file", cfg.HTTPIngest.Webhooks[name].SecretFile))
+	}
+	nats := zerolog.Dict().
+		Str("url", redactURLs(cfg.NATSURL)).
+		Str("creds_file", cfg.NATS.CredsFile).
+		Str("nkey_file", cfg.NATS.NKeyFile).
+		Str("user", cfg.NATS.User).
+		Bool("password_set", cfg.NATS.Password != "").
+		Str("tls_ca", cfg.NATS.TLSCA).
+		Str("tls_cert", cfg.NATS.TLSCert).
+		Str("tls_key", cfg.NATS.TLSKey)
+	if cfg.NATSURL == "" {
+		nats = nats.Str("embedded_addr", cfg.EmbeddedNATSAddr).
+			Bool("embedded_allow_remote", cfg.EmbeddedNATSAllowRemote).
+			Str("embedded_sync", cfg.EmbeddedNATSSync)
+	}
+	log.Info().Dict("config", zerolog.Dict().
+		Dict("nats", nats).
+		Str("http_addr", cfg.HTTPAddr).
+		Str("web_config_file", cfg.WebConfigFile).
+		Str("pprof_addr", cfg.PprofAddr).
+		Str("config_file", cfg.ConfigFile).
+		Str("data_dir", cfg.DataDir).
+		Str("log_level", cfg.LogLevel).
+		Str("log_format", cfg.LogFormat).
+		Float64("snapshot_interval_seconds", seconds(cfg.SnapshotInterval)).
+		Str("snapshot_store", cfg.SnapshotStore).
+		Str("snapshot_bucket", cfg.SnapshotBucket).
+		Float64("shutdown_timeout_seconds", seconds(cfg.ShutdownTimeout)).
+		Str("as_of", cfg.AsOf).
+		Str("memory_limit", cfg.MemoryLimit).
+		Dict("kpi", zerolog.Dict().
+			Strs("windows", windows).
+			Floats64("quantiles", cfg.KPI.Quantiles).
+			Strs("channels", cfg.KPI.Channels).
+			Strs("teams", cfg.KPI.Teams).
+			Int("max_teams", cfg.KPI.MaxTeams).
+			Int("agents", len(cfg.KPI.Agents)).
+			Int("max_agents", cfg.KPI.MaxAgents).
+			Float64("hold_for_seconds", seconds(cfg.KPI.HoldFor)).
+			Float64("retain_resolved_seconds", seconds(cfg.KPI.RetainResolved)).
+			Float64("retain_ids_seconds", seconds(cfg.KPI.RetainIDs)).
+			Float64("max_clock_skew_seconds", seconds(cfg.KPI.MaxClockSkew)).
+			Int("max_tracked", cfg.KPI.MaxTracked).
+			Int("max_held", cfg.KPI.MaxHeld).
+			Int("max_ticketless_ids", cfg.KPI.MaxTicketlessIDs).
+			Float64("sla_warn_fraction", cfg.KPI.SLA.WarnFraction).
+			Strs("sla_policies", policies)).
+		Dict("stream", zerolog.Dict().
+			Str("name", cfg.Ingest.Stream).
+			Strs("subjects", cfg.Ingest.Subjects).
+			Bool("create", cfg.Ingest.CreateStream).
+			Float64("max_age_seconds", seconds(cfg.Ingest.MaxAge)).
+			Str("dead_letter_subject", cfg.Ingest.DeadLetterSubject).
+			Str("dead_letter_stream", cfg.Ingest.DeadLetterStream).
+			Float64("dead_letter_timeout_seconds", seconds(cfg.Ingest.DeadLetterTimeout)).
+			Int("batch_size", cfg.Ingest.BatchSize).
+			Float64("regression_check_seconds", seconds(cfg.Ingest.RegressionCheck))).
+		Dict("ingest", zerolog.Dict().
+			Str("token_file", cfg.HTTPIngest.TokenFile).
+			Int64("max_body_bytes", cfg.HTTPIngest.MaxBodyBytes).
+			Dict("webhooks", webhooks)),
+	).Msg("starting with this configuration")
 }
 
 // redactURLs returns a comma-separated list of URLs with the secret of
@@ -523,7 +754,7 @@ func restore(ctx context.Context, cfg Config, snapshots *snapshot.Manager, log z
 		state, err := kpi.Restore(cfg.KPI, snap.State)
 		if err == nil {
 			log.Info().Uint64("stream_seq", snap.Seq).Time("stream_created", snap.StreamCreated).Uint64("generation", snap.Generation).
-				Time("taken_at", snap.TakenAt).Dur("took", time.Since(start)).
+				Time("taken_at", snap.TakenAt).Float64("took_seconds", time.Since(start).Seconds()).
 				Int("tracked_tickets", state.Tracked()).Msg("state restored from snapshot; replaying the stream after it")
 			return state, ingest.Position{Seq: snap.Seq, StreamCreated: snap.StreamCreated}, nil
 		}
@@ -539,9 +770,9 @@ func restore(ctx context.Context, cfg Config, snapshots *snapshot.Manager, log z
 // listenPprof listens for the Go profiler on its own listener, so that it
 // is never exposed where /metrics is, and returns the server to serve it.
 func listenPprof(addr string, log zerolog.Logger) (*http.Server, net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
+	ln, err := listen("-pprof-addr", addr, "another process?")
 	if err != nil {
-		return nil, nil, fmt.Errorf("-pprof-addr %s: %w", addr, err)
+		return nil, nil, err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/debug/pprof/", pprof.Index)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -150,7 +151,7 @@ func TestNATSAuthAndTLS(t *testing.T) {
 		edit func(*Config)
 		want string
 	}{
-		{"wrong password", func(c *Config) { c.NATS.User, c.NATS.Password, c.NATS.TLSCA = "agg", "wrong", caFile }, "authorization violation"},
+		{"wrong password", func(c *Config) { c.NATS.User, c.NATS.Password, c.NATS.TLSCA = "agg", "wr0ngpass", caFile }, "authorization violation"},
 		{"unknown CA", func(c *Config) { c.NATS.User, c.NATS.Password = "agg", "s3cret" }, "certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -160,13 +161,13 @@ func TestNATSAuthAndTLS(t *testing.T) {
 			cfg.DataDir = t.TempDir()
 			tc.edit(&cfg)
 			require.NoError(t, cfg.Validate())
-			var logs strings.Builder
+			var logs logBuffer // run logs from more than one goroutine
 			err := run(context.Background(), cfg, zerolog.New(&logs), prometheus.NewRegistry())
 			require.Error(t, err)
 			require.Contains(t, strings.ToLower(err.Error()), tc.want)
 			require.Contains(t, err.Error(), "check -nats-url and credentials")
 			require.NotContains(t, err.Error()+logs.String(), "s3cret", "no secret in errors or logs")
-			require.NotContains(t, err.Error()+logs.String(), "wrong")
+			require.NotContains(t, err.Error()+logs.String(), "wr0ngpass")
 		})
 	}
 }
@@ -278,7 +279,7 @@ func TestNATSNkey(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.NATSURL, cfg.HTTPAddr, cfg.DataDir = srv.ClientURL(), "127.0.0.1:0", t.TempDir()
 	cfg.NATS.NKeyFile = strangerFile
-	var logs strings.Builder
+	var logs logBuffer // run logs from more than one goroutine
 	err = run(context.Background(), cfg, zerolog.New(&logs), prometheus.NewRegistry())
 	require.ErrorContains(t, err, "check -nats-url and credentials")
 	require.NotContains(t, err.Error()+logs.String(), string(strangerSeed), "no seed in errors or logs")
@@ -313,21 +314,25 @@ func TestNATSSecretsRedacted(t *testing.T) {
 		wantErr []string // nil for a start that succeeds
 		wantLog string
 		secrets []string
+		// retries: the failure is one waiting may cure, so run logs it
+		// and retries (wantErr is then in the log); maybeRetries: either
+		// way (the client tries the servers of a list in random order).
+		retries, maybeRetries bool
 	}{
 		{"wrong password", "nats://agg:WRONGSECRET@" + usersAddr, nil,
-			[]string{"authorization violation", "nats://agg:xxxxx@" + usersAddr}, "", []string{"WRONGSECRET"}},
+			[]string{"authorization violation", "nats://agg:xxxxx@" + usersAddr}, "", []string{"WRONGSECRET"}, false, false},
 		{"wrong token", "nats://WRONGTOKEN@" + tokensAddr, nil,
-			[]string{"authorization violation", "nats://REDACTED@" + tokensAddr}, "", []string{"WRONGTOKEN"}},
+			[]string{"authorization violation", "nats://REDACTED@" + tokensAddr}, "", []string{"WRONGTOKEN"}, false, false},
 		{"unreachable with a password", "nats://agg:UNREACHABLESECRET@" + closedAddr, nil,
-			[]string{"no servers available", "nats://agg:xxxxx@" + closedAddr}, "", []string{"UNREACHABLESECRET"}},
+			[]string{"no servers available", "nats://agg:xxxxx@" + closedAddr}, "", []string{"UNREACHABLESECRET"}, true, false},
 		{"a list of URLs", "nats://agg:WRONGSECRET@" + usersAddr + ", nats://OTHERTOKEN@" + closedAddr, nil,
-			[]string{"nats://agg:xxxxx@" + usersAddr + ", nats://REDACTED@" + closedAddr}, "", []string{"WRONGSECRET", "OTHERTOKEN"}},
+			[]string{"nats://agg:xxxxx@" + usersAddr + ", nats://REDACTED@" + closedAddr}, "", []string{"WRONGSECRET", "OTHERTOKEN"}, false, true},
 		{"a credentials file the server does not know", "nats://" + usersAddr, func(c *Config) { c.NATS.CredsFile = credsFile },
-			[]string{"authorization violation"}, "", []string{"CREDSJWTSECRET", string(seed)}},
+			[]string{"authorization violation"}, "", []string{"CREDSJWTSECRET", string(seed)}, false, false},
 		{"the right password", "nats://agg:RIGHTSECRET@" + usersAddr, nil,
-			nil, `"url":"nats://agg:xxxxx@` + usersAddr + `"`, []string{"RIGHTSECRET"}},
+			nil, `"url":"nats://agg:xxxxx@` + usersAddr + `"`, []string{"RIGHTSECRET"}, false, false},
 		{"the right token", "nats://RIGHTTOKEN@" + tokensAddr, nil,
-			nil, `"url":"nats://REDACTED@` + tokensAddr + `"`, []string{"RIGHTTOKEN"}},
+			nil, `"url":"nats://REDACTED@` + tokensAddr + `"`, []string{"RIGHTTOKEN"}, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()
@@ -337,9 +342,17 @@ func TestNATSSecretsRedacted(t *testing.T) {
 			}
 			require.NoError(t, cfg.Validate())
 			served, logs, err := runUntilServing(cfg)
-			if tc.wantErr == nil {
+			switch {
+			case tc.wantErr == nil:
 				require.True(t, served, "started: %v", err)
-			} else {
+			case tc.retries || tc.maybeRetries && err == nil:
+				require.False(t, served)
+				require.NoError(t, err, "stopped while retrying")
+				require.Contains(t, logs, "cannot connect to NATS; retrying")
+				for _, want := range tc.wantErr {
+					require.Contains(t, strings.ToLower(logs), strings.ToLower(want))
+				}
+			default:
 				require.False(t, served)
 				require.Error(t, err)
 				require.Contains(t, err.Error(), "check -nats-url and credentials")
@@ -379,25 +392,34 @@ func TestRedactURL(t *testing.T) {
 	}
 }
 
-// runUntilServing runs run() with cfg until it serves HTTP, or fails
-// before, and returns whether it served, everything it logged and its
-// error.
+// runUntilServing runs run() with cfg until it serves the API, fails
+// before, or logs that it retries to connect to NATS, and returns whether
+// it served, everything it logged and its error.
 func runUntilServing(cfg Config) (served bool, logs string, err error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cfg.listening = func(string) { served = true; cancel() }
 	var buf logBuffer
+	buf.onWrite = func(line []byte) {
+		if bytes.Contains(line, []byte("cannot connect to NATS; retrying")) {
+			cancel()
+		}
+	}
 	err = run(ctx, cfg, zerolog.New(&buf), prometheus.NewRegistry())
 	return served, buf.String(), err
 }
 
 // logBuffer collects the log of run() and of the NATS client's callbacks.
 type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
+	mu      sync.Mutex
+	buf     strings.Builder
+	onWrite func(line []byte) // when set, called with each write
 }
 
 func (b *logBuffer) Write(p []byte) (int, error) {
+	if b.onWrite != nil {
+		b.onWrite(p)
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.Write(p)

@@ -51,6 +51,9 @@ type Options struct {
 	// APIClients is how many clients the JSON API tracks a budget for
 	// (default 10,000).
 	APIClients int
+	// Phase, when set, is what /readyz says the program is doing while
+	// the Source is not ready (instead of a generic reason).
+	Phase *Phase
 }
 
 // Defaults of Options, and the ceiling of the JSON API across clients:
@@ -85,7 +88,7 @@ func Handler(src Source, gatherer prometheus.Gatherer, opts Options) http.Handle
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !src.Ready() {
-			http.Error(w, "not ready: restoring state or catching up with the stream", http.StatusServiceUnavailable)
+			notReady(w, opts.Phase)
 			return
 		}
 		_, _ = w.Write([]byte("ready\n"))

@@ -361,7 +361,7 @@ func (m *Manager) stored(ctx context.Context, h Header, size int64, took time.Du
 	m.metrics.lastSuccess.Set(float64(time.Now().UnixNano()) / 1e9)
 	m.metrics.duration.Set(took.Seconds())
 	m.metrics.size.Set(float64(size))
-	m.log.Info().Uint64("stream_seq", h.Seq).Uint64("generation", h.Generation).Int64("bytes", size).Dur("took", took).
+	m.log.Info().Uint64("stream_seq", h.Seq).Uint64("generation", h.Generation).Int64("bytes", size).Float64("took_seconds", took.Seconds()).
 		Msg("snapshot written")
 	m.prune(ctx, entry{name: name(h.Generation, h.Seq), gen: h.Generation, seq: h.Seq})
 }
