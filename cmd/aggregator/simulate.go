@@ -25,7 +25,6 @@ import (
 // that instead, for load.
 func runSimulate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("aggregator simulate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	def := simulate.DefaultConfig()
 	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "NATS server URL (the aggregator's embedded server by default)")
 	var auth NATSAuth
@@ -37,29 +36,11 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	backfill := fs.Duration("backfill", 24*time.Hour, "history to publish at once before following the clock")
 	rate := fs.Float64("rate", 0, "messages per second, ignoring event times (for load); 0 follows the clock")
 	count := fs.Int("count", 0, "messages to publish; 0 means until interrupted")
-	seed := fs.Uint64("seed", uint64(time.Now().UnixNano()), "random seed; the same seed gives the same stream")
+	seed := fs.Uint64("seed", 0, "random seed; the same seed gives the same stream (default: a new seed each run, printed at start)")
 	dups := fs.Float64("duplicates", def.DuplicateShare, "share of messages re-sent with the same id (publish retries)")
 	disorder := fs.Float64("disorder", def.DisorderShare, "share of events sent after some of their successors")
 	v1 := fs.Bool("v1", false, "publish the contract v1 stream instead of v2 (for a seed, the same messages as before v2)")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: aggregator simulate [flags]
-
-Publishes a synthetic helpdesk stream to the aggregator's JetStream stream.
-By default it speaks contract v2: each agent reply as ticket.replied (some
-first replies also as ticket.first_reply), customer messages, pending and
-on-hold periods (ticket.status_changed), escalations and team transfers
-(ticket.updated), and resolutions that mostly leave "replies" to the reply
-events. With -v1 it publishes the contract v1 stream: opened, first_reply,
-resolved with replies, reopened and survey.answered only.
-
-It publishes -backfill of history at once, then follows the clock; with
--rate it publishes as fast as that instead, for load.
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args, stdout, simulateUsage, true); err != nil {
 		return err
 	}
 	if err := applyEnv(fs, getenv); err != nil {
@@ -67,6 +48,11 @@ Flags:
 	}
 	if *backfill < 0 {
 		return fmt.Errorf("-backfill %v: must not be negative", *backfill)
+	}
+	seedSet := false
+	fs.Visit(func(f *flag.Flag) { seedSet = seedSet || f.Name == "seed" })
+	if !seedSet {
+		*seed = uint64(time.Now().UnixNano())
 	}
 	cfg := simulate.Config{
 		Seed:           *seed,
@@ -172,3 +158,21 @@ func followClock(ctx context.Context, js jetstream.JetStream, gen *simulate.Gene
 	report(time.Now())
 	return nil
 }
+
+const simulateUsage = `Usage: aggregator simulate [flags]
+
+Publishes a synthetic helpdesk stream to the aggregator's JetStream stream.
+By default it speaks contract v2: each agent reply as ticket.replied (some
+first replies also as ticket.first_reply), customer messages, pending and
+on-hold periods (ticket.status_changed), escalations and team transfers
+(ticket.updated), and resolutions that mostly leave "replies" to the reply
+events. With -v1 it publishes the contract v1 stream: opened, first_reply,
+resolved with replies, reopened and survey.answered only.
+
+It publishes -backfill of history at once, then follows the clock; with
+-rate it publishes as fast as that instead, for load.
+
+Every flag is also read from the environment variable shown beside it.
+
+Flags:
+`
