@@ -25,15 +25,14 @@ import (
 // ordered consumer drains it, then how fast the whole aggregator catches
 // up on the same stream from start until ready, and prints both rates and
 // their ratio.
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) (err error) {
+func runBench(ctx context.Context, args []string, stdout, _ io.Writer) (err error) {
 	fs := flag.NewFlagSet("aggregator bench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	n := fs.Int("events", 500_000, "messages to preload")
 	seed := fs.Uint64("seed", 1, "random seed of the synthetic stream")
 	v1 := fs.Bool("v1", false, "preload the contract v1 stream (no replies, customer messages, status changes or updates), as benches before v2 did")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the aggregator's catch-up to this file")
 	sync := fs.String("sync", "", "fsync policy of the scratch NATS server: always, or an interval like 1s (default: the server's own, 2m)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args, stdout, benchUsage, false); err != nil {
 		return err
 	}
 	if *n < 1 {
@@ -194,3 +193,13 @@ func aggregatorCatchUp(ctx context.Context, natsURL, dir string) (time.Duration,
 	stop()
 	return elapsed, ms.HeapAlloc, <-done
 }
+
+const benchUsage = `Usage: aggregator bench [flags]
+
+Preloads a scratch embedded NATS server with a synthetic stream, measures
+how fast a bare ordered consumer drains it, then how fast the aggregator
+catches up on it from start until ready, and prints both rates and their
+ratio.
+
+Flags:
+`

@@ -596,6 +596,7 @@ func TestSIGTERM(t *testing.T) {
 	_, js := srv.Connect(t)
 	h.start()
 	h.waitServing()
+	requireBuildInfo(t, h.bin, scrape(t, h.cur.url))
 	publish(t, js, openings(0, 200), true)
 	waitFor(t, 20*time.Second, "200 openings applied", func() bool {
 		code, err := statusOf(h.cur.url + "/readyz")

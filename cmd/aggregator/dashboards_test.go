@@ -416,7 +416,7 @@ func TestDeployCommandLines(t *testing.T) {
 	t.Run("compose simulator", func(t *testing.T) {
 		// Every flag it passes is a flag of `aggregator simulate`.
 		var usage strings.Builder
-		err := runSimulate(t.Context(), []string{"-h"}, func(string) string { return "" }, io.Discard, &usage)
+		err := runSimulate(t.Context(), []string{"-h"}, func(string) string { return "" }, &usage, io.Discard)
 		require.True(t, errors.Is(err, flag.ErrHelp), "simulate -h: %v", err)
 		known := map[string]bool{}
 		for _, m := range regexp.MustCompile(`(?m)^\s+-([a-z0-9-]+)`).FindAllStringSubmatch(usage.String(), -1) {

@@ -29,14 +29,25 @@ import (
 )
 
 func main() {
+	os.Exit(realMain(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// realMain runs the program until SIGINT or SIGTERM and returns its exit
+// code: 0 after -h and -version too.
+func realMain(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := dispatch(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(os.Stderr, "aggregator:", err)
-		}
-		os.Exit(1)
+	defer stop()
+	return exitCode(dispatch(ctx, args, getenv, stdout, stderr), stderr)
+}
+
+// exitCode prints err, unless it is -h, and returns the exit code.
+func exitCode(err error, stderr io.Writer) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	default:
+		fmt.Fprintln(stderr, "aggregator:", err)
+		return 1
 	}
 }
 
@@ -50,7 +61,11 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 			return runBench(ctx, args[1:], stdout, stderr)
 		}
 	}
-	cfg, err := parseFlags(args, getenv, stderr)
+	cfg, err := parseFlags(args, getenv, stdout)
+	if errors.Is(err, errVersion) {
+		fmt.Fprintln(stdout, currentBuild())
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -70,9 +85,15 @@ func dispatch(ctx context.Context, args []string, getenv func(string) string, st
 	} else {
 		logger.Info().Str("source", source).Msg("no Go heap soft memory limit; set -memory-limit or GOMEMLIMIT in a container without a memory limit")
 	}
+	return run(ctx, cfg, logger, newRegistry(currentBuild()))
+}
+
+// newRegistry is the program's registry: the Go runtime, the process and
+// the build; run adds the rest.
+func newRegistry(b build) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return run(ctx, cfg, logger, reg)
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), newBuildInfo(b))
+	return reg
 }
 
 func newLogger(cfg Config, w io.Writer) (zerolog.Logger, error) {

@@ -14,10 +14,11 @@ import (
 	"github.com/helpdesk-kpi/aggregator/internal/natstest"
 )
 
-// processLocal are series that describe one process, not the KPIs: they
-// legitimately differ between a restarted and an uninterrupted run.
+// processLocal are series that describe one process (its build, its
+// snapshots), not the KPIs: they legitimately differ between a restarted
+// and an uninterrupted run.
 func processLocal(k string) bool {
-	for _, p := range []string{"helpdesk_snapshot_", "helpdesk_events_deadlettered_total", "helpdesk_deadletter_", "helpdesk_stream_regressions_total"} {
+	for _, p := range []string{"helpdesk_build_info", "helpdesk_snapshot_", "helpdesk_events_deadlettered_total", "helpdesk_deadletter_", "helpdesk_stream_regressions_total"} {
 		if strings.HasPrefix(k, p) {
 			return true
 		}

@@ -32,7 +32,6 @@ import (
 // it would change every number.
 func runSimulate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("aggregator simulate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	def := simulate.DefaultConfig()
 	natsURL := fs.String("nats-url", "nats://127.0.0.1:4222", "NATS server URL (the aggregator's embedded server by default)")
 	var auth NATSAuth
@@ -49,34 +48,7 @@ func runSimulate(ctx context.Context, args []string, getenv func(string) string,
 	disorder := fs.Float64("disorder", def.DisorderShare, "share of events sent after some of their successors")
 	v1 := fs.Bool("v1", false, "publish the contract v1 stream instead of v2 (for a seed, the same messages as before v2, so always of the overloaded team)")
 	overloaded := fs.Bool("overloaded", false, "simulate a team in crisis: the backlog grows for days and the SLA alerts fire")
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: aggregator simulate [flags]
-
-Publishes a synthetic helpdesk stream to the aggregator's JetStream stream.
-By default it speaks contract v2: each agent reply as ticket.replied (some
-first replies also as ticket.first_reply), customer messages, pending and
-on-hold periods (ticket.status_changed), escalations and team transfers
-(ticket.updated), and resolutions that mostly leave "replies" to the reply
-events. With -v1 it publishes the contract v1 stream: opened, first_reply,
-resolved with replies, reopened and survey.answered only.
-
-The team is healthy: resolutions keep pace with new tickets, so the
-backlog levels off within the first day, and about 92% of first replies
-and 97% of resolutions meet the default SLA targets. -overloaded
-simulates a team in crisis instead, whose backlog grows for days and whose
-SLA alerts fire.
-
-It publishes -backfill of history at once, then follows the clock; with
--rate it publishes as fast as that instead, for load. Started again (after
-Ctrl-C, say) with the same flags, it resumes where the stream ends, so no
-number changes; on a stream that holds another run (another seed, say) it
-refuses and says which flags continue that run.
-
-Flags:
-`)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseArgs(fs, args, stdout, simulateUsage, true); err != nil {
 		return err
 	}
 	if err := applyEnv(fs, getenv); err != nil {
@@ -240,3 +212,30 @@ func followClock(ctx context.Context, js jetstream.JetStream, gen *simulate.Gene
 	report(now())
 	return nil
 }
+
+const simulateUsage = `Usage: aggregator simulate [flags]
+
+Publishes a synthetic helpdesk stream to the aggregator's JetStream stream.
+By default it speaks contract v2: each agent reply as ticket.replied (some
+first replies also as ticket.first_reply), customer messages, pending and
+on-hold periods (ticket.status_changed), escalations and team transfers
+(ticket.updated), and resolutions that mostly leave "replies" to the reply
+events. With -v1 it publishes the contract v1 stream: opened, first_reply,
+resolved with replies, reopened and survey.answered only.
+
+The team is healthy: resolutions keep pace with new tickets, so the
+backlog levels off within the first day, and about 92% of first replies
+and 97% of resolutions meet the default SLA targets. -overloaded
+simulates a team in crisis instead, whose backlog grows for days and whose
+SLA alerts fire.
+
+It publishes -backfill of history at once, then follows the clock; with
+-rate it publishes as fast as that instead, for load. Started again (after
+Ctrl-C, say) with the same flags, it resumes where the stream ends, so no
+number changes; on a stream that holds another run (another seed, say) it
+refuses and says which flags continue that run.
+
+Every flag is also read from the environment variable shown beside it.
+
+Flags:
+`

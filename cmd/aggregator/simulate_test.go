@@ -75,11 +75,11 @@ func TestSimulateContractVersion(t *testing.T) {
 
 func TestSimulateUsage(t *testing.T) {
 	var usage strings.Builder
-	err := runSimulate(t.Context(), []string{"-h"}, func(string) string { return "" }, io.Discard, &usage)
+	err := runSimulate(t.Context(), []string{"-h"}, func(string) string { return "" }, &usage, io.Discard)
 	require.True(t, errors.Is(err, flag.ErrHelp), "simulate -h: %v", err)
 	require.Contains(t, usage.String(), "By default it speaks contract v2")
-	require.Contains(t, usage.String(), "  -v1\n")
-	require.Contains(t, usage.String(), "  -overloaded\n")
+	require.Contains(t, usage.String(), "  -v1   (AGGREGATOR_V1)\n")
+	require.Contains(t, usage.String(), "  -overloaded   (AGGREGATOR_OVERLOADED)\n")
 	require.Contains(t, usage.String(), "random seed; the same seed gives the same stream (default 1)")
 }
 

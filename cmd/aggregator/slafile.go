@@ -54,7 +54,7 @@ func (t *targetsFile) UnmarshalYAML(n *yaml.Node) error {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		return fmt.Errorf("line %d: want a map of priority to duration (urgent: 15m) or none", n.Line)
+		return fmt.Errorf("line %d: want a map of priority to duration (urgent: 15m) or none, got %s", n.Line, describeNode(n))
 	}
 	return n.Decode(&t.targets)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/helpdesk-kpi/aggregator/internal/sla"
@@ -119,18 +120,30 @@ func (c *Config) Validate() error {
 			bad("quantiles", "must be listed in ascending order without repeats")
 		}
 	}
+	seenChannel := map[string]bool{}
 	for _, ch := range c.Channels {
-		if ch == "" || ch == LabelAll || ch == LabelOther {
+		switch {
+		case ch == "" || ch == LabelAll || ch == LabelOther:
 			bad("channels", "%q: must be non-empty and not %q or %q", ch, LabelAll, LabelOther)
+		case ch != strings.ToLower(ch):
+			bad("channels", "%q: must be lower case, like %q (events' channels are matched exactly, and publishers send them in lower case)", ch, strings.ToLower(ch))
+		case seenChannel[ch]:
+			bad("channels", "%q appears twice", ch)
 		}
+		seenChannel[ch] = true
 	}
 	if len(c.Channels) > maxChannels {
 		bad("channels", "at most %d channels", maxChannels)
 	}
+	seenTeam := map[string]bool{}
 	for _, t := range c.Teams {
-		if t == "" || t == LabelAll || t == LabelOther {
+		switch {
+		case t == "" || t == LabelAll || t == LabelOther:
 			bad("teams", "%q: must be non-empty and not %q or %q", t, LabelAll, LabelOther)
+		case seenTeam[t]:
+			bad("teams", "%q appears twice", t)
 		}
+		seenTeam[t] = true
 	}
 	if len(c.Teams) > maxTeams {
 		bad("teams", "at most %d teams", maxTeams)
@@ -138,10 +151,15 @@ func (c *Config) Validate() error {
 	if c.MaxTeams < 0 || c.MaxTeams > maxTeams {
 		bad("max_teams", "%d: must be from 0 to %d", c.MaxTeams, maxTeams)
 	}
+	seenAgent := map[string]bool{}
 	for _, a := range c.Agents {
-		if a == "" || a == LabelAll || a == LabelOther || a == LabelUnknown {
+		switch {
+		case a == "" || a == LabelAll || a == LabelOther || a == LabelUnknown:
 			bad("agents", "%q: must be non-empty and not %q, %q or %q", a, LabelAll, LabelOther, LabelUnknown)
+		case seenAgent[a]:
+			bad("agents", "%q appears twice", a)
 		}
+		seenAgent[a] = true
 	}
 	if len(c.Agents) > maxTeams {
 		bad("agents", "at most %d agents", maxTeams)
