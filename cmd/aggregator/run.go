@@ -121,7 +121,7 @@ func run(ctx context.Context, cfg Config, log zerolog.Logger, reg *prometheus.Re
 	phase := &httpapi.Phase{}
 	phase.Set("starting")
 	var handler atomic.Pointer[http.Handler]
-	starting := httpapi.Starting(phase)
+	starting := httpapi.Starting(phase, reg)
 	handler.Store(&starting)
 	srv := &http.Server{
 		Handler:           http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*handler.Load()).ServeHTTP(w, r) }),

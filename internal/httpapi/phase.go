@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Phase reports, for /readyz, what the program is doing while it is not
@@ -44,15 +47,18 @@ func notReady(w http.ResponseWriter, phase *Phase) {
 }
 
 // Starting returns the handler to serve while the program starts, before
-// it has a Source: /healthz answers 200 (the process is alive), /readyz
-// answers 503 with what phase reports, and every other path answers 503
-// with the same reason, so that nothing is served from a state not yet
-// restored.
-func Starting(phase *Phase) http.Handler {
+// it has a Source: /healthz answers 200 (the process is alive), /metrics
+// serves what gatherer holds so far (the process's own metrics, like
+// helpdesk_build_info: no KPI yet, so no series that would later dip),
+// /readyz answers 503 with what phase reports, and every other path
+// answers 503 with the same reason, so that nothing is served from a
+// state not yet restored.
+func Starting(phase *Phase, gatherer prometheus.Gatherer) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		notReady(w, phase)
 	})
