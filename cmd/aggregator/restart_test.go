@@ -15,10 +15,10 @@ import (
 )
 
 // processLocal are series that describe one process (its build, its
-// snapshots), not the KPIs: they legitimately differ between a restarted
+// snapshots, the HTTP requests it answered), not the KPIs: they legitimately differ between a restarted
 // and an uninterrupted run.
 func processLocal(k string) bool {
-	for _, p := range []string{"helpdesk_build_info", "helpdesk_snapshot_", "helpdesk_events_deadlettered_total", "helpdesk_deadletter_", "helpdesk_stream_regressions_total"} {
+	for _, p := range []string{"helpdesk_build_info", "helpdesk_snapshot_", "helpdesk_events_deadlettered_total", "helpdesk_deadletter_", "helpdesk_stream_regressions_total", "helpdesk_ingest_"} {
 		if strings.HasPrefix(k, p) {
 			return true
 		}

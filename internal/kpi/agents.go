@@ -47,19 +47,11 @@ func (a *agents) on() bool { return a.max > 0 }
 // index returns the label index of agent id b, admitting it while there
 // is room.
 func (a *agents) index(b []byte) uint8 {
-	if !a.on() || len(b) == 0 || string(b) == LabelUnknown {
+	if !a.on() {
 		return idxUnknown
 	}
-	if i, ok := a.ix[string(b)]; ok {
-		return i
-	}
-	if a.fixed || len(a.names)-2 >= a.max || string(b) == LabelOther || string(b) == LabelAll {
-		return idxOther
-	}
-	v := string(b)
-	a.ix[v] = uint8(len(a.names))
-	a.names = append(a.names, v)
-	return a.ix[v]
+	i, _ := admit(&a.names, a.ix, b, !a.fixed && len(a.names)-2 < a.max)
+	return i
 }
 
 // numCells is the number of agent cells in a window pane.

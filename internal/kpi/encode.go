@@ -47,14 +47,8 @@ func (s *State) encode(b []byte, flush func([]byte) []byte) []byte {
 	b = append(b, stateFormat)
 	b = s.appendConfig(b)
 	d := s.dims
-	b = snapfmt.AppendUvarint(b, uint64(len(d.teams)))
-	for _, t := range d.teams {
-		b = snapfmt.AppendString(b, t)
-	}
-	b = snapfmt.AppendUvarint(b, uint64(len(s.agents.names)))
-	for _, a := range s.agents.names {
-		b = snapfmt.AppendString(b, a)
-	}
+	b = appendLabels(b, d.teams)
+	b = appendLabels(b, s.agents.names)
 	for _, w := range s.wins {
 		b = chunk(w.AppendBinary(b))
 	}
@@ -220,6 +214,38 @@ func flags(a, b bool) byte {
 	return f
 }
 
+// appendLabels writes the label values of a list admitted in stream
+// order (teams, agents).
+func appendLabels(b []byte, names []string) []byte {
+	b = snapfmt.AppendUvarint(b, uint64(len(names)))
+	for _, n := range names {
+		b = snapfmt.AppendString(b, n)
+	}
+	return b
+}
+
+// readLabels reads what appendLabels wrote into names and ix: the values
+// configured must come first, in their order, and at most 2+limit in all
+// (unknown and other included); what is the label, for errors.
+func readLabels(r *snapfmt.Reader, what string, names *[]string, ix map[string]uint8, limit int) error {
+	n := r.Count(1)
+	if n > 2+limit {
+		return fmt.Errorf("snapshot holds %d %ss, more than the %d allowed", n, what, limit)
+	}
+	for i := range n {
+		v := r.String()
+		if i < len(*names) {
+			if (*names)[i] != v {
+				return fmt.Errorf("snapshot %s %d is %q, configured %q", what, i, v, (*names)[i])
+			}
+			continue
+		}
+		ix[v] = uint8(len(*names))
+		*names = append(*names, v)
+	}
+	return nil
+}
+
 func appendEntries(b []byte, log []entry) []byte {
 	b = snapfmt.AppendUvarint(b, uint64(len(log)))
 	for _, e := range log {
@@ -258,36 +284,11 @@ func Restore(cfg Config, data []byte) (*State, error) {
 	}
 	r := snapfmt.NewReader(data[len(want):])
 	d := s.dims
-	teams := r.Count(1)
-	if teams > 2+d.maxTeams {
-		return nil, fmt.Errorf("snapshot holds %d teams, more than the %d allowed", teams, d.maxTeams)
+	if err := readLabels(r, "team", &d.teams, d.teamIx, d.maxTeams); err != nil {
+		return nil, err
 	}
-	for i := range teams {
-		t := r.String()
-		if i < len(d.teams) {
-			if d.teams[i] != t {
-				return nil, fmt.Errorf("snapshot team %d is %q, configured %q", i, t, d.teams[i])
-			}
-			continue
-		}
-		d.teamIx[t] = uint8(len(d.teams))
-		d.teams = append(d.teams, t)
-	}
-	ag := s.agents
-	n := r.Count(1)
-	if n > 2+ag.max {
-		return nil, fmt.Errorf("snapshot holds %d agents, more than the %d allowed", n, ag.max)
-	}
-	for i := range n {
-		a := r.String()
-		if i < len(ag.names) {
-			if ag.names[i] != a {
-				return nil, fmt.Errorf("snapshot agent %d is %q, configured %q", i, a, ag.names[i])
-			}
-			continue
-		}
-		ag.ix[a] = uint8(len(ag.names))
-		ag.names = append(ag.names, a)
+	if err := readLabels(r, "agent", &s.agents.names, s.agents.ix, s.agents.max); err != nil {
+		return nil, err
 	}
 	for _, w := range s.wins {
 		w.Restore(r)

@@ -99,23 +99,33 @@ func (d *dims) channel(b []byte) uint8 {
 // team returns the index of team b, admitting it while there is room.
 // channel and team count the values they replace by other.
 func (d *dims) team(b []byte) uint8 {
-	if len(b) == 0 || string(b) == LabelUnknown {
-		return idxUnknown
-	}
-	if i, ok := d.teamIx[string(b)]; ok {
-		return i
-	}
-	if string(b) == LabelOther {
-		return idxOther
-	}
-	if d.fixed || len(d.teams)-2 >= d.maxTeams || string(b) == LabelAll {
+	i, overflowed := admit(&d.teams, d.teamIx, b, !d.fixed && len(d.teams)-2 < d.maxTeams)
+	if overflowed {
 		d.overflow[OverflowTeam]++
-		return idxOther
+	}
+	return i
+}
+
+// admit returns the index of label value b in names (index 0 unknown, 1
+// other) and ix, adding it when it is new and room allows; overflowed
+// reports that b was new without room, or reserved, and counts as other.
+func admit(names *[]string, ix map[string]uint8, b []byte, room bool) (i uint8, overflowed bool) {
+	switch {
+	case len(b) == 0 || string(b) == LabelUnknown:
+		return idxUnknown, false
+	case string(b) == LabelOther:
+		return idxOther, false
+	}
+	if i, ok := ix[string(b)]; ok {
+		return i, false
+	}
+	if !room || string(b) == LabelAll {
+		return idxOther, true
 	}
 	v := string(b)
-	d.teamIx[v] = uint8(len(d.teams))
-	d.teams = append(d.teams, v)
-	return d.teamIx[v]
+	ix[v] = uint8(len(*names))
+	*names = append(*names, v)
+	return ix[v], false
 }
 
 func (d *dims) breakdown(ev *events.Event) breakdown {

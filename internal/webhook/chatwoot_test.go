@@ -95,12 +95,7 @@ func TestChatwootBadPayload(t *testing.T) {
 		{"csat out of range", `{"event":"message_updated","id":90240,"content_type":"input_csat","content_attributes":{"submitted_values":{"csat_survey_response":{"rating":7}}},"conversation":{"id":412,"updated_at":1772455251.6}}`, "outside 1–5"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			src := Chatwoot{}
-			l := src.Labels()
-			evs, err := src.Map(http.Header{}, []byte(tc.body), &l)
-			require.ErrorIs(t, err, ErrBadPayload)
-			require.ErrorContains(t, err, tc.errMsg)
-			require.Nil(t, evs)
+			requireBadPayload(t, Chatwoot{}, tc.body, tc.errMsg)
 		})
 	}
 }

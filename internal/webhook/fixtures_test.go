@@ -131,3 +131,14 @@ func TestSchemaAgreesWithDecoder(t *testing.T) {
 		require.Equal(t, c.valid, schemaErr == nil, "schema on %s: %v", c.event, schemaErr)
 	}
 }
+
+// requireBadPayload requires body to be refused by src as a payload that
+// cannot be read, for a reason that contains want, and to map to nothing.
+func requireBadPayload(t *testing.T, src Source, body, want string) {
+	t.Helper()
+	l := src.Labels()
+	evs, err := src.Map(http.Header{}, []byte(body), &l)
+	require.ErrorIs(t, err, ErrBadPayload)
+	require.ErrorContains(t, err, want)
+	require.Nil(t, evs)
+}

@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,43 +34,19 @@ func (Freshdesk) Verify(h http.Header, query url.Values, _, secret []byte, _ tim
 // value is a string because Freshdesk renders placeholders as text; a
 // JSON number is accepted too where an admin leaves the quotes out.
 type freshdeskBody struct {
-	Event           fdString `json:"event"`
-	TicketID        fdString `json:"ticket_id"`
-	Status          fdString `json:"status"`
-	PreviousStatus  fdString `json:"previous_status"`
-	Priority        fdString `json:"priority"`
-	Source          fdString `json:"source"`
-	Group           fdString `json:"group"`
-	AgentEmail      fdString `json:"agent_email"`
-	CreatedAt       fdString `json:"created_at"`
-	UpdatedAt       fdString `json:"updated_at"`
-	StatusChangedAt fdString `json:"status_changed_at"`
-	Rating          fdString `json:"rating"`
-	Private         fdString `json:"private"`
-}
-
-// fdString is a JSON string, number or null, kept as trimmed text.
-type fdString string
-
-func (s *fdString) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		*s = ""
-	case len(b) > 0 && b[0] == '"':
-		var v string
-		if err := json.Unmarshal(b, &v); err != nil {
-			return err
-		}
-		*s = fdString(strings.TrimSpace(v))
-	default:
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("want a string or a number, got %s", b)
-		}
-		*s = fdString(n.String())
-	}
-	return nil
+	Event           jsonText `json:"event"`
+	TicketID        jsonText `json:"ticket_id"`
+	Status          jsonText `json:"status"`
+	PreviousStatus  jsonText `json:"previous_status"`
+	Priority        jsonText `json:"priority"`
+	Source          jsonText `json:"source"`
+	Group           jsonText `json:"group"`
+	AgentEmail      jsonText `json:"agent_email"`
+	CreatedAt       jsonText `json:"created_at"`
+	UpdatedAt       jsonText `json:"updated_at"`
+	StatusChangedAt jsonText `json:"status_changed_at"`
+	Rating          jsonText `json:"rating"`
+	Private         jsonText `json:"private"`
 }
 
 // Map turns one rule's delivery into contract events. The event field says
@@ -228,7 +203,7 @@ func (m fdMapper) statusChange(st, prev string) []Event {
 
 // lookup maps a Freshdesk value, lower-cased, through table; "" when it
 // is missing.
-func lookup(table map[string]string, v fdString) string {
+func lookup(table map[string]string, v jsonText) string {
 	return table[strings.ToLower(strings.TrimSpace(string(v)))]
 }
 

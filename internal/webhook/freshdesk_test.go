@@ -70,11 +70,7 @@ func TestFreshdeskBadPayload(t *testing.T) {
 		{"object for a string", `{"event":"created","ticket_id":{"id":1042},"created_at":"2026-11-23 08:00:00 UTC"}`, "not the JSON body template"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := Freshdesk{}.Labels()
-			evs, err := Freshdesk{}.Map(http.Header{}, []byte(tc.body), &l)
-			require.ErrorIs(t, err, ErrBadPayload)
-			require.ErrorContains(t, err, tc.reason)
-			require.Nil(t, evs)
+			requireBadPayload(t, Freshdesk{}, tc.body, tc.reason)
 		})
 	}
 }

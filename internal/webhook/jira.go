@@ -1,7 +1,6 @@
 package webhook
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha1" // a WebSub signature method; HMAC-SHA1 does not rest on SHA-1's collision resistance
 	"crypto/sha256"
@@ -84,30 +83,6 @@ func jiraTruncate(s string, n int) string {
 	return s
 }
 
-// jiraID is an id Jira sends as a string ("10002") or, in some payloads,
-// as a number (changelog ids in Atlassian's example).
-type jiraID string
-
-func (id *jiraID) UnmarshalJSON(b []byte) error {
-	if bytes.Equal(b, []byte("null")) {
-		return nil
-	}
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*id = jiraID(s)
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return err
-	}
-	*id = jiraID(n.String())
-	return nil
-}
-
 // jiraPayload is the part of a Jira webhook body the mapping reads.
 type jiraPayload struct {
 	Timestamp          *int64         `json:"timestamp"` // Unix milliseconds, when Jira raised the event
@@ -125,8 +100,8 @@ type jiraUser struct {
 }
 
 type jiraIssue struct {
-	ID     jiraID `json:"id"`
-	Key    string `json:"key"`
+	ID     jsonText `json:"id"`
+	Key    string   `json:"key"`
 	Fields struct {
 		Created  string    `json:"created"`
 		Priority *jiraName `json:"priority"`
@@ -142,7 +117,7 @@ type jiraName struct {
 }
 
 type jiraChangelog struct {
-	ID    jiraID       `json:"id"`
+	ID    jsonText     `json:"id"`
 	Items []jiraChange `json:"items"`
 }
 
@@ -156,7 +131,7 @@ type jiraChange struct {
 }
 
 type jiraComment struct {
-	ID        jiraID    `json:"id"`
+	ID        jsonText  `json:"id"`
 	Author    *jiraUser `json:"author"`
 	Created   string    `json:"created"`
 	JSDPublic *bool     `json:"jsdPublic"`

@@ -11,8 +11,11 @@
 package webhook
 
 import (
+	"bytes"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -101,6 +104,32 @@ func VerifyToken(h http.Header, query url.Values, secret []byte) error {
 	}
 	if subtle.ConstantTimeCompare([]byte(got), secret) != 1 {
 		return errors.Join(ErrUnauthorized, errors.New("wrong token"))
+	}
+	return nil
+}
+
+// jsonText is a JSON string, number or null, read as trimmed text ("" for
+// null): helpdesks write the same id or value as either, from one payload
+// to the next.
+type jsonText string
+
+func (t *jsonText) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case bytes.Equal(b, []byte("null")):
+		*t = ""
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*t = jsonText(strings.TrimSpace(s))
+	default:
+		var n json.Number
+		if err := json.Unmarshal(b, &n); err != nil {
+			return fmt.Errorf("want a string or a number, got %s", b)
+		}
+		*t = jsonText(n.String())
 	}
 	return nil
 }

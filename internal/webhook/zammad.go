@@ -91,7 +91,7 @@ type zammadPayload struct {
 }
 
 type zammadTicket struct {
-	ID                zammadID   `json:"id"`
+	ID                jsonText   `json:"id"`
 	CreatedAt         string     `json:"created_at"`
 	UpdatedAt         string     `json:"updated_at"`
 	LastCloseAt       string     `json:"last_close_at"`
@@ -99,43 +99,18 @@ type zammadTicket struct {
 	Priority          zammadName `json:"priority"`
 	Group             zammadName `json:"group"`
 	CreateArticleType string     `json:"create_article_type"`
-	ArticleIDs        []zammadID `json:"article_ids"`
+	ArticleIDs        []jsonText `json:"article_ids"`
 	ArticleCount      int        `json:"article_count"`
-	UpdatedByID       zammadID   `json:"updated_by_id"`
+	UpdatedByID       jsonText   `json:"updated_by_id"`
 }
 
 type zammadArticle struct {
-	ID          zammadID `json:"id"`
+	ID          jsonText `json:"id"`
 	CreatedAt   string   `json:"created_at"`
 	Sender      string   `json:"sender"`
 	Type        string   `json:"type"`
 	Internal    bool     `json:"internal"`
-	CreatedByID zammadID `json:"created_by_id"`
-}
-
-// zammadID is a Zammad record id: a JSON number in the default payload,
-// a string in custom ones, "" when null or absent.
-type zammadID string
-
-func (id *zammadID) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		*id = ""
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*id = zammadID(s)
-	default:
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return fmt.Errorf("an id must be a number or a string, not %s", b)
-		}
-		*id = zammadID(n.String())
-	}
-	return nil
+	CreatedByID jsonText `json:"created_by_id"`
 }
 
 // zammadName is a value Zammad sends either as a name ("state": "open")
@@ -276,7 +251,7 @@ func (Zammad) Map(_ http.Header, body []byte, l *Labels) ([]Event, error) {
 // zammadFirstArticle reports whether article id is the ticket's first: the
 // lowest of ticket.article_ids, or the only article when the list is
 // missing.
-func zammadFirstArticle(t *zammadTicket, id zammadID) bool {
+func zammadFirstArticle(t *zammadTicket, id jsonText) bool {
 	if len(t.ArticleIDs) == 0 {
 		return t.ArticleCount == 1
 	}
@@ -295,7 +270,7 @@ func zammadFirstArticle(t *zammadTicket, id zammadID) bool {
 
 // zammadAgent is the agent_id of a Zammad user id. User 1 is Zammad's
 // system user (auto-close of "pending close", schedulers): no agent.
-func zammadAgent(id zammadID) string {
+func zammadAgent(id jsonText) string {
 	if id == "" || id == "1" {
 		return ""
 	}

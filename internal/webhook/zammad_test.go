@@ -86,11 +86,7 @@ func TestZammadBadPayload(t *testing.T) {
 		{"id of the wrong type", `{"ticket": {"id": true, "created_at": "2026-03-02T08:00:00Z", "updated_at": "2026-03-02T08:00:00Z"}}`, "ticket"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l := Zammad{}.Labels()
-			evs, err := Zammad{}.Map(http.Header{}, []byte(tc.body), &l)
-			require.ErrorIs(t, err, ErrBadPayload)
-			require.ErrorContains(t, err, tc.want)
-			require.Nil(t, evs)
+			requireBadPayload(t, Zammad{}, tc.body, tc.want)
 		})
 	}
 }

@@ -133,17 +133,7 @@ type zendeskComment struct {
 type zendeskRef string
 
 func (r *zendeskRef) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	switch {
-	case bytes.Equal(b, []byte("null")):
-		*r = ""
-	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*r = zendeskRef(s)
-	case len(b) > 0 && b[0] == '{':
+	if b = bytes.TrimSpace(b); len(b) > 0 && b[0] == '{' {
 		var o struct {
 			ID zendeskRef `json:"id"`
 		}
@@ -151,14 +141,12 @@ func (r *zendeskRef) UnmarshalJSON(b []byte) error {
 			return err
 		}
 		*r = o.ID
-	default:
-		var n json.Number
-		if err := json.Unmarshal(b, &n); err != nil {
-			return err
-		}
-		*r = zendeskRef(n.String())
+		return nil
 	}
-	return nil
+	var t jsonText
+	err := t.UnmarshalJSON(b)
+	*r = zendeskRef(t)
+	return err
 }
 
 // Map turns one Zendesk event webhook into contract events:

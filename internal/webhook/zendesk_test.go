@@ -97,11 +97,7 @@ func TestZendeskBadPayload(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			labels := Zendesk{}.Labels()
-			got, err := Zendesk{}.Map(http.Header{}, []byte(tt.body), &labels)
-			require.ErrorIs(t, err, ErrBadPayload)
-			require.ErrorContains(t, err, tt.want)
-			require.Nil(t, got)
+			requireBadPayload(t, Zendesk{}, tt.body, tt.want)
 		})
 	}
 }
